@@ -1,0 +1,31 @@
+# The two commands of the README: `make demo` (main job on VP-Synth) and
+# `make test`. Each creates the virtualenv and installs vpbench first.
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.vpbench-installed
+DEMO_OUT ?= demo-out
+# torch/torchvision pinned to the builds on this kind of machine's disk;
+# pyproject's ranges admit them (and newer 2.x releases elsewhere).
+TORCH_PINS := torch==2.14.1 torchvision==0.29.1
+
+.PHONY: demo test install clean
+
+install: $(STAMP)
+
+$(STAMP): pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q $(TORCH_PINS)
+	$(PY) -m pip install -q -e '.[test]'
+	touch $(STAMP)
+
+demo: $(STAMP)
+	$(VENV)/bin/vpbench build --dataset synth-hmdb51 --out $(DEMO_OUT)/data/synth-hmdb51 --size default --seed 0
+	$(VENV)/bin/vpbench build --dataset synth-ucf101 --out $(DEMO_OUT)/data/synth-ucf101 --size default --seed 0
+
+test: $(STAMP)
+	$(PY) -m pytest -q
+
+clean:
+	rm -rf $(VENV) $(DEMO_OUT) .pytest_cache .hypothesis

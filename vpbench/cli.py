@@ -1,0 +1,134 @@
+"""The `vpbench` command line: a thin layer over the Python API.
+
+User mistakes (a :class:`VPBenchError`) print one line and exit 2; ``--debug``
+shows the traceback instead.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+from . import __version__
+from .errors import VPBenchError
+
+app = typer.Typer(
+    name="vpbench",
+    help="Benchmark toolkit for video-level privacy-preserving action recognition.\n\n"
+    "Build VP-HMDB51 / VP-UCF101 / PA-HMDB51 (or the embedded VP-Synth) and inspect them.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    rich_markup_mode=None,
+)
+
+_state = {"debug": False}
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"vpbench {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    debug: bool = typer.Option(False, "--debug", help="Show tracebacks and debug logs."),
+    version: bool = typer.Option(False, "--version", callback=_version, is_eager=True, help="Print the version and exit."),
+) -> None:
+    _state["debug"] = debug
+    logging.basicConfig(level=logging.DEBUG if debug else logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+
+
+@app.command(
+    epilog="Examples:\n\n"
+    "  vpbench build --dataset synth-hmdb51 --out data/synth-hmdb51\n\n"
+    "  vpbench build --dataset synth-ucf101 --out /tmp/tiny --size tiny --seed 3\n\n"
+    "  vpbench build --dataset vp-hmdb51 --raw hmdb51/ --splits testTrainMulti_7030_splits/ "
+    "--labels hmdb51_privacy_attribute_label.pickle --out data/vp-hmdb51\n\n"
+    "  vpbench build --dataset vp-ucf101 --raw UCF-101/ --splits ucfTrainTestlist/ "
+    "--labels export1.json --labels export2.json --label-format labelstudio --out data/vp-ucf101\n\n"
+    "  vpbench build --dataset pa-hmdb51 --raw hmdb51/ --labels PrivacyAttributes/ --out data/pa-hmdb51\n\n"
+    "  vpbench build --dataset manifest --manifest my_videos.csv --out data/mine"
+)
+def build(
+    dataset: str = typer.Option(..., "--dataset", "-d", help="synth-hmdb51, synth-ucf101, vp-hmdb51, vp-ucf101, pa-hmdb51, manifest (or a plugin's)."),
+    out: Path = typer.Option(..., "--out", "-o", help="Dataset directory to write."),
+    raw: Optional[Path] = typer.Option(None, "--raw", help="Folder of raw videos in the dataset's layout."),
+    splits: Optional[Path] = typer.Option(None, "--splits", help="Split files: HMDB51 *_test_split<k>.txt folder or UCF101 ucfTrainTestlist."),
+    labels: Optional[list[Path]] = typer.Option(None, "--labels", help="Label file(s); repeat for several exports."),
+    label_format: Optional[str] = typer.Option(None, "--label-format", help="labelstudio, csv, stprivacy-pickle or pa-hmdb51 (default: from the file name)."),
+    label_order: Optional[str] = typer.Option(None, "--label-order", help="Attribute of each label column, e.g. skin_color,face,gender,nudity,relationship (STPrivacy pickle default)."),
+    manifest: Optional[Path] = typer.Option(None, "--manifest", help="CSV/parquet manifest for --dataset manifest."),
+    frame_labels: Optional[Path] = typer.Option(None, "--frame-labels", help="Per-frame labels in PA-HMDB51's JSON format."),
+    boxes: Optional[Path] = typer.Option(None, "--boxes", help="Person boxes CSV: video_id,frame,person,x0,y0,x1,y1."),
+    size: str = typer.Option("default", "--size", help="VP-Synth size: tiny or default."),
+    seed: int = typer.Option(0, "--seed", help="Seed of VP-Synth and of PA-HMDB51's 60/40 split."),
+    strict: bool = typer.Option(False, "--strict", help="Fail if any input is skipped (default: report it and go on)."),
+    tie_policy: str = typer.Option("positive", "--tie-policy", help="A tied vote counts as 'positive' (identifiable; default) or 'negative'."),
+    min_frames: int = typer.Option(16, "--min-frames", help="Videos with fewer decodable frames are skipped (one clip)."),
+    workers: Optional[int] = typer.Option(None, "--workers", help="Processes for probing videos (default: all cores)."),
+) -> None:
+    """Build a dataset directory (manifest.parquet, info.json, build_report.json)."""
+    from .data.builder import build_dataset
+    from .data.summary import format_summary, summarize_dataset
+
+    result = build_dataset(
+        dataset, out, raw=raw, splits=splits, labels=labels or (), label_format=label_format,
+        label_order=label_order, frame_labels=frame_labels, boxes=boxes, manifest=manifest, size=size, seed=seed,
+        strict=strict, tie_policy=tie_policy, min_frames=min_frames, workers=workers,
+    )
+    typer.echo(format_summary(summarize_dataset(result.out)))
+    if result.report["skipped"]:
+        typer.echo(f"  {len(result.report['skipped'])} input(s) skipped: see {result.out / 'build_report.json'}")
+    typer.echo(f"  written to {result.out}")
+
+
+@app.command(epilog="Example:\n\n  vpbench info data/synth-hmdb51")
+def info(dataset_dir: Path = typer.Argument(..., help="A built dataset directory.")) -> None:
+    """Print the summary of a built dataset."""
+    from .data.summary import format_summary, summarize_dataset
+
+    typer.echo(format_summary(summarize_dataset(dataset_dir)))
+
+
+@app.command(epilog="Example:\n\n  vpbench datasets")
+def datasets() -> None:
+    """List the datasets `vpbench build` knows, with their origin."""
+    from .data.datasets import DATASETS
+
+    for entry in DATASETS.entries():
+        typer.echo(f"{entry.name:<14} {entry.obj.layout:<10} {entry.origin:<10} {entry.obj.description}")
+
+
+def main(argv: list[str] | None = None) -> None:
+    try:
+        app(args=argv, standalone_mode=False)
+    except VPBenchError as exc:
+        if _state["debug"]:
+            raise
+        typer.echo(f"error: {exc}", err=True)
+        sys.exit(2)
+    except typer.Exit as exc:
+        sys.exit(exc.exit_code)
+    except typer.Abort:
+        typer.echo("aborted", err=True)
+        sys.exit(130)
+    except KeyboardInterrupt:
+        typer.echo("interrupted", err=True)
+        sys.exit(130)
+    except Exception as exc:
+        import click
+
+        if isinstance(exc, click.exceptions.ClickException):
+            exc.show()
+            sys.exit(exc.exit_code)
+        raise
+
+
+if __name__ == "__main__":
+    main()

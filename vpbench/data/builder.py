@@ -1,0 +1,526 @@
+"""`vpbench build`: raw videos + split files + label files -> a dataset directory.
+
+The directory holds ``manifest.parquet`` (one row per usable video),
+``info.json`` (what was built from what, counts, agreement) and
+``build_report.json`` (every input that was skipped and why), plus
+``frame_labels.parquet`` and ``boxes.parquet`` when those inputs exist.
+Bad inputs (an undecodable or too short video, a label for a video that is
+not there, a video with no label) are listed in the report and the build
+goes on; ``strict=True`` turns any of them into a failure. Every file is
+written atomically and the same inputs give byte-identical files.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import random
+from collections.abc import Sequence
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from .. import __version__
+from ..atomic import atomic_write, atomic_write_json
+from ..attributes import ATTRIBUTES, STPRIVACY_PICKLE_ORDER, parse_attribute_order
+from ..errors import VPBenchError, unknown_name_error
+from .datasets import DATASETS, DatasetSpec
+from .layouts import list_videos, read_hmdb51_splits, read_manifest_table, read_ucf101_class_index, read_ucf101_splits, video_key
+from .video import VideoError, probe_video
+
+LABEL_FORMATS = ("labelstudio", "csv", "stprivacy-pickle", "pa-hmdb51")
+DATASET_FORMAT_VERSION = 1
+PA_HMDB51_TRAIN_SHARE = 0.6  # the STPrivacy paper's random 60/40 split of PA-HMDB51
+
+
+@dataclass
+class BuildResult:
+    out: Path
+    info: dict
+    report: dict
+    manifest: pd.DataFrame = field(repr=False)
+
+
+@dataclass
+class _Labels:
+    votes: pd.DataFrame  # key, annotator, attribute, vote
+    frame_labels: pd.DataFrame | None = None  # key, frame, <attributes>
+    warnings: list[str] = field(default_factory=list)
+    inputs: list[dict] = field(default_factory=list)
+
+
+def _sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def _hash_inputs(path: Path) -> str:
+    """Hash of a file, or of every file under a folder (names and contents)."""
+    if path.is_file():
+        return _sha256(path)
+    h = hashlib.sha256()
+    for p in sorted(q for q in path.rglob("*") if q.is_file()):
+        h.update(p.relative_to(path).as_posix().encode())
+        h.update(_sha256(p).encode())
+    return h.hexdigest()
+
+
+def guess_label_format(path: Path) -> str:
+    if path.is_dir():
+        return "pa-hmdb51"
+    suffix = path.suffix.lower()
+    if suffix in (".pickle", ".pkl"):
+        return "stprivacy-pickle"
+    if suffix == ".csv":
+        return "csv"
+    if suffix == ".json":
+        return "labelstudio"
+    raise VPBenchError(f"{path}: cannot tell the label format from the name; pass --label-format ({', '.join(LABEL_FORMATS)})")
+
+
+def load_labels(paths: Sequence[str | os.PathLike], label_format: str | None, label_order: str | None) -> _Labels:
+    """Read every label file into one votes table (plus frame labels for PA-HMDB51-style input)."""
+    from ..annotation import read_labelstudio_export, read_pa_hmdb51, read_stprivacy_pickle, read_vote_csv
+
+    if label_format is not None and label_format not in LABEL_FORMATS:
+        raise unknown_name_error("label format", label_format, LABEL_FORMATS)
+    votes, frames, warnings, inputs = [], [], [], []
+    for path in map(Path, paths):
+        if not path.exists():
+            raise VPBenchError(f"{path}: label file not found")
+        fmt = label_format or guess_label_format(path)
+        if fmt == "labelstudio":
+            result = read_labelstudio_export(path)
+        elif fmt == "csv":
+            result = read_vote_csv(path, order=parse_attribute_order(label_order) if label_order else None)
+        elif fmt == "stprivacy-pickle":
+            result = read_stprivacy_pickle(path, order=parse_attribute_order(label_order or ",".join(STPRIVACY_PICKLE_ORDER)))
+        else:
+            result = read_pa_hmdb51(path)
+            frames.append(result.frame_labels)
+        votes.append(result.votes)
+        warnings += [f"{path.name}: {w}" for w in result.warnings]
+        inputs.append({"file": path.name, "format": fmt, "sha256": _hash_inputs(path)})
+    if not votes:
+        return _Labels(pd.DataFrame(columns=["key", "annotator", "attribute", "vote"]), None, warnings, inputs)
+    table = pd.concat(votes, ignore_index=True)
+    # Several exports (projects, rounds) may hold the same annotator on the same
+    # video: the file given last wins, as a later round corrects an earlier one.
+    dup = table.duplicated(["key", "annotator", "attribute"], keep="last")
+    if dup.any():
+        warnings.append(f"{int(dup.sum())} repeated votes across label files: the file given last wins")
+        table = table[~dup]
+    return _Labels(table.reset_index(drop=True), pd.concat(frames, ignore_index=True) if frames else None, warnings, inputs)
+
+
+def _match_keys(label_keys: Sequence[str], video_ids: Sequence[str]) -> tuple[dict[str, str], list[str]]:
+    """Map label keys to video ids: the exact id, else a unique file-name match.
+
+    Returns ``{label key: video id}`` and the keys that match no video (or
+    several: an ambiguous name is not guessed).
+    """
+    ids = set(video_ids)
+    by_stem: dict[str, list[str]] = {}
+    for vid in video_ids:
+        by_stem.setdefault(vid.rsplit("/", 1)[-1], []).append(vid)
+    mapping, unmatched = {}, []
+    for key in label_keys:
+        if key in ids:
+            mapping[key] = key
+            continue
+        candidates = by_stem.get(key.rsplit("/", 1)[-1], [])
+        if len(candidates) == 1:
+            mapping[key] = candidates[0]
+        else:
+            unmatched.append(key)
+    return mapping, unmatched
+
+
+def _probe_one(path: str) -> tuple[dict | None, str | None, str]:
+    try:
+        info = probe_video(path).as_dict()
+        return info, None, _sha256(Path(path))
+    except VideoError as exc:
+        return None, str(exc).split(": ", 1)[-1], ""
+
+
+def _probe_all(paths: list[Path], workers: int, progress: bool, desc: str) -> list[tuple[dict | None, str | None, str]]:
+    from tqdm import tqdm
+
+    bar = tqdm(total=len(paths), desc=desc, unit="video", disable=None if progress else True)
+    results = []
+    try:
+        if workers <= 1 or len(paths) < 8:
+            for p in paths:
+                results.append(_probe_one(str(p)))
+                bar.update()
+        else:
+            import multiprocessing as mp
+
+            with ProcessPoolExecutor(max_workers=workers, mp_context=mp.get_context("fork")) as pool:
+                for r in pool.map(_probe_one, [str(p) for p in paths], chunksize=4):
+                    results.append(r)
+                    bar.update()
+    finally:
+        bar.close()
+    return results
+
+
+def _sources(spec: DatasetSpec, raw: Path, splits: Path | None, labels: _Labels, seed: int, report: list[dict]) -> tuple[pd.DataFrame, dict[str, int] | None, list[str]]:
+    """The listed videos: ``video_id``, ``file`` (relative to raw), ``action``, ``split_<k>``."""
+    on_disk = list_videos(raw)
+    disk_set = set(on_disk)
+    warnings: list[str] = []
+    class_index = None
+    if spec.layout in ("hmdb51", "ucf101"):
+        if splits is None:
+            raise VPBenchError(f"--splits is required for {spec.name} (the {spec.layout} split files)")
+        if spec.layout == "hmdb51":
+            table, warnings = read_hmdb51_splits(splits)
+        else:
+            table, warnings = read_ucf101_splits(splits)
+            class_index = read_ucf101_class_index(splits)
+        listed = set(table["file"])
+        missing = ~table["file"].isin(disk_set)
+        for file in table.loc[missing, "file"]:
+            report.append({"path": file, "reason": "listed in the split files but not found under the raw folder"})
+        for file in sorted(disk_set - listed):
+            report.append({"path": file, "reason": "not listed in any split file"})
+        table = table[~missing]
+    elif spec.layout == "pa-hmdb51":
+        if labels.frame_labels is None:
+            raise VPBenchError("pa-hmdb51 needs its frame-level labels: --labels <PrivacyAttributes dir> --label-format pa-hmdb51")
+        keys = sorted(labels.votes["key"].unique())
+        mapping, unmatched = _match_keys(keys, [video_key(p) for p in on_disk])
+        by_id = {video_key(p): p for p in on_disk}
+        rows = [{"video_id": k, "file": by_id[mapping[k]], "action": k.split("/", 1)[0]} for k in keys if k in mapping]
+        # Labels for videos that are not there are reported by the label matching below.
+        table = pd.DataFrame(rows, columns=["video_id", "file", "action"])
+        order = sorted(table["video_id"])
+        random.Random(seed).shuffle(order)
+        n_train = int(round(PA_HMDB51_TRAIN_SHARE * len(order)))
+        train = set(order[:n_train])
+        table["split_1"] = ["train" if v in train else "test" for v in table["video_id"]]
+        return table.sort_values("video_id").reset_index(drop=True), None, warnings
+    else:
+        raise VPBenchError(f"layout {spec.layout} has no raw-tree reader")
+    table = table.copy()
+    table["video_id"] = [video_key(f) for f in table["file"]]
+    return table.sort_values("video_id").reset_index(drop=True), class_index, warnings
+
+
+def _manifest_sources(manifest: Path, raw: Path | None, report: list[dict]) -> tuple[pd.DataFrame, Path, _Labels | None]:
+    table = read_manifest_table(manifest)
+    root = raw if raw is not None else manifest.parent
+    present = table["file"].map(lambda f: (root / f).is_file())
+    for file in table.loc[~present, "file"]:
+        report.append({"path": str(file), "reason": "listed in the manifest but not found"})
+    table = table[present].copy()
+    table["video_id"] = [video_key(f) for f in table["file"]]
+    attr_cols = [a for a in ATTRIBUTES if a in table.columns]
+    inline = None
+    if attr_cols:
+        if len(attr_cols) != len(ATTRIBUTES):
+            missing = [a for a in ATTRIBUTES if a not in attr_cols]
+            raise VPBenchError(f"{manifest}: has some attribute columns but not {', '.join(missing)}")
+        long = table.melt(id_vars=["video_id"], value_vars=list(ATTRIBUTES), var_name="attribute", value_name="vote")
+        bad = ~long["vote"].isin([0, 1])
+        if bad.any():
+            row = long[bad].iloc[0]
+            raise VPBenchError(f"{manifest}: attribute '{row['attribute']}' of '{row['video_id']}' is {row['vote']!r}, not 0 or 1")
+        long = long.rename(columns={"video_id": "key"}).assign(annotator="manifest")
+        long["vote"] = long["vote"].astype(int)
+        inline = _Labels(long[["key", "annotator", "attribute", "vote"]], None, [], [{"file": manifest.name, "format": "manifest", "sha256": _sha256(manifest)}])
+    split_cols = [c for c in table.columns if c.startswith("split_")]
+    return table[["video_id", "file", "action", *split_cols]].sort_values("video_id").reset_index(drop=True), root, inline
+
+
+def _read_boxes(path: Path, video_ids: set[str], num_frames: dict[str, int]) -> pd.DataFrame:
+    """Person boxes CSV: ``video_id, frame, person, x0, y0, x1, y1`` (pixels, x1/y1 exclusive)."""
+    try:
+        boxes = pd.read_csv(path)
+    except Exception as exc:
+        raise VPBenchError(f"{path}: cannot read boxes CSV ({type(exc).__name__})") from None
+    need = ["video_id", "frame", "person", "x0", "y0", "x1", "y1"]
+    missing = [c for c in need if c not in boxes.columns]
+    if missing:
+        raise VPBenchError(f"{path}: boxes CSV lacks columns {', '.join(missing)}")
+    boxes = boxes[need].copy()
+    boxes["video_id"] = boxes["video_id"].astype(str).map(video_key)
+    boxes = boxes[boxes["video_id"].isin(video_ids)]
+    too_far = boxes["frame"].to_numpy() >= boxes["video_id"].map(num_frames).to_numpy()
+    if too_far.any():
+        row = boxes[too_far].iloc[0]
+        raise VPBenchError(f"{path}: box for frame {row['frame']} of '{row['video_id']}', which has {num_frames[row['video_id']]} frames")
+    for c in need[1:]:
+        boxes[c] = boxes[c].astype(np.int32)
+    return boxes.sort_values(["video_id", "frame", "person"]).reset_index(drop=True)
+
+
+def build_dataset(
+    dataset: str,
+    out: str | os.PathLike,
+    *,
+    raw: str | os.PathLike | None = None,
+    splits: str | os.PathLike | None = None,
+    labels: Sequence[str | os.PathLike] = (),
+    label_format: str | None = None,
+    label_order: str | None = None,
+    frame_labels: str | os.PathLike | None = None,
+    boxes: str | os.PathLike | None = None,
+    manifest: str | os.PathLike | None = None,
+    size: str = "default",
+    seed: int = 0,
+    strict: bool = False,
+    tie_policy: str = "positive",
+    min_frames: int = 16,
+    workers: int | None = None,
+    progress: bool = True,
+    name: str | None = None,
+) -> BuildResult:
+    """Build the dataset directory ``out`` (see the module docstring).
+
+    ``dataset`` is a registered dataset name. Synthetic ones (``synth-*``)
+    first generate raw videos, split files, boxes, per-frame visibility and
+    simulated annotator exports inside ``out`` and then build from them
+    through the same path as the real datasets.
+    """
+    spec = DATASETS.get(dataset)
+    out = Path(out)
+    if spec.synthetic:
+        from .synth.generate import generate_synth
+
+        gen = generate_synth(spec.name, out, size=size, seed=seed, progress=progress)
+        real = DATASETS.get("vp-hmdb51" if spec.layout == "hmdb51" else "vp-ucf101")
+        return _build(
+            real, out, raw=gen.raw, splits=gen.splits, labels=[gen.export], label_format="labelstudio",
+            label_order=None, frame_labels=gen.frames, boxes=gen.boxes, manifest=None, seed=seed, strict=strict,
+            tie_policy=tie_policy, min_frames=min_frames, workers=workers, progress=progress, name=spec.name,
+            extra_info={"synthetic": gen.info},
+        )
+    return _build(
+        spec, out, raw=raw, splits=splits, labels=labels, label_format=label_format, label_order=label_order,
+        frame_labels=frame_labels, boxes=boxes, manifest=manifest, seed=seed, strict=strict, tie_policy=tie_policy,
+        min_frames=min_frames, workers=workers, progress=progress, name=name or spec.name, extra_info={},
+    )
+
+
+def _raw_root(out: Path, raw: Path) -> str:
+    """How the dataset reaches its raw tree: ``"raw"`` when it lives in ``out/raw``, else its absolute path
+    (then ``out/raw`` becomes a symlink to it, made by :func:`_link_raw`)."""
+    return "raw" if (out / "raw").resolve() == raw.resolve() and not (out / "raw").is_symlink() else str(raw.resolve())
+
+
+def _link_raw(out: Path, raw_root: str) -> None:
+    link = out / "raw"
+    if raw_root == "raw" or (link.is_symlink() and link.resolve() == Path(raw_root)):
+        return
+    if link.is_symlink():
+        link.unlink()
+    elif link.exists():
+        raise VPBenchError(f"{link} exists and is not the raw folder {raw_root}; choose another --out")
+    link.symlink_to(raw_root, target_is_directory=True)
+
+
+def _build(spec: DatasetSpec, out: Path, *, raw, splits, labels, label_format, label_order, frame_labels, boxes,
+           manifest, seed, strict, tie_policy, min_frames, workers, progress, name, extra_info) -> BuildResult:
+    from ..annotation import TIE_POLICIES, aggregate_votes, read_pa_hmdb51
+
+    if tie_policy not in TIE_POLICIES:
+        raise unknown_name_error("tie policy", tie_policy, TIE_POLICIES)
+    if min_frames < 1:
+        raise VPBenchError("--min-frames must be at least 1")
+    skipped: list[dict] = []
+    label_set = load_labels(labels, label_format or spec.default_label_format if labels else None, label_order)
+
+    if spec.layout == "manifest":
+        if manifest is None:
+            raise VPBenchError("the manifest dataset needs --manifest FILE (CSV or parquet)")
+        source, root, inline = _manifest_sources(Path(manifest), Path(raw) if raw else None, skipped)
+        if not labels:
+            if inline is None:
+                raise VPBenchError(f"{manifest}: no attribute columns and no --labels given")
+            label_set = inline
+        class_index = None
+        split_warnings: list[str] = []
+    else:
+        if raw is None:
+            raise VPBenchError(f"--raw is required for {spec.name} (the folder of raw videos)")
+        root = Path(raw)
+        if not labels:
+            raise VPBenchError(f"--labels is required for {spec.name}")
+        source, class_index, split_warnings = _sources(spec, root, Path(splits) if splits else None, label_set, seed, skipped)
+
+    # Labels -> video ids; unmatched labels and unlabelled videos are reported.
+    keys = sorted(label_set.votes["key"].unique())
+    mapping, unmatched = _match_keys(keys, list(source["video_id"]))
+    for key in unmatched:
+        skipped.append({"path": key, "reason": "label for a video that is not there"})
+    votes = label_set.votes[label_set.votes["key"].isin(mapping)].copy()
+    votes["key"] = votes["key"].map(mapping)
+    labelled = set(votes["key"])
+    for vid, file in zip(source["video_id"], source["file"]):
+        if vid not in labelled:
+            skipped.append({"path": file, "reason": "no privacy label for this video"})
+    source = source[source["video_id"].isin(labelled)].reset_index(drop=True)
+
+    # Probe every remaining video: decodable frame count, fps, size, hash.
+    workers = workers if workers is not None else (os.cpu_count() or 1)
+    probes = _probe_all([root / f for f in source["file"]], workers, progress, f"probing {name}")
+    keep, infos = [], []
+    for (vid, file), (info, error, digest) in zip(zip(source["video_id"], source["file"]), probes):
+        if error is not None:
+            skipped.append({"path": file, "reason": error})
+        elif info["num_frames"] < min_frames:
+            skipped.append({"path": file, "reason": f"too short: {info['num_frames']} frames, one clip needs {min_frames}"})
+        else:
+            keep.append(vid)
+            infos.append({**info, "sha256": digest})
+    source = source[source["video_id"].isin(set(keep))].reset_index(drop=True)
+    info_table = pd.DataFrame(infos, index=keep).loc[source["video_id"]].reset_index(drop=True)
+
+    aggregate = aggregate_votes(votes[votes["key"].isin(set(keep))], tie_policy=tie_policy)
+    labels_table = aggregate.labels.loc[source["video_id"]].reset_index(drop=True)
+
+    # UCF101 numbers its classes in classInd.txt; elsewhere the index is alphabetical.
+    actions = sorted(source["action"].unique(), key=(lambda a: (class_index[a], a)) if class_index else None)
+    action_index = {a: i for i, a in enumerate(actions)}
+    split_cols = sorted((c for c in source.columns if c.startswith("split_")), key=lambda c: int(c.split("_")[1]))
+    # Manifest paths are relative to the dataset directory and never leave it: the raw tree
+    # (for a generic manifest without --raw, the manifest's folder) is reached through out/raw.
+    root_rel = _raw_root(out, root)
+    prefix = "raw/"
+
+    manifest_df = pd.DataFrame({
+        "video_id": source["video_id"],
+        "path": [prefix + f for f in source["file"]],
+        "action": source["action"],
+        "action_index": source["action"].map(action_index).astype(np.int32),
+    })
+    for c in split_cols:
+        manifest_df[c] = source[c].astype(str)
+    for a in ATTRIBUTES:
+        manifest_df[a] = labels_table[a].astype(np.int8)
+    for a in ATTRIBUTES:
+        manifest_df[f"{a}_yes"] = labels_table[f"{a}_yes"].astype(np.int16)
+        manifest_df[f"{a}_votes"] = labels_table[f"{a}_votes"].astype(np.int16)
+        manifest_df[f"{a}_tie"] = labels_table[f"{a}_tie"].astype(bool)
+    manifest_df["annotators"] = labels_table["annotators"].astype(np.int16)
+    manifest_df["num_frames"] = info_table["num_frames"].astype(np.int32)
+    manifest_df["fps"] = info_table["fps"].astype(np.float64)
+    manifest_df["width"] = info_table["width"].astype(np.int32)
+    manifest_df["height"] = info_table["height"].astype(np.int32)
+    manifest_df["codec"] = info_table["codec"].astype(str)
+    manifest_df["sha256"] = info_table["sha256"].astype(str)
+
+    num_frames = dict(zip(manifest_df["video_id"], manifest_df["num_frames"]))
+    warnings = split_warnings + label_set.warnings + aggregate.notes
+    frame_table = label_set.frame_labels
+    if frame_labels is not None:
+        frame_table = read_pa_hmdb51(Path(frame_labels)).frame_labels
+    if frame_table is not None:
+        frame_table = _frame_labels_for(frame_table, num_frames, warnings)
+    boxes_table = _read_boxes(Path(boxes), set(num_frames), num_frames) if boxes is not None else None
+
+    skipped = sorted(skipped, key=lambda r: (r["path"], r["reason"]))
+    report = {"dataset": name, "skipped": skipped, "warnings": warnings, "videos": len(manifest_df)}
+    if strict and skipped:
+        atomic_write_json(out / "build_report.json", report)
+        raise VPBenchError(
+            f"--strict: {len(skipped)} input(s) skipped, first: {skipped[0]['path']}: {skipped[0]['reason']} "
+            f"(all in {out / 'build_report.json'}); nothing else was written"
+        )
+    if manifest_df.empty:
+        atomic_write_json(out / "build_report.json", report)
+        raise VPBenchError(f"no usable video for {name}: see {out / 'build_report.json'}")
+
+    info = {
+        "name": name,
+        "format_version": DATASET_FORMAT_VERSION,
+        "source": spec.name,
+        "layout": spec.layout,
+        "builder": {"vpbench": __version__},
+        "counts": {"videos": int(len(manifest_df)), "classes": len(actions), "skipped": len(skipped)},
+        "actions": actions,
+        "label_order": list(ATTRIBUTES),
+        "input_label_order": label_order.split(",") if label_order else None,
+        "tie_policy": tie_policy,
+        "splits": {c: {v: int((manifest_df[c] == v).sum()) for v in ("train", "test", "unused")} for c in split_cols},
+        "positives": {a: int(manifest_df[a].sum()) for a in ATTRIBUTES},
+        "agreement": {
+            "fleiss_kappa": aggregate.fleiss_kappa,
+            "annotators": aggregate.annotator_agreement,
+            "ties": {a: int(manifest_df[f"{a}_tie"].sum()) for a in ATTRIBUTES},
+        },
+        "inputs": {
+            "labels": label_set.inputs,
+            "splits_sha256": _hash_inputs(Path(splits)) if splits else None,
+            "raw_root": root_rel,
+        },
+        "content_sha256": hashlib.sha256("".join(manifest_df["sha256"]).encode()).hexdigest(),
+        "min_frames": min_frames,
+        "seed": seed,
+        "files": {"frame_labels": frame_table is not None, "boxes": boxes_table is not None},
+        **extra_info,
+    }
+    out.mkdir(parents=True, exist_ok=True)
+    _link_raw(out, root_rel)
+    _write_parquet(out / "manifest.parquet", manifest_df)
+    if frame_table is not None:
+        _write_parquet(out / "frame_labels.parquet", frame_table)
+    if boxes_table is not None:
+        _write_parquet(out / "boxes.parquet", boxes_table)
+    atomic_write_json(out / "build_report.json", report)
+    # info.json last: its presence marks a complete build.
+    atomic_write_json(out / "info.json", info)
+    return BuildResult(out, info, report, manifest_df)
+
+
+def _frame_labels_for(frame_table: pd.DataFrame, num_frames: dict[str, int], warnings: list[str]) -> pd.DataFrame:
+    """Per-frame labels for the built videos, keyed by video id, one row per decodable frame."""
+    mapping, _ = _match_keys(sorted(frame_table["key"].unique()), list(num_frames))
+    table = frame_table[frame_table["key"].isin(mapping)].copy()
+    table["video_id"] = table["key"].map(mapping)
+    table = table.drop(columns=["key"])
+    parts = []
+    for vid, group in table.groupby("video_id", sort=True):
+        n = num_frames[vid]
+        labelled = int(group["frame"].max()) + 1
+        if labelled != n:
+            warnings.append(f"{vid}: frame labels cover {labelled} frames, the video has {n}; unlabelled frames count as 0")
+        full = pd.DataFrame({"video_id": vid, "frame": np.arange(n, dtype=np.int32)})
+        full = full.merge(group[group["frame"] < n], on=["video_id", "frame"], how="left")
+        parts.append(full)
+    if not parts:
+        return pd.DataFrame(columns=["video_id", "frame", *ATTRIBUTES])
+    out = pd.concat(parts, ignore_index=True)
+    for a in ATTRIBUTES:
+        out[a] = out[a].fillna(0).astype(np.int8)
+    out["frame"] = out["frame"].astype(np.int32)
+    return out[["video_id", "frame", *ATTRIBUTES]]
+
+
+def _write_parquet(path: Path, table: pd.DataFrame) -> None:
+    atomic_write(path, lambda p: table.to_parquet(p, index=False, engine="pyarrow", compression="zstd"))
+
+
+def load_manifest(dataset_dir: str | os.PathLike) -> pd.DataFrame:
+    """The manifest of a built dataset (paths stay relative to ``dataset_dir``)."""
+    dataset_dir = Path(dataset_dir)
+    if not (dataset_dir / "info.json").is_file() or not (dataset_dir / "manifest.parquet").is_file():
+        raise VPBenchError(f"{dataset_dir}: not a built dataset (no info.json / manifest.parquet); run `vpbench build` first")
+    return pd.read_parquet(dataset_dir / "manifest.parquet")
+
+
+def load_info(dataset_dir: str | os.PathLike) -> dict:
+    path = Path(dataset_dir) / "info.json"
+    if not path.is_file():
+        raise VPBenchError(f"{dataset_dir}: not a built dataset (no info.json); run `vpbench build` first")
+    return json.loads(path.read_text())

@@ -1,0 +1,1 @@
+"""VP-Synth: procedural benchmark-shaped videos (renderer and dataset generator)."""

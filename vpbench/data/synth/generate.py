@@ -1,0 +1,321 @@
+"""VP-Synth generation: raw videos, split files, boxes, visibility and simulated annotators.
+
+Everything is written inside the dataset folder in the layouts of the real
+benchmarks, so that ``vpbench build`` then reads it through exactly the code
+path of VP-HMDB51 / VP-UCF101:
+
+- ``raw/``: MPEG-4 AVI files, HMDB51 layout (``<action>/<name>.avi``) or
+  UCF101 layout (``<Class>/v_<Class>_gXX_cYY.avi``);
+- ``splits/``: HMDB51 ``<action>_test_split<k>.txt`` files or a UCF101
+  ``ucfTrainTestlist`` folder (CRLF);
+- ``annotations/labelstudio-export.json``: three simulated annotators in
+  Label Studio's JSON export format;
+- ``annotations/frames/<action>.json``: per-frame attribute visibility in
+  PA-HMDB51's format; ``annotations/boxes.csv``: per-frame person boxes;
+- ``annotations/ground_truth.csv``: the labels the videos were drawn from
+  (synthetic only: real benchmarks have no ground truth beyond the votes).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import multiprocessing as mp
+import shutil
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+import numpy as np
+
+from ...atomic import atomic_write_json, atomic_write_text
+from ...attributes import ATTRIBUTES
+from ...errors import VPBenchError
+from ..video import write_video
+from . import render
+
+GENERATOR_VERSION = 1
+FPS = 25.0
+
+SIZES = {
+    # tiny: tests; default: the demo and the benchmarks.
+    "tiny": {"videos_per_class": 6, "num_frames": 20, "ucf_groups": 3, "hmdb_actions": "tiny"},
+    "default": {"videos_per_class": 40, "num_frames": 40, "ucf_groups": 10, "hmdb_actions": "all"},
+}
+
+# Simulated annotators: each misses a visible attribute (false negative) or
+# reports an absent one (false positive) at its own rate. Misses grow when the
+# cue is on screen for a small share of the video, as for human annotators.
+ANNOTATORS = (
+    {"id": 1, "email": "careful@vp-synth.local", "fn": 0.03, "fp": 0.02},
+    {"id": 2, "email": "cautious@vp-synth.local", "fn": 0.05, "fp": 0.12},  # says "yes" when unsure
+    {"id": 3, "email": "hasty@vp-synth.local", "fn": 0.15, "fp": 0.03},  # overlooks brief cues
+)
+MISS_PER_HIDDEN_SHARE = 0.2  # extra miss probability per unit of the video where the cue is hidden
+CANCEL_RATE = 0.03  # annotator 3 skips (cancels) this share of tasks
+REDO_RATE = 0.03  # annotator 2 revises this share of tasks (an older, different answer stays in the export)
+
+
+@dataclass(frozen=True)
+class SynthOutput:
+    raw: Path
+    splits: Path
+    export: Path
+    frames: Path
+    boxes: Path
+    info: dict
+
+
+@dataclass(frozen=True)
+class _Item:
+    video_id: str  # "<action>/<stem>"
+    action: str
+    seed: int
+    style_seed: int | None
+    attributes: dict
+
+
+def _seed(*parts: int) -> int:
+    return int(np.random.SeedSequence([int(p) for p in parts]).generate_state(1)[0])
+
+
+def _plan(kind: str, size: str, seed: int) -> tuple[list[_Item], dict, dict]:
+    """Videos to generate, split assignment (video_id -> [fold values]) and settings."""
+    if size not in SIZES:
+        raise VPBenchError(f"unknown VP-Synth size '{size}'; choose tiny or default")
+    cfg = SIZES[size]
+    n = cfg["videos_per_class"]
+    items: list[_Item] = []
+    splits: dict[str, list[str]] = {}
+    if kind == "synth-hmdb51":
+        actions = render.TINY_ACTIONS_HMDB if cfg["hmdb_actions"] == "tiny" else render.ACTIONS_HMDB
+        for a_idx, action in enumerate(actions):
+            for i in range(n):
+                s = _seed(seed, 1, a_idx, i)
+                attrs = render.sample_attributes(np.random.default_rng(_seed(s, 7)))
+                items.append(_Item(f"{action}/vpsynth_{action}_{i:03d}", action, s, None, attrs))
+            # HMDB51 style: per class and fold, 70% train / 30% test, a few unused.
+            for fold in (1, 2, 3):
+                order = np.random.default_rng(_seed(seed, 2, a_idx, fold)).permutation(n)
+                n_test = int(round(0.3 * n))
+                n_unused = n // 20
+                for rank, i in enumerate(order):
+                    value = "test" if rank < n_test else "unused" if rank < n_test + n_unused else "train"
+                    splits.setdefault(f"{action}/vpsynth_{action}_{i:03d}", []).append(value)
+    elif kind == "synth-ucf101":
+        actions = render.TINY_ACTIONS_UCF if cfg["hmdb_actions"] == "tiny" else render.ACTIONS_UCF
+        groups = cfg["ucf_groups"]
+        clips = n // groups
+        # UCF101 style: a group shares actor and scene; a fold tests whole groups.
+        test_groups = {1: {1}, 2: {2}, 3: {3}} if groups == 3 else {k: set(range(3 * k - 2, 3 * k + 1)) for k in (1, 2, 3)}
+        for a_idx, action in enumerate(actions):
+            for g in range(1, groups + 1):
+                style = _seed(seed, 3, a_idx, g)
+                for c in range(1, clips + 1):
+                    s = _seed(seed, 4, a_idx, g, c)
+                    attrs = render.sample_attributes(np.random.default_rng(_seed(s, 7)))
+                    vid = f"{action}/v_{action}_g{g:02d}_c{c:02d}"
+                    items.append(_Item(vid, action, s, style, attrs))
+                    splits[vid] = ["test" if g in test_groups[k] else "train" for k in (1, 2, 3)]
+    else:
+        raise VPBenchError(f"'{kind}' is not a VP-Synth dataset")
+    settings = {"num_frames": cfg["num_frames"], "height": 96, "width": 128, "videos_per_class": n, "actions": list(actions)}
+    return items, splits, settings
+
+
+def _render_and_write(args: tuple[_Item, dict, str]) -> tuple[str, dict]:
+    item, settings, raw_dir = args
+    spec = render.VideoSpec(
+        action=item.action, attributes=dict(item.attributes), num_frames=settings["num_frames"],
+        height=settings["height"], width=settings["width"], seed=item.seed, style_seed=item.style_seed,
+    )
+    video = render.render_video(spec)
+    write_video(Path(raw_dir) / f"{item.video_id}.avi", video.frames, fps=FPS)
+    return item.video_id, {
+        "boxes": video.boxes,
+        "visibility": {a: np.asarray(v, dtype=bool).tolist() for a, v in video.visibility.items()},
+    }
+
+
+def _ranges(flags: list[bool]) -> list[list[int]]:
+    """Per-frame flags as PA-HMDB51 ranges ``[start, end_inclusive, value]`` covering every frame."""
+    out: list[list[int]] = []
+    for t, f in enumerate(flags):
+        v = int(bool(f))
+        if out and out[-1][2] == v:
+            out[-1][1] = t
+        else:
+            out.append([t, t, v])
+    return out
+
+
+def _annotate(items: list[_Item], rendered: dict[str, dict], seed: int, num_frames: int) -> list[dict]:
+    """Simulated annotators' work, as a Label Studio JSON export."""
+    rng = np.random.default_rng(_seed(seed, 5))
+    t0 = datetime(2026, 1, 5, 9, 0, tzinfo=timezone.utc)
+    tasks, ann_id = [], 0
+
+    def stamp(minutes: float) -> str:
+        return (t0 + timedelta(minutes=float(minutes))).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+    def answers(annotator: dict, item: _Item) -> list[dict]:
+        result = []
+        for a in ATTRIBUTES:
+            truth = item.attributes[a]
+            if truth:
+                shown = float(np.mean(rendered[item.video_id]["visibility"][a]))
+                vote = 0 if rng.random() < annotator["fn"] + MISS_PER_HIDDEN_SHARE * (1 - shown) else 1
+            else:
+                vote = 1 if rng.random() < annotator["fp"] else 0
+            result.append({
+                "id": f"{a[:4]}{ann_id}", "from_name": a, "to_name": "video", "type": "choices",
+                "origin": "manual", "value": {"choices": ["yes" if vote else "no"]},
+            })
+        return result
+
+    for task_id, item in enumerate(items, 1):
+        annotations = []
+        for annotator in ANNOTATORS:
+            minute = task_id * 3 + annotator["id"]
+            if annotator["id"] == 2 and rng.random() < REDO_RATE:
+                ann_id += 1
+                first = answers(annotator, item)
+                for r in first:  # the first pass had every answer flipped; the revision below wins
+                    r["value"]["choices"] = ["no" if r["value"]["choices"] == ["yes"] else "yes"]
+                annotations.append(_annotation(ann_id, annotator, task_id, first, stamp(minute), stamp(minute), False))
+                minute += 600
+            ann_id += 1
+            if annotator["id"] == 3 and rng.random() < CANCEL_RATE:
+                annotations.append(_annotation(ann_id, annotator, task_id, [], stamp(minute), stamp(minute), True))
+                continue
+            annotations.append(_annotation(ann_id, annotator, task_id, answers(annotator, item), stamp(minute), stamp(minute + 1), False))
+        tasks.append({
+            "id": task_id,
+            "data": {"video": f"/data/local-files/?d=raw/{item.video_id}.avi", "video_id": item.video_id},
+            "annotations": annotations,
+            "predictions": [],
+            "meta": {},
+            "created_at": stamp(0),
+            "updated_at": stamp(task_id * 3 + 10),
+            "inner_id": task_id,
+            "total_annotations": sum(not a["was_cancelled"] for a in annotations),
+            "cancelled_annotations": sum(a["was_cancelled"] for a in annotations),
+            "total_predictions": 0,
+            "project": 1,
+        })
+    return tasks
+
+
+def _annotation(ann_id: int, annotator: dict, task_id: int, result: list, created: str, updated: str, cancelled: bool) -> dict:
+    return {
+        "id": ann_id, "completed_by": annotator["id"], "result": result, "was_cancelled": cancelled,
+        "ground_truth": False, "created_at": created, "updated_at": updated, "lead_time": 42.0,
+        "task": task_id, "project": 1, "result_count": len(result),
+    }
+
+
+_BUILD_ENTRIES = {"raw", "splits", "annotations", "info.json", "manifest.parquet", "build_report.json",
+                  "frame_labels.parquet", "boxes.parquet"}
+
+
+def _clear_previous(out: Path) -> None:
+    """Only a (possibly interrupted) VP-Synth build may be overwritten; anything else is refused."""
+    if not out.exists():
+        return
+    foreign = sorted(p.name for p in out.iterdir() if p.name not in _BUILD_ENTRIES and not p.name.startswith("."))
+    if foreign:
+        raise VPBenchError(f"{out} holds files that are not a VP-Synth build ({', '.join(foreign[:3])}); choose an empty --out")
+    for sub in ("raw", "splits", "annotations"):
+        if (out / sub).is_symlink():
+            (out / sub).unlink()
+        elif (out / sub).exists():
+            shutil.rmtree(out / sub)
+
+
+def generate_synth(kind: str, out: str | Path, size: str = "default", seed: int = 0, workers: int | None = None, progress: bool = True) -> SynthOutput:
+    """Generate VP-Synth's raw tree, splits and annotations inside ``out`` (deterministic from ``seed``)."""
+    from tqdm import tqdm
+
+    out = Path(out)
+    items, splits, settings = _plan(kind, size, seed)
+    _clear_previous(out)
+    raw, split_dir, ann_dir = out / "raw", out / "splits", out / "annotations"
+    raw.mkdir(parents=True, exist_ok=True)
+    workers = workers or min(mp.cpu_count(), 8)
+    jobs = [(item, settings, str(raw)) for item in items]
+    rendered: dict[str, dict] = {}
+    with tqdm(total=len(jobs), desc=f"generating {kind}", unit="video", disable=None if progress else True) as bar:
+        if workers <= 1:
+            for job in jobs:
+                vid, r = _render_and_write(job)
+                rendered[vid] = r
+                bar.update()
+        else:
+            with ProcessPoolExecutor(max_workers=workers, mp_context=mp.get_context("fork")) as pool:
+                for vid, r in pool.map(_render_and_write, jobs, chunksize=2):
+                    rendered[vid] = r
+                    bar.update()
+
+    if kind == "synth-hmdb51":
+        split_dir.mkdir(parents=True, exist_ok=True)
+        for action in settings["actions"]:
+            for fold in (1, 2, 3):
+                code = {"train": "1", "test": "2", "unused": "0"}
+                lines = [
+                    f"{vid.split('/', 1)[1]}.avi {code[splits[vid][fold - 1]]} \n"  # HMDB51's trailing space
+                    for vid in sorted(splits) if vid.split("/", 1)[0] == action
+                ]
+                atomic_write_text(split_dir / f"{action}_test_split{fold}.txt", "".join(lines))
+    else:
+        split_dir = out / "splits" / "ucfTrainTestlist"
+        split_dir.mkdir(parents=True, exist_ok=True)
+        classes = sorted(settings["actions"])
+        atomic_write_text(split_dir / "classInd.txt", "".join(f"{i} {c}\r\n" for i, c in enumerate(classes, 1)))
+        for fold in (1, 2, 3):
+            train = [f"{vid}.avi {classes.index(vid.split('/')[0]) + 1}\r\n" for vid in sorted(splits) if splits[vid][fold - 1] == "train"]
+            test = [f"{vid}.avi\r\n" for vid in sorted(splits) if splits[vid][fold - 1] == "test"]
+            atomic_write_text(split_dir / f"trainlist{fold:02d}.txt", "".join(train))
+            atomic_write_text(split_dir / f"testlist{fold:02d}.txt", "".join(test))
+
+    ann_dir.mkdir(parents=True, exist_ok=True)
+    export = ann_dir / "labelstudio-export.json"
+    atomic_write_json(export, _annotate(items, rendered, seed, settings["num_frames"]))
+
+    frames_dir = ann_dir / "frames"
+    frames_dir.mkdir(exist_ok=True)
+    for action in settings["actions"]:
+        per_video = {}
+        for item in items:
+            if item.action == action:
+                vis = rendered[item.video_id]["visibility"]
+                per_video[item.video_id.split("/", 1)[1] + ".avi"] = {
+                    **{a: _ranges(vis[a]) for a in ATTRIBUTES}, "review": False, "note": "VP-Synth visibility",
+                }
+        atomic_write_json(frames_dir / f"{action}.json", per_video)
+
+    buf = io.StringIO()
+    writer = csv.writer(buf, lineterminator="\n")
+    writer.writerow(["video_id", "frame", "person", "x0", "y0", "x1", "y1"])
+    for item in items:
+        for t, frame_boxes in enumerate(rendered[item.video_id]["boxes"]):
+            for p, (x0, y0, x1, y1) in enumerate(frame_boxes):
+                writer.writerow([item.video_id, t, p, x0, y0, x1, y1])
+    boxes = ann_dir / "boxes.csv"
+    atomic_write_text(boxes, buf.getvalue())
+
+    truth = io.StringIO()
+    writer = csv.writer(truth, lineterminator="\n")
+    writer.writerow(["video_id", *ATTRIBUTES])
+    for item in items:
+        writer.writerow([item.video_id, *(item.attributes[a] for a in ATTRIBUTES)])
+    atomic_write_text(ann_dir / "ground_truth.csv", truth.getvalue())
+
+    info = {
+        "generator": "vp-synth", "generator_version": GENERATOR_VERSION, "size": size, "seed": seed, "fps": FPS,
+        **settings,
+        "annotators": [{k: a[k] for k in ("id", "fn", "fp")} for a in ANNOTATORS],
+        "miss_per_hidden_share": MISS_PER_HIDDEN_SHARE, "cancel_rate": CANCEL_RATE, "redo_rate": REDO_RATE,
+        "reversed_pairs": {k: v for k, v in render.REVERSED_PAIRS.items() if k in settings["actions"]},
+    }
+    return SynthOutput(raw=raw, splits=split_dir, export=export, frames=frames_dir, boxes=boxes, info=info)

@@ -1,0 +1,218 @@
+"""Video IO: probing, decoding and encoding.
+
+Convention at this boundary: frames are ``uint8`` arrays of shape
+``T x H x W x 3`` (RGB). Decoding uses decord (fast random access) and falls
+back to PyAV when decord is missing or fails on a file; probing and encoding
+use PyAV, which raises clean errors on broken files where decord may crash.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+
+from ..errors import VPBenchError
+
+log = logging.getLogger(__name__)
+
+VIDEO_EXTENSIONS = (".avi", ".mp4", ".mkv", ".mov", ".webm", ".m4v", ".mpg", ".mpeg")
+
+
+class VideoError(VPBenchError):
+    """A video file that cannot be read as a video (empty, truncated, not a video)."""
+
+
+@dataclass(frozen=True)
+class VideoInfo:
+    num_frames: int
+    fps: float
+    width: int
+    height: int
+    codec: str
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+def _open_av(path: str | os.PathLike):
+    import av
+
+    path = Path(path)
+    if not path.is_file():
+        raise VideoError(f"{path}: no such file")
+    if path.stat().st_size == 0:
+        raise VideoError(f"{path}: empty file (0 bytes)")
+    try:
+        container = av.open(str(path))
+    except Exception as exc:  # PyAV raises many error types for non-videos
+        raise VideoError(f"{path}: not a readable video ({_short(exc)})") from None
+    if not container.streams.video:
+        container.close()
+        raise VideoError(f"{path}: contains no video stream")
+    return container
+
+
+def _short(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return text[0] if text else type(exc).__name__
+
+
+def probe_video(path: str | os.PathLike, verify: bool = True) -> VideoInfo:
+    """Frame count, fps, size and codec of a video file.
+
+    The frame count is the number of frames that actually decode
+    (``verify=True``), not the container's header value: a truncated AVI
+    keeps its original header count, and a benchmark must never sample a
+    frame that fails to decode later. With ``verify=False`` frames are
+    counted by demuxing packets only (faster, trusts the packets).
+    """
+    container = _open_av(path)
+    try:
+        stream = container.streams.video[0]
+        stream.thread_type = "AUTO"
+        fps = float(stream.average_rate or stream.guessed_rate or 0.0)
+        width, height = stream.codec_context.width, stream.codec_context.height
+        codec = stream.codec_context.name
+        n = 0
+        try:
+            if verify:
+                for frame in container.decode(stream):
+                    n += 1
+                    width, height = frame.width, frame.height
+            else:
+                n = sum(1 for packet in container.demux(stream) if packet.size)
+        except Exception as exc:
+            raise VideoError(f"{path}: undecodable after frame {n} ({_short(exc)})") from None
+    finally:
+        container.close()
+    if n == 0:
+        raise VideoError(f"{path}: no decodable frame")
+    if width <= 0 or height <= 0:
+        raise VideoError(f"{path}: invalid frame size {width}x{height}")
+    return VideoInfo(num_frames=n, fps=fps, width=int(width), height=int(height), codec=codec)
+
+
+def _read_frames_av(path: str | os.PathLike, indices: np.ndarray) -> np.ndarray:
+    wanted = np.asarray(indices, dtype=np.int64)
+    order = np.unique(wanted)
+    got: dict[int, np.ndarray] = {}
+    container = _open_av(path)
+    try:
+        stream = container.streams.video[0]
+        stream.thread_type = "AUTO"
+        last = int(order[-1]) if len(order) else -1
+        for i, frame in enumerate(container.decode(stream)):
+            if i > last:
+                break
+            if i in order:
+                got[i] = frame.to_ndarray(format="rgb24")
+    except VideoError:
+        raise
+    except Exception as exc:
+        raise VideoError(f"{path}: decoding failed ({_short(exc)})") from None
+    finally:
+        container.close()
+    missing = [int(i) for i in order if int(i) not in got]
+    if missing:
+        raise VideoError(f"{path}: frame {missing[0]} is past the decodable end ({len(got)} frames read)")
+    return np.stack([got[int(i)] for i in wanted]) if len(wanted) else np.zeros((0, 0, 0, 3), np.uint8)
+
+
+def read_frames(path: str | os.PathLike, indices: Sequence[int] | np.ndarray, backend: str = "auto") -> np.ndarray:
+    """Decode the frames at ``indices`` (any order, repeats allowed): uint8 ``T x H x W x 3``.
+
+    ``backend``: ``"decord"``, ``"pyav"`` or ``"auto"`` (decord, PyAV if it fails).
+    """
+    indices = np.asarray(indices, dtype=np.int64)
+    if backend not in ("auto", "decord", "pyav"):
+        raise VPBenchError(f"unknown decoding backend '{backend}'; choose auto, decord or pyav")
+    if backend in ("auto", "decord"):
+        try:
+            import decord
+
+            reader = decord.VideoReader(str(path), ctx=decord.cpu(0), num_threads=1)
+            if len(indices) and (indices.min() < 0 or indices.max() >= len(reader)):
+                raise VideoError(f"{path}: frame index out of range (video has {len(reader)} frames)")
+            return reader.get_batch(indices.tolist()).asnumpy()
+        except VideoError:
+            raise
+        except Exception as exc:
+            if backend == "decord":
+                raise VideoError(f"{path}: decord could not decode ({_short(exc)})") from None
+            log.debug("decord failed on %s (%s); falling back to PyAV", path, exc)
+    return _read_frames_av(path, indices)
+
+
+def read_video(path: str | os.PathLike) -> np.ndarray:
+    """Decode every frame: uint8 ``T x H x W x 3``."""
+    info = probe_video(path, verify=False)
+    try:
+        return read_frames(path, np.arange(info.num_frames))
+    except VideoError:
+        # The packet count can exceed the decodable frames; decode to the end instead.
+        return _decode_all_av(path)
+
+
+def _decode_all_av(path: str | os.PathLike) -> np.ndarray:
+    container = _open_av(path)
+    frames = []
+    try:
+        for frame in container.decode(container.streams.video[0]):
+            frames.append(frame.to_ndarray(format="rgb24"))
+    except Exception as exc:
+        if not frames:
+            raise VideoError(f"{path}: decoding failed ({_short(exc)})") from None
+    finally:
+        container.close()
+    return np.stack(frames)
+
+
+def write_video(path: str | os.PathLike, frames: np.ndarray, fps: float = 25.0, bit_rate: int = 4_000_000) -> Path:
+    """Encode uint8 ``T x H x W x 3`` frames as MPEG-4 Part 2 (HMDB51/UCF101's codec).
+
+    The container follows the suffix (``.avi`` as in HMDB51/UCF101, ``.mp4``...).
+    Encoding is single-threaded so that the same frames give the same bytes.
+    The file is written to a temporary name and renamed, so a crash never
+    leaves a truncated video behind.
+    """
+    import av
+
+    from ..atomic import atomic_write
+
+    frames = np.asarray(frames)
+    if frames.dtype != np.uint8 or frames.ndim != 4 or frames.shape[-1] != 3 or len(frames) == 0:
+        raise VPBenchError(f"write_video needs uint8 frames of shape T x H x W x 3, got {frames.dtype} {frames.shape}")
+    path = Path(path)
+    fmt = {".avi": "avi", ".mp4": "mp4", ".mkv": "matroska", ".mov": "mov"}.get(path.suffix.lower())
+    if fmt is None:
+        raise VPBenchError(f"{path}: cannot write video with suffix '{path.suffix}' (use .avi, .mp4, .mkv or .mov)")
+    rate = _fraction(fps)
+
+    def _write(tmp: Path) -> None:
+        container = av.open(str(tmp), "w", format=fmt)
+        try:
+            stream = container.add_stream("mpeg4", rate=rate)
+            stream.width, stream.height = frames.shape[2], frames.shape[1]
+            stream.pix_fmt = "yuv420p"
+            stream.bit_rate = bit_rate
+            stream.codec_context.thread_count = 1
+            for f in frames:
+                for packet in stream.encode(av.VideoFrame.from_ndarray(np.ascontiguousarray(f), format="rgb24")):
+                    container.mux(packet)
+            for packet in stream.encode():
+                container.mux(packet)
+        finally:
+            container.close()
+
+    return atomic_write(path, _write)
+
+
+def _fraction(fps: float):
+    from fractions import Fraction
+
+    return Fraction(fps).limit_denominator(1001)
