@@ -105,6 +105,83 @@ def datasets() -> None:
         typer.echo(f"{entry.name:<14} {entry.obj.layout:<10} {entry.origin:<10} {entry.obj.description}")
 
 
+def _parse_options(pairs: list[str] | None) -> dict:
+    """``--option key=value`` pairs; values parsed as YAML scalars (numbers, booleans, strings)."""
+    import yaml
+
+    options = {}
+    for pair in pairs or []:
+        if "=" not in pair:
+            raise VPBenchError(f"--option takes key=value, got '{pair}'")
+        key, value = pair.split("=", 1)
+        options[key.strip()] = yaml.safe_load(value)
+    return options
+
+
+@app.command(
+    epilog="Examples:\n\n"
+    "  vpbench evaluate --method raw --protocol known --suite synth\n\n"
+    "  vpbench evaluate --method blackening --protocol known --dataset synth-hmdb51 --profile cpu --seed 1\n\n"
+    "  vpbench evaluate --method raw --protocol cross --suite synth --out results/\n\n"
+    "  vpbench evaluate --method downsample-4x --protocol frame --suite real --data-root data/ --profile paper"
+)
+def evaluate(
+    method: str = typer.Option(..., "--method", "-m", help="A registered method (see `vpbench methods`)."),
+    protocol: str = typer.Option(..., "--protocol", "-p", help="known, cross or frame (see `vpbench protocols`)."),
+    suite: str = typer.Option("synth", "--suite", help="synth (VP-Synth) or real (built VP-HMDB51 / VP-UCF101 / PA-HMDB51)."),
+    dataset: Optional[str] = typer.Option(None, "--dataset", "-d", help="Evaluate on this dataset only (default: every one of the suite)."),
+    data_root: Path = typer.Option(Path("data"), "--data-root", help="Folder of built datasets, one subfolder per dataset name; missing VP-Synth datasets are built there."),
+    profile: str = typer.Option("cpu", "--profile", help="Recognizer and method settings: cpu (two cores, minutes) or paper (the published settings, for a GPU)."),
+    seed: int = typer.Option(0, "--seed", help="Seed of every random choice of the run."),
+    out: Path = typer.Option(Path("results"), "--out", help="Results folder: <out>/<protocol>/<dataset>/<method>/<run>.json."),
+    resume: bool = typer.Option(False, "--resume", help="Skip evaluations whose result file already exists."),
+    checkpoint: Optional[Path] = typer.Option(None, "--checkpoint", help="A learned method's trained state (.pt) instead of training it."),
+    whole_frame: bool = typer.Option(False, "--whole-frame", help="Box-based methods act on the whole frame (only when asked: missing boxes are an error)."),
+    option: Optional[list[str]] = typer.Option(None, "--option", help="Method option key=value (repeatable)."),
+    protocols_dir: Optional[Path] = typer.Option(None, "--protocols-dir", help="Your own protocol YAML folder."),
+    models_dir: Optional[Path] = typer.Option(None, "--models-dir", help="Your own model card folder."),
+) -> None:
+    """Evaluate a method under a protocol and write result JSONs."""
+    from .evaluate import EvaluationRequest, evaluate as run, load_result
+
+    request = EvaluationRequest(
+        method=method, protocol=protocol, suite=suite, dataset=dataset, data_root=data_root, profile=profile, seed=seed,
+        out=out, resume=resume, checkpoint=checkpoint, whole_frame=whole_frame, method_options=_parse_options(option),
+        protocols_dir=protocols_dir, models_dir=models_dir,
+    )
+    for path in run(request):
+        r = load_result(path)
+        s = r["scores"]
+        typer.echo(
+            f"{r['protocol']['name']:<6} {r['dataset']['name']:<14} {r['method']['name']:<14} "
+            f"top-1 {s['action_top1']['value']:.3f} [{s['action_top1']['ci_low']:.3f}, {s['action_top1']['ci_high']:.3f}]  "
+            f"F1 {s['privacy_f1']['value']:.3f}  cMAP {s['privacy_cmap']['value']:.2f} "
+            f"[{s['privacy_cmap']['ci_low']:.2f}, {s['privacy_cmap']['ci_high']:.2f}]  -> {path}"
+        )
+
+
+@app.command(epilog="Example:\n\n  vpbench methods")
+def methods() -> None:
+    """List the registered methods: name, version, origin, description."""
+    from .methods import METHODS
+
+    for entry in METHODS.entries():
+        cls = entry.obj
+        kind = "learned" if cls.learned else "fixed"
+        typer.echo(f"{entry.name:<14} v{cls.version:<4} {kind:<8} {entry.origin:<16} {cls.description}")
+
+
+@app.command(epilog="Example:\n\n  vpbench protocols")
+def protocols(protocols_dir: Optional[Path] = typer.Option(None, "--protocols-dir", help="Your own protocol YAML folder.")) -> None:
+    """List the protocols with their version and datasets per suite."""
+    from .config import load_protocol, protocol_names
+
+    for name in protocol_names(protocols_dir):
+        spec = load_protocol(name, protocols_dir)
+        suites = "; ".join(f"{s}: " + ", ".join(j["evaluate"] for j in jobs) for s, jobs in spec["suites"].items())
+        typer.echo(f"{name:<6} v{spec['version']}  {spec.get('description', '')}  ({suites})")
+
+
 def main(argv: list[str] | None = None) -> None:
     try:
         app(args=argv, standalone_mode=False)

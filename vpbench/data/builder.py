@@ -338,7 +338,7 @@ def _build(spec: DatasetSpec, out: Path, *, raw, splits, labels, label_format, l
     if min_frames < 1:
         raise VPBenchError("--min-frames must be at least 1")
     skipped: list[dict] = []
-    label_set = load_labels(labels, label_format or spec.default_label_format if labels else None, label_order)
+    label_set = load_labels(labels, label_format, label_order)
 
     if spec.layout == "manifest":
         if manifest is None:

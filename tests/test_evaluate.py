@@ -1,0 +1,147 @@
+"""`vpbench evaluate` end to end on tiny VP-Synth with a tiny recognizer profile."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+import yaml
+
+from vpbench.config import _dir
+from vpbench.data.builder import build_dataset
+from vpbench.errors import VPBenchError
+from vpbench.evaluate import EvaluationRequest, evaluate, load_result
+
+TINY_PROFILE = {
+    "frame_size": [32, 40], "crop": 32, "clip_len": 8, "frame_interval": {"default": 2},
+    "action": {"arch": "video-cnn", "widths": [4, 8, 16, 16]},
+    "privacy": {"arch": "video-cnn", "widths": [4, 8, 16, 16]},
+    "frame_privacy": {"arch": "frame-cnn", "widths": [4, 8, 8, 16]},
+    "train": {"epochs": 1, "batch_size": 8, "lr": 0.002, "weight_decay": 0.05, "warmup_epochs": 0},
+    "frame_train": {"epochs": 1, "batch_size": 32, "lr": 0.002, "weight_decay": 0.05, "warmup_epochs": 0},
+}
+
+
+@pytest.fixture(scope="module")
+def env(tmp_path_factory):
+    root = tmp_path_factory.mktemp("eval")
+    data = root / "data"
+    for name in ("synth-hmdb51", "synth-ucf101"):
+        build_dataset(name, data / name, size="tiny", seed=0, progress=False)
+    models = root / "models"
+    models.mkdir()
+    (models / "recognizers.yaml").write_text(yaml.safe_dump({"name": "recognizers", "version": 1, "profiles": {"cpu": TINY_PROFILE}}))
+    protocols = root / "protocols"
+    shutil.copytree(_dir("protocols", None), protocols)
+    for p in protocols.glob("*.yaml"):
+        spec = yaml.safe_load(p.read_text())
+        spec["bootstrap"]["samples"] = 30
+        p.write_text(yaml.safe_dump(spec))
+    return {"data": data, "models": models, "protocols": protocols, "root": root}
+
+
+def _request(env, tmp_path, **kw):
+    base = dict(method="raw", protocol="known", suite="synth", data_root=env["data"], out=tmp_path / "results",
+                models_dir=env["models"], protocols_dir=env["protocols"], progress=False)
+    base.update(kw)
+    return EvaluationRequest(**base)
+
+
+def test_known_writes_a_result_with_the_contract_keys(env, tmp_path):
+    [path] = evaluate(_request(env, tmp_path, dataset="synth-hmdb51"))
+    assert path == tmp_path / "results" / "known" / "synth-hmdb51" / "raw" / "cpu-seed0.json"
+    r = load_result(path)
+    for key in ("action_top1", "privacy_f1", "privacy_cmap"):
+        s = r["scores"][key]
+        assert s["ci_low"] <= s["value"] <= s["ci_high"]
+    assert 0 <= r["scores"]["action_top1"]["value"] <= 1 and 0 <= r["scores"]["privacy_cmap"]["value"] <= 100
+    assert (r["method"]["name"], r["protocol"]["name"], r["protocol"]["version"], r["dataset"]["name"], r["seed"]) == ("raw", "known", 1, "synth-hmdb51", 0)
+    assert set(r["per_attribute"]) == {"face", "skin_color", "gender", "nudity", "relationship"}
+    for phase in ("decode", "transform", "train_action", "train_privacy", "test", "total"):
+        assert r["wall_time_s"][phase] >= 0
+    assert r["config"]["profile"]["crop"] == 32 and "torch" in r["versions"]
+    assert r["counts"]["test_videos"] == 8
+
+
+def test_same_seed_gives_the_same_scores(env, tmp_path):
+    a = load_result(evaluate(_request(env, tmp_path / "a", dataset="synth-ucf101", method="downsample-2x"))[0])
+    b = load_result(evaluate(_request(env, tmp_path / "b", dataset="synth-ucf101", method="downsample-2x"))[0])
+    assert a["scores"] == b["scores"] and a["per_attribute"] == b["per_attribute"]
+
+
+def test_cross_runs_both_directions(env, tmp_path):
+    paths = evaluate(_request(env, tmp_path, protocol="cross"))
+    got = {(load_result(p)["dataset"]["method_trained_on"], load_result(p)["dataset"]["name"]) for p in paths}
+    assert got == {("synth-ucf101", "synth-hmdb51"), ("synth-hmdb51", "synth-ucf101")}
+
+
+def test_frame_protocol_scores_frames(env, tmp_path):
+    [path] = evaluate(_request(env, tmp_path, protocol="frame", method="blackening"))
+    r = load_result(path)
+    assert r["counts"]["test_frames"] > r["counts"]["test_videos"] > 0
+    assert "frame" in r["bootstrap"]["unit"]
+
+
+def test_box_method_uses_shipped_boxes_or_whole_frame_on_request(env, tmp_path):
+    [boxes] = evaluate(_request(env, tmp_path, dataset="synth-hmdb51", method="blackening"))
+    [whole] = evaluate(_request(env, tmp_path, dataset="synth-hmdb51", method="blackening", whole_frame=True))
+    assert boxes.name == "cpu-seed0.json" and whole.name == "cpu-seed0-wholeframe.json"
+
+
+def test_resume_skips_finished_evaluations(env, tmp_path):
+    [path] = evaluate(_request(env, tmp_path, dataset="synth-hmdb51"))
+    before = path.stat().st_mtime_ns
+    evaluate(_request(env, tmp_path, dataset="synth-hmdb51", resume=True))
+    assert path.stat().st_mtime_ns == before
+
+
+def test_unknown_names_fail_before_any_work(env, tmp_path):
+    with pytest.raises(VPBenchError, match="did you mean 'synth-hmdb51'"):
+        evaluate(_request(env, tmp_path, dataset="synth-hmdb5"))
+    with pytest.raises(VPBenchError, match="did you mean 'known'"):
+        evaluate(_request(env, tmp_path, protocol="knwn"))
+    with pytest.raises(VPBenchError, match="did you mean 'synth'"):
+        evaluate(_request(env, tmp_path, suite="synt"))
+    assert not (tmp_path / "results").exists()
+
+
+def test_real_suite_without_built_data_says_how_to_build_it(env, tmp_path):
+    with pytest.raises(VPBenchError, match="vpbench build --dataset vp-hmdb51"):
+        evaluate(_request(env, tmp_path, suite="real", dataset="vp-hmdb51", data_root=tmp_path / "nothing"))
+
+
+def test_third_party_method_from_an_entry_point_is_listed_and_evaluated(env, tmp_path):
+    site = tmp_path / "site"
+    (site / "vpbench_invert-0.1.dist-info").mkdir(parents=True)
+    (site / "vpbench_invert-0.1.dist-info" / "METADATA").write_text("Metadata-Version: 2.1\nName: vpbench-invert\nVersion: 0.1\n")
+    (site / "vpbench_invert-0.1.dist-info" / "entry_points.txt").write_text("[vpbench.methods]\ninvert = vpbench_invert:Invert\n")
+    (site / "vpbench_invert.py").write_text(textwrap.dedent('''
+        from vpbench.methods import PrivacyMethod
+
+        class Invert(PrivacyMethod):
+            name = "invert"
+            version = "0.1"
+            description = "photographic negative (test plugin)"
+
+            def transform(self, videos, person_masks=None):
+                return 255 - videos
+    '''))
+    envv = {**os.environ, "PYTHONPATH": os.pathsep.join([str(site), os.environ.get("PYTHONPATH", "")])}
+    listed = subprocess.run([sys.executable, "-m", "vpbench.cli", "methods"], capture_output=True, text=True, env=envv, check=True)
+    line = next(l for l in listed.stdout.splitlines() if l.startswith("invert"))
+    assert "vpbench-invert" in line and "v0.1" in line
+    proc = subprocess.run(
+        [sys.executable, "-m", "vpbench.cli", "evaluate", "--method", "invert", "--protocol", "known", "--dataset", "synth-hmdb51",
+         "--data-root", str(env["data"]), "--models-dir", str(env["models"]), "--protocols-dir", str(env["protocols"]),
+         "--out", str(tmp_path / "results")],
+        capture_output=True, text=True, env=envv,
+    )
+    assert proc.returncode == 0, proc.stderr
+    r = json.loads((tmp_path / "results" / "known" / "synth-hmdb51" / "invert" / "cpu-seed0.json").read_text())
+    assert r["method"]["origin"] == "vpbench-invert" and r["method"]["version"] == "0.1"

@@ -1,0 +1,325 @@
+"""`vpbench evaluate`: run a protocol for a method and write one result JSON per evaluation.
+
+Phases of one evaluation (each timed and shown with a progress bar):
+fit the method (learned methods; on the protocol's method-training dataset),
+transform the evaluation videos with the frozen method, train a fresh action
+recognizer and a fresh privacy recognizer on transformed training videos,
+test with multi-view averaging, score with bootstrap confidence intervals.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import subprocess
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import torch
+
+from . import __version__
+from .atomic import atomic_write_json
+from .attributes import ATTRIBUTES
+from .config import frame_interval, load_protocol, recognizer_profile
+from .data.builder import build_dataset, load_info, load_manifest
+from .data.datasets import DATASETS
+from .data.store import FrameStore, load_store
+from .engine import TrainConfig, predict_frames, predict_videos, train_frame_recognizer, train_video_recognizer
+from .errors import VPBenchError, did_you_mean
+from .methods import METHODS, FitData, PrivacyMethod, create_method
+from .metrics import action_top1, bootstrap_ci, privacy_scores
+from .networks.recognizers import create_recognizer
+
+RESULT_SCHEMA_VERSION = 1
+
+
+@dataclass
+class Timer:
+    phases: dict = field(default_factory=dict)
+
+    def run(self, name: str, fn, *args, **kwargs):
+        t = time.perf_counter()
+        value = fn(*args, **kwargs)
+        self.phases[name] = round(self.phases.get(name, 0.0) + time.perf_counter() - t, 3)
+        return value
+
+
+def ensure_dataset(name: str, data_root: Path, suite: str, progress: bool = True) -> Path:
+    """The built dataset ``data_root/name``; a missing synthetic one is built there (default size, seed 0)."""
+    path = data_root / name
+    if (path / "info.json").is_file():
+        return path
+    spec = DATASETS.get(name)
+    if suite == "synth" and spec.synthetic:
+        build_dataset(name, path, size="default", seed=0, progress=progress)
+        return path
+    raise VPBenchError(f"{path}: dataset '{name}' is not built; run `vpbench build --dataset {name} --out {path} ...` first")
+
+
+def transform_store(method: PrivacyMethod, store: FrameStore, window: int, whole_frame: bool = False, progress: bool = True, desc: str = "transforming") -> FrameStore:
+    """Apply a frozen method to every video in windows of ``window`` frames (the last window ends at the video's end)."""
+    from tqdm import tqdm
+
+    if method.needs_person_masks and store.masks is None and not whole_frame:
+        raise VPBenchError(f"method '{method.name}' needs person boxes: the dataset has none (build it with --boxes) or pass --whole-frame")
+    out = np.empty_like(store.frames)
+    with torch.no_grad():
+        for i in tqdm(range(len(store)), desc=desc, unit="video", disable=None if progress else True):
+            n = store.num_frames(i)
+            frames = store.video(i)
+            w = min(window, n)
+            starts = list(range(0, n - w + 1, w))
+            if starts[-1] + w < n:
+                starts.append(n - w)
+            clips = torch.from_numpy(np.stack([frames[s : s + w] for s in starts]))
+            masks = None
+            if method.needs_person_masks:
+                if whole_frame:
+                    masks = torch.ones(clips.shape[:4], dtype=torch.bool)
+                else:
+                    vm = store.video_masks(i)
+                    masks = torch.from_numpy(np.stack([vm[s : s + w] for s in starts]))
+            result = method.transform(clips, masks)
+            if result.shape != clips.shape or result.dtype != torch.uint8:
+                raise VPBenchError(f"method '{method.name}' returned {tuple(result.shape)} {result.dtype}, expected {tuple(clips.shape)} uint8")
+            o = store.offsets[i]
+            for s, clip in zip(starts, result.numpy()):
+                out[o + s : o + s + w] = clip
+    return store.with_frames(out)
+
+
+def _split_indices(manifest: pd.DataFrame, fold: int) -> tuple[np.ndarray, np.ndarray]:
+    column = f"split_{fold}"
+    if column not in manifest.columns:
+        raise VPBenchError(f"the dataset has no fold {fold} (columns: {', '.join(c for c in manifest.columns if c.startswith('split_'))})")
+    return np.where(manifest[column] == "train")[0], np.where(manifest[column] == "test")[0]
+
+
+def _git_hash() -> str | None:
+    try:
+        root = Path(__file__).resolve().parents[1]
+        out = subprocess.run(["git", "-C", str(root), "rev-parse", "HEAD"], capture_output=True, text=True, timeout=5)
+        return out.stdout.strip() or None if out.returncode == 0 else None
+    except (OSError, subprocess.SubprocessError):
+        return None
+
+
+def _versions() -> dict:
+    import sklearn
+
+    return {"vpbench": __version__, "torch": torch.__version__, "numpy": np.__version__, "pandas": pd.__version__,
+            "scikit-learn": sklearn.__version__, "python": platform.python_version()}
+
+
+def _score(name: str, value: float, ci: tuple[float, float], higher: bool) -> dict:
+    return {"value": value, "ci_low": ci[0], "ci_high": ci[1], "higher_is_better": higher}
+
+
+def _scores(action_probs, action_labels, privacy_probs, privacy_labels, protocol: dict, seed: int) -> dict:
+    boot = protocol.get("bootstrap", {})
+    n_boot, level = int(boot.get("samples", 1000)), float(boot.get("level", 0.95))
+    higher = {m["name"]: bool(m["higher_is_better"]) for m in protocol["metrics"]}
+    top1 = action_top1(action_probs, action_labels)
+    priv = privacy_scores(privacy_probs, privacy_labels, ATTRIBUTES)
+    return {
+        "scores": {
+            "action_top1": _score("action_top1", top1, bootstrap_ci(action_top1, [action_probs, action_labels], n_boot, level, seed), higher["action_top1"]),
+            "privacy_f1": _score("privacy_f1", priv["f1"], bootstrap_ci(lambda p, l: privacy_scores(p, l)["f1"], [privacy_probs, privacy_labels], n_boot, level, seed), higher["privacy_f1"]),
+            "privacy_cmap": _score("privacy_cmap", priv["cmap"], bootstrap_ci(lambda p, l: privacy_scores(p, l)["cmap"], [privacy_probs, privacy_labels], n_boot, level, seed), higher["privacy_cmap"]),
+        },
+        "per_attribute": priv["per_attribute"],
+        "excluded_attributes": priv["excluded"],
+        "bootstrap": {"samples": n_boot, "level": level, "unit": "test videos"},
+    }
+
+
+@dataclass
+class EvaluationRequest:
+    method: str
+    protocol: str
+    suite: str = "synth"
+    dataset: str | None = None
+    data_root: Path = Path("data")
+    profile: str = "cpu"
+    seed: int = 0
+    out: Path = Path("results")
+    resume: bool = False
+    checkpoint: Path | None = None
+    whole_frame: bool = False
+    method_options: dict = field(default_factory=dict)
+    protocols_dir: Path | None = None
+    models_dir: Path | None = None
+    progress: bool = True
+    run_name: str | None = None
+
+    def run_id(self) -> str:
+        if self.run_name:
+            return self.run_name
+        parts = [self.profile, f"seed{self.seed}"]
+        parts += [f"{k}{v}" for k, v in sorted(self.method_options.items())]
+        if self.whole_frame:
+            parts.append("wholeframe")
+        return "-".join(parts)
+
+
+def evaluate(request: EvaluationRequest) -> list[Path]:
+    """Run every evaluation of the protocol's suite (or only ``request.dataset``); return the result files."""
+    protocol = load_protocol(request.protocol, request.protocols_dir)
+    suites = protocol["suites"]
+    if request.suite not in suites:
+        raise VPBenchError(f"protocol '{protocol['name']}' has no suite '{request.suite}'{did_you_mean(request.suite, suites)}; choose from: {', '.join(suites)}")
+    jobs = suites[request.suite]
+    if request.dataset is not None:
+        names = [j["evaluate"] for j in jobs]
+        jobs = [j for j in jobs if j["evaluate"] == request.dataset]
+        if not jobs:
+            raise VPBenchError(f"protocol '{protocol['name']}' ({request.suite} suite) does not evaluate on '{request.dataset}'{did_you_mean(request.dataset, names)}; it evaluates on: {', '.join(names)}")
+    METHODS.get(request.method)  # unknown names fail before any work
+    profile = recognizer_profile(request.profile, request.models_dir)
+    torch.set_num_threads(max(1, os.cpu_count() or 1))
+    written = []
+    for job in jobs:
+        path = Path(request.out) / protocol["name"] / job["evaluate"] / request.method / f"{request.run_id()}.json"
+        if request.resume and path.is_file():
+            written.append(path)
+            continue
+        written.append(_run_job(request, protocol, profile, job, path))
+    return written
+
+
+def _fit_or_load(request: EvaluationRequest, method: PrivacyMethod, profile: dict, job: dict, data_root: Path, timer: Timer, ckpt_path: Path, fold: int) -> dict:
+    """Train a learned method on the method-training dataset's train split (or load a checkpoint)."""
+    if not method.learned:
+        return {"trained_on": None}
+    if request.checkpoint is not None:
+        timer.run("load_method", method.load, request.checkpoint)
+        return {"trained_on": None, "checkpoint": str(request.checkpoint)}
+    train_dir = ensure_dataset(job["method_train"], data_root, request.suite, request.progress)
+    manifest = load_manifest(train_dir)
+    train_idx, _ = _split_indices(manifest, fold)
+    rows = manifest.iloc[train_idx].reset_index(drop=True)
+    store = timer.run("decode_method_train", load_store, train_dir, rows, tuple(profile["frame_size"]),
+                      frame_interval(profile, job["method_train"]), progress=request.progress, desc=f"decoding {job['method_train']}")
+    data = FitData(
+        videos=[store.video(i) for i in range(len(store))], actions=rows["action_index"].to_numpy(),
+        privacy=rows[list(ATTRIBUTES)].to_numpy(np.float32), num_actions=int(manifest["action_index"].max()) + 1,
+    )
+    timer.run("fit_method", method.fit, data, profile, seed=request.seed, progress=request.progress, checkpoint_dir=ckpt_path.parent)
+    timer.run("save_method", method.save, ckpt_path)
+    return {"trained_on": job["method_train"], "checkpoint": ckpt_path.name}
+
+
+def _run_job(request: EvaluationRequest, protocol: dict, profile: dict, job: dict, path: Path) -> Path:
+    timer = Timer()
+    t_start = time.perf_counter()
+    data_root = Path(request.data_root)
+    fold = int(protocol.get("fold", 1))
+    method = create_method(request.method, **request.method_options)
+    method_info = _fit_or_load(request, method, profile, job, data_root, timer, path.with_suffix(".pt"), fold)
+    clip_len, crop = int(profile["clip_len"]), int(profile["crop"])
+    views = protocol["test_views"]
+    train_cfg = TrainConfig.from_dict({**profile["train"], "clip_len": clip_len, "crop": crop})
+    eval_name = job["evaluate"]
+
+    if "frames" in job:
+        result = _frame_protocol(request, protocol, profile, job, method, timer, train_cfg, fold)
+        eval_info = result.pop("_eval_info")
+    else:
+        eval_dir = ensure_dataset(eval_name, data_root, request.suite, request.progress)
+        manifest = load_manifest(eval_dir)
+        train_idx, test_idx = _split_indices(manifest, fold)
+        rows = manifest.iloc[np.concatenate([train_idx, test_idx])].reset_index(drop=True)
+        n_train = len(train_idx)
+        store = timer.run("decode", load_store, eval_dir, rows, tuple(profile["frame_size"]), frame_interval(profile, eval_name),
+                          with_masks=method.needs_person_masks and not request.whole_frame, progress=request.progress, desc=f"decoding {eval_name}")
+        store = timer.run("transform", transform_store, method, store, clip_len, request.whole_frame, request.progress, f"transforming ({method.name})")
+        tr, te = np.arange(n_train), np.arange(n_train, len(rows))
+        actions = rows["action_index"].to_numpy()
+        privacy = rows[list(ATTRIBUTES)].to_numpy(np.float32)
+        num_actions = int(manifest["action_index"].max()) + 1
+        action_model = create_recognizer(profile["action"], num_actions, clip_len, crop)
+        privacy_model = create_recognizer(profile["privacy"], len(ATTRIBUTES), clip_len, crop)
+        timer.run("train_action", train_video_recognizer, action_model, store, tr, actions[tr], "action", train_cfg, request.seed + 1, request.progress, "training action recognizer")
+        timer.run("train_privacy", train_video_recognizer, privacy_model, store, tr, privacy[tr], "privacy", train_cfg, request.seed + 2, request.progress, "training privacy recognizer")
+        a_probs = timer.run("test", predict_videos, action_model, store, te, "action", clip_len, crop, views["clips"], views["crops"], request.progress, "testing actions")
+        p_probs = timer.run("test", predict_videos, privacy_model, store, te, "privacy", clip_len, crop, views["clips"], views["crops"], request.progress, "testing privacy")
+        result = timer.run("score", _scores, a_probs, actions[te], p_probs, privacy[te].astype(np.int64), protocol, request.seed)
+        result["counts"] = {"train_videos": int(n_train), "test_videos": int(len(te))}
+        eval_info = {"content_sha256": load_info(eval_dir)["content_sha256"]}
+
+    timer.phases["total"] = round(time.perf_counter() - t_start, 3)
+    method_entry = METHODS.entry(request.method)
+    document = {
+        "schema_version": RESULT_SCHEMA_VERSION,
+        "protocol": {"name": protocol["name"], "version": protocol["version"], "suite": request.suite, "fold": fold},
+        "method": {"name": method.name, "version": method.version, "origin": method_entry.origin, "learned": method.learned,
+                   "options": request.method_options, **method_info},
+        "dataset": {"name": eval_name, "method_trained_on": job["method_train"], **eval_info},
+        "run": request.run_id(),
+        "seed": request.seed,
+        "profile": request.profile,
+        **result,
+        "config": {"protocol": protocol, "profile": profile, "whole_frame": request.whole_frame, "job": job},
+        "versions": _versions(),
+        "git": _git_hash(),
+        "wall_time_s": timer.phases,
+        "date": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+    }
+    atomic_write_json(path, document)
+    return path
+
+
+def _frame_protocol(request, protocol, profile, job, method, timer, train_cfg, fold) -> dict:
+    """Frame-level protocol: HMDB51-trained action recognizer + 2D frame-privacy recognizer on PA-HMDB51 60/40."""
+    data_root = Path(request.data_root)
+    clip_len, crop = int(profile["clip_len"]), int(profile["crop"])
+    views = protocol["test_views"]
+    action_dir = ensure_dataset(job["action_train"], data_root, request.suite, request.progress)
+    frames_dir = ensure_dataset(job["frames"], data_root, request.suite, request.progress)
+    action_manifest = load_manifest(action_dir)
+    a_train, a_test = _split_indices(action_manifest, fold)
+    frames_manifest = load_manifest(frames_dir)
+    if job.get("frames_from_split"):
+        # Synthetic suite: the frame-labelled set is a split of the action dataset, split 60/40 by seed.
+        pool = np.where(frames_manifest[f"split_{fold}"] == job["frames_from_split"])[0]
+        order = np.random.default_rng(request.seed).permutation(pool)
+        n_train = int(round(protocol.get("frame_split", {}).get("train_share", 0.6) * len(order)))
+        f_train, f_test = np.sort(order[:n_train]), np.sort(order[n_train:])
+    else:
+        f_train, f_test = _split_indices(frames_manifest, 1)
+    action_index = {a: int(i) for a, i in zip(action_manifest["action"], action_manifest["action_index"])}
+    unknown = sorted(set(frames_manifest["action"].iloc[f_test]) - set(action_index))
+    if unknown:
+        raise VPBenchError(f"{frames_dir}: actions {unknown[:3]} are not classes of {job['action_train']}")
+    interval = frame_interval(profile, job["action_train"])
+    needs_masks = method.needs_person_masks and not request.whole_frame
+    a_rows = action_manifest.iloc[a_train].reset_index(drop=True)
+    f_rows = frames_manifest.iloc[np.concatenate([f_train, f_test])].reset_index(drop=True)
+    a_store = timer.run("decode", load_store, action_dir, a_rows, tuple(profile["frame_size"]), interval, with_masks=needs_masks, progress=request.progress, desc=f"decoding {job['action_train']}")
+    f_store = timer.run("decode", load_store, frames_dir, f_rows, tuple(profile["frame_size"]), frame_interval(profile, job["frames"]), with_masks=needs_masks, with_frame_labels=True, progress=request.progress, desc=f"decoding {job['frames']}")
+    a_store = timer.run("transform", transform_store, method, a_store, clip_len, request.whole_frame, request.progress, f"transforming ({method.name})")
+    f_store = timer.run("transform", transform_store, method, f_store, clip_len, request.whole_frame, request.progress, f"transforming ({method.name})")
+    num_actions = int(action_manifest["action_index"].max()) + 1
+    action_model = create_recognizer(profile["action"], num_actions, clip_len, crop)
+    timer.run("train_action", train_video_recognizer, action_model, a_store, np.arange(len(a_rows)), a_rows["action_index"].to_numpy(), "action", train_cfg, request.seed + 1, request.progress, "training action recognizer")
+    frame_model = create_recognizer(profile["frame_privacy"], len(ATTRIBUTES), clip_len, crop)
+    frame_cfg = TrainConfig.from_dict({**profile["frame_train"], "clip_len": 1, "crop": crop})
+    n_ft = len(f_train)
+    timer.run("train_frame_privacy", train_frame_recognizer, frame_model, f_store, np.arange(n_ft), frame_cfg, request.seed + 2, request.progress)
+    test_videos = np.arange(n_ft, len(f_rows))
+    a_probs = timer.run("test", predict_videos, action_model, f_store, test_videos, "action", clip_len, crop, views["clips"], views["crops"], request.progress, "testing actions")
+    a_labels = f_rows["action"].iloc[test_videos].map(action_index).to_numpy()
+    p_probs, p_labels, _ = timer.run("test", predict_frames, frame_model, f_store, test_videos, crop, views["crops"])
+    result = timer.run("score", _scores, a_probs, a_labels, p_probs, p_labels, protocol, request.seed)
+    result["bootstrap"]["unit"] = "test videos (action), test frames (privacy)"
+    result["counts"] = {"action_train_videos": int(len(a_rows)), "frame_train_videos": int(n_ft), "test_videos": int(len(test_videos)), "test_frames": int(len(p_labels))}
+    result["_eval_info"] = {"content_sha256": load_info(frames_dir)["content_sha256"], "action_trained_on": job["action_train"]}
+    return result
+
+
+def load_result(path: str | os.PathLike) -> dict:
+    return json.loads(Path(path).read_text())

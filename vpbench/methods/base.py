@@ -1,0 +1,101 @@
+"""The interface every privacy-removal method implements.
+
+A method maps videos to videos of the same shape in pixel space. Convention
+at this boundary: ``uint8`` tensors ``B x T x H x W x 3``; inside, methods
+work on float ``B x C x T x H x W`` as they like. Evaluation never looks
+inside a method: it trains its own recognizers on the transformed pixels.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, ClassVar
+
+import torch
+
+from ..errors import VPBenchError
+
+
+@dataclass
+class FitData:
+    """What a learned method may train on: the training split, at the working resolution.
+
+    ``videos`` is a list of uint8 ``T x H x W x 3`` arrays (frames at the
+    protocol's sampling rate), ``actions`` the class indices, ``privacy`` the
+    ``N x 5`` video-level labels (a method such as SPAct must not read them).
+    """
+
+    videos: list
+    actions: Any
+    privacy: Any
+    num_actions: int
+    person_masks: list | None = None
+    extra: dict = field(default_factory=dict)
+
+
+class PrivacyMethod:
+    """Base class: subclass, set ``name``/``version``, implement :meth:`transform`."""
+
+    name: ClassVar[str] = ""
+    version: ClassVar[str] = "1"
+    learned: ClassVar[bool] = False
+    needs_person_masks: ClassVar[bool] = False
+    description: ClassVar[str] = ""
+
+    def __init__(self, **options: Any) -> None:
+        if options:
+            raise VPBenchError(f"method '{self.name}' takes no options, got {', '.join(sorted(options))}")
+
+    def fit(self, data: FitData, profile: dict, seed: int = 0, progress: bool = True, checkpoint_dir: str | os.PathLike | None = None) -> None:
+        """Train the method (learned methods); non-learned methods do nothing."""
+
+    def transform(self, videos: torch.Tensor, person_masks: torch.Tensor | None = None) -> torch.Tensor:
+        """uint8 ``B x T x H x W x 3`` -> uint8 of the same shape."""
+        raise NotImplementedError
+
+    # --- state -----------------------------------------------------------------
+    def state_dict(self) -> dict:
+        return {}
+
+    def load_state_dict(self, state: dict) -> None:
+        if state:
+            raise VPBenchError(f"method '{self.name}' has no trained state to load")
+
+    def save(self, path: str | os.PathLike) -> Path:
+        """Write the method's state (tensors and plain data only) atomically."""
+        from ..atomic import atomic_write_bytes
+
+        buf = io.BytesIO()
+        torch.save({"method": self.name, "version": self.version, "state": self.state_dict()}, buf)
+        return atomic_write_bytes(path, buf.getvalue())
+
+    def load(self, path: str | os.PathLike) -> None:
+        """Load a checkpoint written by :meth:`save` (weights only: no code runs)."""
+        try:
+            blob = torch.load(path, map_location="cpu", weights_only=True)
+        except FileNotFoundError:
+            raise VPBenchError(f"{path}: checkpoint not found") from None
+        except Exception as exc:
+            raise VPBenchError(f"{path}: not a vpbench checkpoint or refused as unsafe ({str(exc).splitlines()[0][:120]})") from None
+        if not isinstance(blob, dict) or blob.get("method") != self.name:
+            raise VPBenchError(f"{path}: checkpoint is for method '{blob.get('method') if isinstance(blob, dict) else '?'}', not '{self.name}'")
+        self.load_state_dict(blob["state"])
+
+
+def check_videos(videos: torch.Tensor) -> None:
+    if not isinstance(videos, torch.Tensor) or videos.dtype != torch.uint8 or videos.ndim != 5 or videos.shape[-1] != 3:
+        shape = tuple(videos.shape) if hasattr(videos, "shape") else type(videos).__name__
+        raise VPBenchError(f"methods take uint8 tensors B x T x H x W x 3, got {getattr(videos, 'dtype', '?')} {shape}")
+
+
+def to_float(videos: torch.Tensor) -> torch.Tensor:
+    """uint8 ``B,T,H,W,3`` -> float ``B,3,T,H,W`` in [0, 1]."""
+    return videos.permute(0, 4, 1, 2, 3).float().div_(255.0)
+
+
+def to_uint8(x: torch.Tensor) -> torch.Tensor:
+    """float ``B,3,T,H,W`` in [0, 1] -> uint8 ``B,T,H,W,3`` (rounded, clamped)."""
+    return x.clamp(0, 1).mul(255.0).round_().to(torch.uint8).permute(0, 2, 3, 4, 1).contiguous()

@@ -1,0 +1,128 @@
+"""Benchmark metrics (SPEC section 7).
+
+- Action top-1: video-level accuracy of the view-averaged softmax scores.
+- Privacy class-wise F1: F1 per attribute at probability 0.5, then the mean
+  (a decimal in [0, 1]).
+- Privacy cMAP: average precision per attribute
+  (``sklearn.metrics.average_precision_score``), then the mean, in percent.
+
+An attribute with no positive in the test set has no AP (and no meaningful
+F1): it is left out of the means and named in ``excluded`` by
+:func:`privacy_scores`, never dropped silently. Inputs are sigmoid
+*probabilities*, not logits (SPAct's code thresholds raw logits at 0.5; that
+would be a different metric).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+import numpy as np
+
+from .errors import VPBenchError
+
+PRIVACY_THRESHOLD = 0.5
+
+
+def _as_2d(name: str, x) -> np.ndarray:
+    a = np.asarray(x, dtype=np.float64)
+    if a.ndim != 2:
+        raise VPBenchError(f"{name} must be a 2-D array [N, P], got shape {a.shape}")
+    return a
+
+
+def action_top1(scores, labels) -> float:
+    """Share of videos whose highest score is the true class; ``scores[N, C]``, ``labels[N]``."""
+    scores = _as_2d("scores", scores)
+    labels = np.asarray(labels).reshape(-1)
+    if len(labels) != len(scores):
+        raise VPBenchError(f"scores has {len(scores)} rows but labels has {len(labels)}")
+    if len(labels) == 0:
+        raise VPBenchError("action_top1 of an empty test set is undefined")
+    return float(np.mean(np.argmax(scores, axis=1) == labels))
+
+
+def _check_privacy(probs, labels) -> tuple[np.ndarray, np.ndarray]:
+    probs, labels = _as_2d("probs", probs), _as_2d("labels", labels)
+    if probs.shape != labels.shape:
+        raise VPBenchError(f"probs {probs.shape} and labels {labels.shape} differ in shape")
+    if probs.size and (probs.min() < 0 or probs.max() > 1):
+        raise VPBenchError("privacy metrics take probabilities in [0, 1] (apply a sigmoid to logits)")
+    if not np.isin(labels, (0, 1)).all():
+        raise VPBenchError("privacy labels must be 0 or 1")
+    return probs, labels.astype(np.int64)
+
+
+def _f1(pred: np.ndarray, truth: np.ndarray) -> float:
+    tp = int(np.sum(pred & truth))
+    fp = int(np.sum(pred & ~truth))
+    fn = int(np.sum(~pred & truth))
+    return 0.0 if tp == 0 else 2 * tp / (2 * tp + fp + fn)
+
+
+def _ap(prob: np.ndarray, truth: np.ndarray) -> float:
+    from sklearn.metrics import average_precision_score
+
+    return float(average_precision_score(truth, prob))
+
+
+def privacy_scores(probs, labels, names: Sequence[str] | None = None) -> dict:
+    """Per-attribute F1 and AP, their means over attributes with positives, and what was excluded."""
+    probs, labels = _check_privacy(probs, labels)
+    names = list(names) if names is not None else [f"attribute_{j}" for j in range(probs.shape[1])]
+    per, excluded = {}, []
+    for j, name in enumerate(names):
+        truth = labels[:, j].astype(bool)
+        if not truth.any():
+            excluded.append(name)
+            per[name] = {"f1": None, "ap": None, "positives": 0}
+            continue
+        pred = probs[:, j] >= PRIVACY_THRESHOLD
+        per[name] = {"f1": _f1(pred, truth), "ap": 100.0 * _ap(probs[:, j], truth), "positives": int(truth.sum())}
+    kept = [n for n in names if n not in excluded]
+    if not kept:
+        raise VPBenchError("no privacy attribute has a positive in the test set: F1 and cMAP are undefined")
+    return {
+        "f1": float(np.mean([per[n]["f1"] for n in kept])),
+        "cmap": float(np.mean([per[n]["ap"] for n in kept])),
+        "per_attribute": per,
+        "excluded": excluded,
+    }
+
+
+def privacy_f1(probs, labels) -> float:
+    """Mean class-wise F1 at probability 0.5 over attributes with positives, in [0, 1]."""
+    return privacy_scores(probs, labels)["f1"]
+
+
+def privacy_cmap(probs, labels) -> float:
+    """Mean average precision over attributes with positives, in percent."""
+    return privacy_scores(probs, labels)["cmap"]
+
+
+def bootstrap_ci(
+    metric: Callable[..., float], arrays: Sequence[np.ndarray], n_boot: int = 1000, level: float = 0.95, seed: int = 0
+) -> tuple[float, float]:
+    """Percentile bootstrap interval of ``metric(*arrays)`` over resampled test videos (rows).
+
+    A resample on which the metric is undefined (e.g. no positive left for
+    any attribute) is drawn again, so the interval is over defined values.
+    """
+    n = len(arrays[0])
+    if any(len(a) != n for a in arrays):
+        raise VPBenchError("bootstrap arrays must have the same number of rows")
+    rng = np.random.default_rng(seed)
+    values: list[float] = []
+    attempts = 0
+    while len(values) < n_boot and attempts < 10 * n_boot:
+        attempts += 1
+        idx = rng.integers(0, n, n)
+        try:
+            values.append(metric(*(np.asarray(a)[idx] for a in arrays)))
+        except VPBenchError:
+            continue
+    if not values:
+        raise VPBenchError("the metric is undefined on every bootstrap resample")
+    alpha = (1 - level) / 2
+    low, high = np.quantile(values, [alpha, 1 - alpha])
+    return float(low), float(high)

@@ -1,0 +1,1 @@
+"""Neural networks: the evaluation recognizers (and, later, the learned methods' networks)."""
