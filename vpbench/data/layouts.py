@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from ..annotation.importers import normalize_key
 from ..errors import VPBenchError
 from .video import VIDEO_EXTENSIONS
 
@@ -22,16 +23,12 @@ _HMDB51_SPLIT_FILE = re.compile(r"^(?P<action>.+)_test_split(?P<fold>\d+)\.txt$"
 
 
 def video_key(path: str) -> str:
-    """The identity of a video: its relative path with ``/`` separators and no extension.
+    """The identity of a video: its relative path with ``/`` separators and no video extension.
 
     Label files name videos with other extensions (the STPrivacy pickles say
     ``.mp4`` where HMDB51 ships ``.avi``), so keys never carry one.
     """
-    path = path.replace("\\", "/").strip()
-    while path.startswith("./"):
-        path = path[2:]
-    stem, ext = os.path.splitext(path)
-    return stem if ext.lower() in VIDEO_EXTENSIONS or ext.lower() == "" else path
+    return normalize_key(path)
 
 
 def _read_lines(path: Path) -> list[str]:
