@@ -20,9 +20,15 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install -q -e '.[test]'
 	touch $(STAMP)
 
+DEMO_METHODS ?= raw downsample-4x blackening
+
 demo: $(STAMP)
 	$(VENV)/bin/vpbench build --dataset synth-hmdb51 --out $(DEMO_OUT)/data/synth-hmdb51 --size default --seed 0
 	$(VENV)/bin/vpbench build --dataset synth-ucf101 --out $(DEMO_OUT)/data/synth-ucf101 --size default --seed 0
+	for m in $(DEMO_METHODS); do \
+	  $(VENV)/bin/vpbench evaluate --method $$m --protocol known --suite synth --profile cpu --seed 0 \
+	    --data-root $(DEMO_OUT)/data --out $(DEMO_OUT)/results || exit 1; \
+	done
 
 test: $(STAMP)
 	$(PY) -m pytest -q

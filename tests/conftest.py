@@ -49,3 +49,40 @@ def make_video(tmp_path):
         return path
 
     return _make
+
+
+# A recognizer profile and STPrivacy profile small enough for tests (seconds, not minutes).
+TINY_PROFILE = {
+    "frame_size": [32, 40], "crop": 32, "clip_len": 8, "frame_interval": {"default": 2},
+    "action": {"arch": "video-cnn", "widths": [4, 8, 16, 16]},
+    "privacy": {"arch": "video-cnn", "widths": [4, 8, 16, 16]},
+    "frame_privacy": {"arch": "frame-cnn", "widths": [4, 8, 8, 16]},
+    "train": {"epochs": 1, "batch_size": 8, "lr": 0.002, "weight_decay": 0.05, "warmup_epochs": 0},
+    "frame_train": {"epochs": 1, "batch_size": 32, "lr": 0.002, "weight_decay": 0.05, "warmup_epochs": 0},
+}
+TINY_STPRIVACY = {
+    "tubelet": [2, 8, 8], "dim": 24, "heads": 2, "layers_per_psb": [1, 1, 1], "pab_layers": 1, "stem": "conv",
+    "stem_channels": [8, 16], "alpha": 0.7, "lambda_action": 0.5, "lambda_privacy": 0.5, "init_epochs": 1,
+    "adv_epochs": 1, "batch_size": 8, "lr": 0.002, "aux_lr": 0.002, "weight_decay": 0.05, "warmup_epochs": 0,
+    "grad_clip": 1.0, "aux_action": {"arch": "video-cnn", "widths": [4, 8, 8, 8]},
+    "aux_privacy": {"arch": "video-cnn", "widths": [4, 8, 8, 8]},
+}
+
+
+def write_tiny_models(models: Path) -> Path:
+    """A models dir with the tiny profiles under the name ``cpu``."""
+    import yaml
+
+    (models / "methods").mkdir(parents=True, exist_ok=True)
+    (models / "recognizers.yaml").write_text(yaml.safe_dump({"name": "recognizers", "version": 1, "profiles": {"cpu": TINY_PROFILE}}))
+    for card in (REPO / "models" / "methods").glob("*.yaml"):
+        data = yaml.safe_load(card.read_text())
+        if data.get("learned"):
+            data["profiles"] = {"cpu": TINY_STPRIVACY} if data["name"] == "stprivacy" else data["profiles"]
+        (models / "methods" / card.name).write_text(yaml.safe_dump(data))
+    return models
+
+
+@pytest.fixture(scope="session")
+def tiny_models(tmp_path_factory) -> Path:
+    return write_tiny_models(tmp_path_factory.mktemp("models"))

@@ -18,15 +18,7 @@ from vpbench.data.builder import build_dataset
 from vpbench.errors import VPBenchError
 from vpbench.evaluate import EvaluationRequest, evaluate, load_result
 
-TINY_PROFILE = {
-    "frame_size": [32, 40], "crop": 32, "clip_len": 8, "frame_interval": {"default": 2},
-    "action": {"arch": "video-cnn", "widths": [4, 8, 16, 16]},
-    "privacy": {"arch": "video-cnn", "widths": [4, 8, 16, 16]},
-    "frame_privacy": {"arch": "frame-cnn", "widths": [4, 8, 8, 16]},
-    "train": {"epochs": 1, "batch_size": 8, "lr": 0.002, "weight_decay": 0.05, "warmup_epochs": 0},
-    "frame_train": {"epochs": 1, "batch_size": 32, "lr": 0.002, "weight_decay": 0.05, "warmup_epochs": 0},
-}
-
+from .conftest import write_tiny_models
 
 @pytest.fixture(scope="module")
 def env(tmp_path_factory):
@@ -34,9 +26,7 @@ def env(tmp_path_factory):
     data = root / "data"
     for name in ("synth-hmdb51", "synth-ucf101"):
         build_dataset(name, data / name, size="tiny", seed=0, progress=False)
-    models = root / "models"
-    models.mkdir()
-    (models / "recognizers.yaml").write_text(yaml.safe_dump({"name": "recognizers", "version": 1, "profiles": {"cpu": TINY_PROFILE}}))
+    models = write_tiny_models(root / "models")
     protocols = root / "protocols"
     shutil.copytree(_dir("protocols", None), protocols)
     for p in protocols.glob("*.yaml"):

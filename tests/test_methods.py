@@ -21,15 +21,50 @@ def _mask(b=2, t=4, h=32, w=40):
     return m
 
 
-@pytest.mark.parametrize("name", METHODS.names())
-def test_every_method_keeps_shape_dtype_and_is_deterministic(name):
+def _ready(name, models_dir):
+    """The method, trained for a step on random tiny videos when it is a learned one."""
     method = create_method(name)
+    if method.learned:
+        from vpbench.methods import FitData
+
+        from .conftest import TINY_PROFILE
+
+        rng = np.random.default_rng(0)
+        data = FitData(videos=[rng.integers(0, 256, (4, 32, 40, 3), dtype=np.uint8) for _ in range(6)],
+                       actions=rng.integers(0, 3, 6), privacy=rng.integers(0, 2, (6, 5)).astype(np.float32), num_actions=3)
+        profile = {**TINY_PROFILE, "clip_len": 4, "name": "cpu", "models_dir": models_dir}
+        method.fit(data, profile, seed=0, progress=False)
+    return method
+
+
+@pytest.mark.parametrize("name", METHODS.names())
+def test_every_method_keeps_shape_dtype_and_is_deterministic(name, tiny_models):
+    method = _ready(name, tiny_models)
     videos = _clip()
     masks = _mask() if method.needs_person_masks else None
     out = method.transform(videos, masks)
     assert out.shape == videos.shape and out.dtype == torch.uint8
     assert torch.equal(out, method.transform(videos, masks))
     assert torch.equal(videos, _clip())  # input untouched
+
+
+@pytest.mark.parametrize("name", [n for n in METHODS.names() if METHODS.get(n).learned])
+def test_learned_method_save_load_gives_identical_output(name, tiny_models, tmp_path):
+    method = _ready(name, tiny_models)
+    method.save(tmp_path / "m.pt")
+    again = create_method(name)
+    again.load(tmp_path / "m.pt")
+    v = _clip()
+    assert torch.equal(method.transform(v), again.transform(v))
+
+
+def test_checkpoint_of_another_method_or_garbage_is_refused(tmp_path):
+    (tmp_path / "junk.pt").write_bytes(b"not a checkpoint")
+    with pytest.raises(VPBenchError, match="not a vpbench checkpoint"):
+        create_method("stprivacy").load(tmp_path / "junk.pt")
+    torch.save({"method": "vita", "version": "1", "state": {}}, tmp_path / "other.pt")
+    with pytest.raises(VPBenchError, match="for method 'vita', not 'stprivacy'"):
+        create_method("stprivacy").load(tmp_path / "other.pt")
 
 
 @pytest.mark.parametrize("name", METHODS.names())
@@ -89,3 +124,19 @@ def test_wrong_input_type_is_an_error():
 def test_unknown_method_suggests_the_closest_name():
     with pytest.raises(VPBenchError, match=r"unknown method 'blackenning' \(did you mean 'blackening'\?\)"):
         create_method("blackenning")
+
+
+@pytest.mark.parametrize("name", [e.name for e in METHODS.entries() if e.origin == "builtin"])
+def test_every_builtin_method_has_a_complete_card(name):
+    from vpbench.config import method_card
+
+    card = method_card(name)
+    assert card is not None, f"models/methods/{name}.yaml is missing"
+    assert card["name"] == name and card["learned"] == METHODS.get(name).learned
+    for key in ("version", "display_name", "what", "source", "paper_reported"):
+        assert key in card
+    for protocol, datasets in card["paper_reported"].items():
+        if protocol == "source":
+            continue
+        for values in datasets.values():
+            assert set(values) == {"top1", "f1", "cmap"}

@@ -123,7 +123,10 @@ def _parse_options(pairs: list[str] | None) -> dict:
     "  vpbench evaluate --method raw --protocol known --suite synth\n\n"
     "  vpbench evaluate --method blackening --protocol known --dataset synth-hmdb51 --profile cpu --seed 1\n\n"
     "  vpbench evaluate --method raw --protocol cross --suite synth --out results/\n\n"
-    "  vpbench evaluate --method downsample-4x --protocol frame --suite real --data-root data/ --profile paper"
+    "  vpbench evaluate --method downsample-4x --protocol frame --suite real --data-root data/ --profile paper\n\n"
+    "  vpbench evaluate --method stprivacy --protocol known --dataset synth-hmdb51\n\n"
+    "  vpbench evaluate --method stprivacy --protocol known --dataset synth-hmdb51 "
+    "--checkpoint results/known/synth-hmdb51/stprivacy/cpu-seed0.pt --keep-ratio 0.2"
 )
 def evaluate(
     method: str = typer.Option(..., "--method", "-m", help="A registered method (see `vpbench methods`)."),
@@ -137,16 +140,20 @@ def evaluate(
     resume: bool = typer.Option(False, "--resume", help="Skip evaluations whose result file already exists."),
     checkpoint: Optional[Path] = typer.Option(None, "--checkpoint", help="A learned method's trained state (.pt) instead of training it."),
     whole_frame: bool = typer.Option(False, "--whole-frame", help="Box-based methods act on the whole frame (only when asked: missing boxes are an error)."),
-    option: Optional[list[str]] = typer.Option(None, "--option", help="Method option key=value (repeatable)."),
+    keep_ratio: Optional[float] = typer.Option(None, "--keep-ratio", help="STPrivacy's deployment keep ratio (with --checkpoint: a sweep needs no retraining)."),
+    option: Optional[list[str]] = typer.Option(None, "--option", help="Method option key=value (repeatable), e.g. alpha=1.0, use_pab=false, delta_t=4."),
     protocols_dir: Optional[Path] = typer.Option(None, "--protocols-dir", help="Your own protocol YAML folder."),
     models_dir: Optional[Path] = typer.Option(None, "--models-dir", help="Your own model card folder."),
 ) -> None:
     """Evaluate a method under a protocol and write result JSONs."""
     from .evaluate import EvaluationRequest, evaluate as run, load_result
 
+    options = _parse_options(option)
+    if keep_ratio is not None:
+        options["keep_ratio"] = keep_ratio
     request = EvaluationRequest(
         method=method, protocol=protocol, suite=suite, dataset=dataset, data_root=data_root, profile=profile, seed=seed,
-        out=out, resume=resume, checkpoint=checkpoint, whole_frame=whole_frame, method_options=_parse_options(option),
+        out=out, resume=resume, checkpoint=checkpoint, whole_frame=whole_frame, method_options=options,
         protocols_dir=protocols_dir, models_dir=models_dir,
     )
     for path in run(request):
@@ -158,6 +165,33 @@ def evaluate(
             f"F1 {s['privacy_f1']['value']:.3f}  cMAP {s['privacy_cmap']['value']:.2f} "
             f"[{s['privacy_cmap']['ci_low']:.2f}, {s['privacy_cmap']['ci_high']:.2f}]  -> {path}"
         )
+
+
+@app.command(
+    epilog="Examples:\n\n"
+    "  vpbench anonymize --method stprivacy --checkpoint results/known/synth-hmdb51/stprivacy/cpu-seed0.pt in.mp4 out.mp4\n\n"
+    "  vpbench anonymize --method stprivacy --checkpoint model.pt --keep-ratio 0.2 in.avi out.avi\n\n"
+    "  vpbench anonymize --method strongblur --boxes person_boxes.csv in.mp4 out.mp4\n\n"
+    "  vpbench anonymize --method downsample-4x in.mp4 out.mp4"
+)
+def anonymize(
+    src: Path = typer.Argument(..., help="Input video (any length and size)."),
+    dst: Path = typer.Argument(..., help="Output video (.avi, .mp4, .mkv or .mov): same frame count and frame rate."),
+    method: str = typer.Option(..., "--method", "-m", help="A registered method (see `vpbench methods`)."),
+    checkpoint: Optional[Path] = typer.Option(None, "--checkpoint", help="Trained state of a learned method (.pt from `vpbench evaluate`)."),
+    keep_ratio: Optional[float] = typer.Option(None, "--keep-ratio", help="STPrivacy: share of tubelets kept (default alpha^3); lower = more privacy."),
+    boxes: Optional[Path] = typer.Option(None, "--boxes", help="Person boxes CSV (frame,x0,y0,x1,y1) for box-based methods."),
+    whole_frame: bool = typer.Option(False, "--whole-frame", help="Box-based methods act on the whole frame."),
+    option: Optional[list[str]] = typer.Option(None, "--option", help="Method option key=value (repeatable)."),
+) -> None:
+    """Anonymize one video with a (trained) method."""
+    from .anonymize import anonymize_video
+
+    options = _parse_options(option)
+    if keep_ratio is not None:
+        options["keep_ratio"] = keep_ratio
+    done = anonymize_video(method, src, dst, checkpoint=checkpoint, options=options, boxes=boxes, whole_frame=whole_frame)
+    typer.echo(f"{dst}: {done['frames']} frames at {done['fps']:.3g} fps, {done['width']}x{done['height']} ({method})")
 
 
 @app.command(epilog="Example:\n\n  vpbench methods")

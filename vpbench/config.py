@@ -74,3 +74,9 @@ def recognizer_profile(profile: str, models_dir=None) -> dict:
 def frame_interval(profile: dict, dataset: str) -> int:
     intervals = profile.get("frame_interval", {"default": 1})
     return int(intervals.get(dataset, intervals.get("default", 1)))
+
+
+def method_card(name: str, models_dir=None) -> dict | None:
+    """A method's card (``models/methods/<name>.yaml``), or None for a plugin that ships none."""
+    path = _dir("models", models_dir) / "methods" / f"{name}.yaml"
+    return _load_yaml(path) if path.is_file() else None

@@ -208,7 +208,9 @@ def _fit_or_load(request: EvaluationRequest, method: PrivacyMethod, profile: dic
         videos=[store.video(i) for i in range(len(store))], actions=rows["action_index"].to_numpy(),
         privacy=rows[list(ATTRIBUTES)].to_numpy(np.float32), num_actions=int(manifest["action_index"].max()) + 1,
     )
-    timer.run("fit_method", method.fit, data, profile, seed=request.seed, progress=request.progress, checkpoint_dir=ckpt_path.parent)
+    method_profile = {**profile, "name": request.profile, "models_dir": request.models_dir,
+                      "frame_interval_used": frame_interval(profile, job["method_train"])}
+    timer.run("fit_method", method.fit, data, method_profile, seed=request.seed, progress=request.progress, checkpoint_dir=ckpt_path.parent)
     timer.run("save_method", method.save, ckpt_path)
     return {"trained_on": job["method_train"], "checkpoint": ckpt_path.name}
 

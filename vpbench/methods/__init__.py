@@ -15,8 +15,9 @@ METHODS: Registry[type[PrivacyMethod]] = Registry("method", group="vpbench.metho
 
 def _register_builtin() -> None:
     from .simple import BUILTIN
+    from .stprivacy import STPrivacy
 
-    for cls in BUILTIN:
+    for cls in (*BUILTIN, STPrivacy):
         METHODS.register(cls.name, cls)
 
 

@@ -107,20 +107,25 @@ class ViTClassifier(nn.Module):
         return self.head(self.norm(self.blocks(tokens)).mean(1))
 
 
-def create_recognizer(spec: dict, num_outputs: int, clip_len: int, crop: int) -> nn.Module:
-    """Build a recognizer from its card entry: ``{"arch": ..., **options}``."""
+def create_recognizer(spec: dict, num_outputs: int, clip_len: int, crop: int | tuple[int, int]) -> nn.Module:
+    """Build a recognizer from its card entry: ``{"arch": ..., **options}``.
+
+    ``crop`` is the input's spatial size: a square side, or ``(height, width)``
+    (STPrivacy's auxiliary recognizers see whole frames).
+    """
     spec = dict(spec)
     arch = spec.pop("arch")
+    h, w = (crop, crop) if isinstance(crop, int) else crop
     if arch == "video-cnn":
         return VideoCNN(num_outputs, **spec)
     if arch == "frame-cnn":
         return FrameCNN(num_outputs, **spec)
     if arch == "video-vit":
         tubelet = tuple(spec.pop("tubelet", (2, 16, 16)))
-        return ViTClassifier(num_outputs, (clip_len, crop, crop), tubelet, **spec)
+        return ViTClassifier(num_outputs, (clip_len, h, w), tubelet, **spec)
     if arch == "frame-vit":
         patch = int(spec.pop("patch", 16))
-        return ViTClassifier(num_outputs, (1, crop, crop), (0, patch, patch), **spec)
+        return ViTClassifier(num_outputs, (1, h, w), (0, patch, patch), **spec)
     from ..errors import unknown_name_error
 
     raise unknown_name_error("recognizer architecture", arch, ["video-cnn", "frame-cnn", "video-vit", "frame-vit"])

@@ -1,0 +1,105 @@
+"""STPrivacy through the engine: evaluate -> checkpoint -> keep-ratio sweep and anonymize."""
+
+from __future__ import annotations
+
+import shutil
+
+import numpy as np
+import pytest
+import torch
+import yaml
+
+from vpbench.anonymize import anonymize_video
+from vpbench.config import _dir
+from vpbench.data.builder import build_dataset
+from vpbench.data.video import probe_video, read_video, write_video
+from vpbench.errors import VPBenchError
+from vpbench.evaluate import EvaluationRequest, evaluate, load_result
+from vpbench.methods import create_method
+
+from .conftest import gradient_frames
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory, tiny_models):
+    root = tmp_path_factory.mktemp("stp")
+    build_dataset("synth-hmdb51", root / "data" / "synth-hmdb51", size="tiny", seed=0, progress=False)
+    protocols = root / "protocols"
+    shutil.copytree(_dir("protocols", None), protocols)
+    for p in protocols.glob("*.yaml"):
+        spec = yaml.safe_load(p.read_text())
+        spec["bootstrap"]["samples"] = 20
+        p.write_text(yaml.safe_dump(spec))
+    request = dict(method="stprivacy", protocol="known", suite="synth", dataset="synth-hmdb51", data_root=root / "data",
+                   out=root / "results", models_dir=tiny_models, protocols_dir=protocols, progress=False)
+    [path] = evaluate(EvaluationRequest(**request))
+    return {"root": root, "result": path, "request": request}
+
+
+def test_evaluate_saves_the_trained_state_beside_the_result(trained):
+    r = load_result(trained["result"])
+    ckpt = trained["result"].with_suffix(".pt")
+    assert ckpt.is_file() and r["method"]["checkpoint"] == ckpt.name
+    assert r["method"]["learned"] and r["method"]["trained_on"] == "synth-hmdb51"
+    assert r["wall_time_s"]["fit_method"] > 0
+    state = torch.load(ckpt, weights_only=True)
+    assert state["method"] == "stprivacy" and "phase1" in state["state"]["log"] and "phase2" in state["state"]["log"]
+
+
+def test_keep_ratio_sweep_from_one_checkpoint_needs_no_training(trained):
+    ckpt = trained["result"].with_suffix(".pt")
+    paths = []
+    for ratio in (1.0, 0.5, 0.2):
+        [p] = evaluate(EvaluationRequest(**{**trained["request"], "checkpoint": ckpt, "method_options": {"keep_ratio": ratio}}))
+        paths.append(p)
+        r = load_result(p)
+        assert r["method"]["options"] == {"keep_ratio": ratio} and "fit_method" not in r["wall_time_s"]
+    assert [p.name for p in paths] == ["cpu-seed0-keep_ratio1.0.json", "cpu-seed0-keep_ratio0.5.json", "cpu-seed0-keep_ratio0.2.json"]
+
+
+def test_lower_keep_ratio_blackens_more_tubelets(trained):
+    ckpt = trained["result"].with_suffix(".pt")
+    clip = torch.from_numpy(read_video(next((trained["root"] / "data" / "synth-hmdb51" / "raw").rglob("*.avi")))[:8])
+    from vpbench.data.store import resize_frames
+
+    clip = torch.from_numpy(resize_frames(clip.numpy(), (32, 40)))[None]
+    black = []
+    for ratio in (1.0, 0.7, 0.343, 0.1):
+        m = create_method("stprivacy", keep_ratio=ratio)
+        m.load(ckpt)
+        black.append(float((m.transform(clip) == 0).all(-1).float().mean()))
+    assert black == sorted(black) and black[-1] > black[0]
+
+
+def test_anonymize_odd_size_and_length_keeps_frame_count(trained, tmp_path):
+    src = write_video(tmp_path / "in.avi", gradient_frames(37, 53, 75), fps=24)
+    ckpt = trained["result"].with_suffix(".pt")
+    done = anonymize_video("stprivacy", src, tmp_path / "out.mp4", checkpoint=ckpt, progress=False)
+    info = probe_video(tmp_path / "out.mp4")
+    assert (info.num_frames, info.width, info.height) == (37, 75, 53)
+    assert info.fps == pytest.approx(24.0)
+    assert done["working_size"] == [32, 40] and done["frame_interval"] == 2
+
+
+@pytest.mark.parametrize("method,kw", [("raw", {}), ("downsample-4x", {}), ("blackening", {"whole_frame": True}), ("weakblur", {"boxes": True})])
+def test_anonymize_works_for_non_learned_methods(method, kw, tmp_path):
+    src = write_video(tmp_path / "in.avi", gradient_frames(19, 41, 67), fps=30)
+    if kw.get("boxes"):
+        (tmp_path / "boxes.csv").write_text("frame,x0,y0,x1,y1\n" + "".join(f"{t},10,5,40,30\n" for t in range(19)))
+        kw = {"boxes": tmp_path / "boxes.csv"}
+    anonymize_video(method, src, tmp_path / "out.avi", progress=False, **kw)
+    out = read_video(tmp_path / "out.avi")
+    assert out.shape == (19, 41, 67, 3)
+    if method == "blackening":
+        assert out.max() < 20
+
+
+def test_anonymize_user_errors(trained, tmp_path):
+    src = write_video(tmp_path / "in.avi", gradient_frames(10), fps=25)
+    with pytest.raises(VPBenchError, match="pass --checkpoint"):
+        anonymize_video("stprivacy", src, tmp_path / "o.avi", progress=False)
+    with pytest.raises(VPBenchError, match="needs person boxes"):
+        anonymize_video("strongblur", src, tmp_path / "o.avi", progress=False)
+    with pytest.raises(VPBenchError, match="different file"):
+        anonymize_video("raw", src, src, progress=False)
+    assert not (tmp_path / "o.avi").exists()

@@ -1,0 +1,238 @@
+"""STPrivacy (Li et al., ICCV 2023) as a vpbench method: training phases, transform, keep-ratio knob.
+
+Phase 1 (init): L_spars + L'_action, the network classifying actions itself.
+Phase 2 (adversarial): L_spars + lambda_action L_action - lambda_privacy L_privacy
+against an auxiliary action recognizer (CE) and video-privacy recognizer
+(multi-label BCE), both updated alternately on the network's (detached)
+output. Inference keeps the top keep-ratio share of tubelets per temporal
+slice (alpha^3 by default) and drops the rest physically; ``keep_ratio`` can
+be changed at deployment without retraining. Settings per profile live in
+``models/methods/stprivacy.yaml``.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from ..config import method_card
+from ..engine import MEAN, STD, cosine_lr
+from ..errors import VPBenchError
+from ..networks.recognizers import create_recognizer
+from ..networks.stprivacy import STPrivacyConfig, STPrivacyNet, load_vit_weights, sparsity_loss
+from .base import FitData, PrivacyMethod, check_videos
+
+BLACK = (0.0 - MEAN) / STD  # the normalized value of a black pixel
+
+
+def _straight_through_clamp(x: torch.Tensor) -> torch.Tensor:
+    """Clamp to the valid pixel range forward; identity gradient backward (so the adversary's signal reaches outliers)."""
+    lo, hi = (0.0 - MEAN) / STD, (1.0 - MEAN) / STD
+    return x + (x.clamp(lo, hi) - x).detach()
+
+
+def _normalize(videos: torch.Tensor) -> torch.Tensor:
+    """uint8 ``B,T,H,W,3`` -> normalized float ``B,3,T,H,W``."""
+    return videos.permute(0, 4, 1, 2, 3).float().div(255.0).sub(MEAN).div(STD)
+
+
+def _to_uint8(x: torch.Tensor) -> torch.Tensor:
+    return x.mul(STD).add(MEAN).clamp(0, 1).mul(255).round().to(torch.uint8).permute(0, 2, 3, 4, 1).contiguous()
+
+
+class STPrivacy(PrivacyMethod):
+    name = "stprivacy"
+    version = "1"
+    learned = True
+    description = "STPrivacy (ICCV 2023): tubelet sparsification + anonymization with a ViT, adversarial training"
+
+    def __init__(self, keep_ratio: float | None = None, alpha: float | None = None, use_pab: bool = True,
+                 delta_t: int | None = None, init_weights: str | None = None) -> None:
+        if keep_ratio is not None and not 0.0 < float(keep_ratio) <= 1.0:
+            raise VPBenchError(f"keep_ratio must be in (0, 1], got {keep_ratio}")
+        if alpha is not None and not 0.0 < float(alpha) <= 1.0:
+            raise VPBenchError(f"alpha must be in (0, 1], got {alpha}")
+        if delta_t is not None and int(delta_t) not in (1, 2, 4):
+            raise VPBenchError(f"delta_t must be 1, 2 or 4 (the paper's ablation), got {delta_t}")
+        self.keep_ratio = None if keep_ratio is None else float(keep_ratio)
+        self.alpha = None if alpha is None else float(alpha)
+        self.use_pab = bool(use_pab)
+        self.delta_t = None if delta_t is None else int(delta_t)
+        self.init_weights = init_weights
+        self.net: STPrivacyNet | None = None
+        self.frame_interval = 1  # the training clips' frame interval, reused by `vpbench anonymize`
+        self.log: dict = {}
+
+    # --- training ----------------------------------------------------------------
+    def _config(self, settings: dict, profile: dict, num_actions: int) -> STPrivacyConfig:
+        tubelet = list(settings["tubelet"])
+        if self.delta_t is not None:
+            tubelet[0] = self.delta_t
+        return STPrivacyConfig(
+            frames=int(profile["clip_len"]), height=int(profile["frame_size"][0]), width=int(profile["frame_size"][1]),
+            tubelet=tuple(tubelet), dim=int(settings["dim"]), heads=int(settings["heads"]),
+            layers_per_psb=tuple(settings["layers_per_psb"]), pab_layers=int(settings["pab_layers"]),
+            alpha=self.alpha if self.alpha is not None else float(settings["alpha"]),
+            stem=settings.get("stem", "linear"), stem_channels=tuple(settings.get("stem_channels", (32, 64))),
+            num_actions=num_actions, use_pab=self.use_pab, gumbel_tau=float(settings.get("gumbel_tau", 1.0)),
+        )
+
+    def fit(self, data: FitData, profile: dict, seed: int = 0, progress: bool = True, checkpoint_dir=None) -> None:
+        from tqdm import tqdm
+
+        card = method_card(self.name, profile.get("models_dir"))
+        if card is None or profile.get("name") not in card.get("profiles", {}):
+            raise VPBenchError(f"models/methods/stprivacy.yaml has no profile '{profile.get('name')}'")
+        s = card["profiles"][profile["name"]]
+        config = self._config(s, profile, data.num_actions)
+        self.frame_interval = int(profile.get("frame_interval_used", 1))
+        torch.manual_seed(seed)
+        rng = np.random.default_rng(seed)
+        self.net = net = STPrivacyNet(config)
+        init = self.init_weights or s.get("init_weights")
+        if init:
+            self.log["init_weights"] = load_vit_weights(net, init)
+        clip_len = config.frames
+        videos = data.videos
+        actions = torch.tensor(np.asarray(data.actions), dtype=torch.long)
+        privacy = torch.tensor(np.asarray(data.privacy), dtype=torch.float32)
+        batch = int(s["batch_size"])
+        steps_per_epoch = max(1, math.ceil(len(videos) / batch))
+        lr = float(s["lr"])
+        clip = float(s.get("grad_clip", 1.0))
+        la, lp = float(s["lambda_action"]), float(s["lambda_privacy"])
+
+        def sample(sel) -> torch.Tensor:
+            clips = []
+            for k in sel:
+                v = videos[int(k)]
+                start = int(rng.integers(0, max(len(v) - clip_len, 0) + 1))
+                idx = np.minimum(np.arange(start, start + clip_len), len(v) - 1)
+                clips.append(torch.from_numpy(v[idx]))
+            return _normalize(torch.stack(clips))
+
+        def step_opt(opt, params, loss, step, total, warmup, base_lr):
+            for g in opt.param_groups:
+                g["lr"] = cosine_lr(step, total, warmup, base_lr)
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            nn.utils.clip_grad_norm_(params, clip)
+            opt.step()
+
+        # Phase 1: initialization (eq. 12).
+        e1 = int(s["init_epochs"])
+        opt = torch.optim.AdamW(net.parameters(), lr=lr, weight_decay=float(s["weight_decay"]))
+        total, warmup = e1 * steps_per_epoch, int(float(s.get("warmup_epochs", 1)) * steps_per_epoch)
+        history, step = [], 0
+        net.train()
+        with tqdm(total=total, desc="stprivacy phase 1 (init)", unit="step", disable=None if progress else True) as bar:
+            for epoch in range(e1):
+                order = rng.permutation(len(videos))
+                correct = seen = 0
+                losses = []
+                for b in range(steps_per_epoch):
+                    sel = order[b * batch : (b + 1) * batch]
+                    out = net(sample(sel), black_value=BLACK)
+                    ce = F.cross_entropy(out.action_logits, actions[sel])
+                    spars = sparsity_loss(out.decisions, config.alpha)
+                    step_opt(opt, net.parameters(), spars + ce, step, total, warmup, lr)
+                    correct += int((out.action_logits.argmax(1) == actions[sel]).sum())
+                    seen += len(sel)
+                    losses.append((spars.item(), ce.item()))
+                    step += 1
+                    bar.update()
+                spars_m, ce_m = np.mean(losses, axis=0)
+                history.append({"epoch": epoch + 1, "l_spars": float(spars_m), "l_action_self": float(ce_m), "train_top1": correct / max(seen, 1),
+                                "keep_share": [d.detach().mean().item() for d in out.decisions]})
+                bar.set_postfix(top1=f"{correct / max(seen, 1):.2f}", spars=f"{spars_m:.3f}")
+        self.log["phase1"] = history
+
+        # Phase 2: adversarial learning (eq. 13) with auxiliary recognizers updated alternately.
+        e2 = int(s["adv_epochs"])
+        frame_hw = (config.height, config.width)
+        aux_a = create_recognizer(s["aux_action"], data.num_actions, clip_len, frame_hw)
+        aux_p = create_recognizer(s["aux_privacy"], privacy.shape[1], clip_len, frame_hw)
+        opt_net = torch.optim.AdamW(net.parameters(), lr=lr, weight_decay=float(s["weight_decay"]))
+        aux_lr = float(s.get("aux_lr", lr))
+        opt_a = torch.optim.AdamW(aux_a.parameters(), lr=aux_lr, weight_decay=float(s["weight_decay"]))
+        opt_p = torch.optim.AdamW(aux_p.parameters(), lr=aux_lr, weight_decay=float(s["weight_decay"]))
+        total, step, history = e2 * steps_per_epoch, 0, []
+        aux_a.train()
+        aux_p.train()
+        with tqdm(total=total, desc="stprivacy phase 2 (adversarial)", unit="step", disable=None if progress else True) as bar:
+            for epoch in range(e2):
+                order = rng.permutation(len(videos))
+                losses = []
+                for b in range(steps_per_epoch):
+                    sel = order[b * batch : (b + 1) * batch]
+                    out = net(sample(sel), black_value=BLACK)
+                    video = _straight_through_clamp(out.video)
+                    spars = sparsity_loss(out.decisions, config.alpha)
+                    l_action = F.cross_entropy(aux_a(video), actions[sel])
+                    l_privacy = F.binary_cross_entropy_with_logits(aux_p(video), privacy[sel])
+                    step_opt(opt_net, net.parameters(), spars + la * l_action - lp * l_privacy, step, total, warmup, lr)
+                    detached = video.detach()
+                    step_opt(opt_a, aux_a.parameters(), F.cross_entropy(aux_a(detached), actions[sel]), step, total, warmup, aux_lr)
+                    step_opt(opt_p, aux_p.parameters(), F.binary_cross_entropy_with_logits(aux_p(detached), privacy[sel]), step, total, warmup, aux_lr)
+                    losses.append((spars.item(), l_action.item(), l_privacy.item()))
+                    step += 1
+                    bar.update()
+                m = np.mean(losses, axis=0)
+                history.append({"epoch": epoch + 1, "l_spars": float(m[0]), "l_action": float(m[1]), "l_privacy": float(m[2])})
+                bar.set_postfix(l_act=f"{m[1]:.2f}", l_priv=f"{m[2]:.2f}")
+        self.log["phase2"] = history
+        net.eval()
+
+    # --- inference -----------------------------------------------------------------
+    def effective_keep_ratio(self) -> float:
+        if self.keep_ratio is not None:
+            return self.keep_ratio
+        cfg = self._require_net().config
+        return cfg.alpha ** len(cfg.layers_per_psb)
+
+    def _require_net(self) -> STPrivacyNet:
+        if self.net is None:
+            raise VPBenchError("stprivacy is not trained: train it with `vpbench evaluate` or pass --checkpoint")
+        return self.net
+
+    @torch.no_grad()
+    def transform(self, videos: torch.Tensor, person_masks=None) -> torch.Tensor:
+        check_videos(videos)
+        net = self._require_net()
+        cfg = net.config
+        b, t, h, w, _ = videos.shape
+        if (h, w) != (cfg.height, cfg.width):
+            raise VPBenchError(f"stprivacy was trained on {cfg.height}x{cfg.width} frames, got {h}x{w} (vpbench anonymize resizes for you)")
+        x = videos
+        if t < cfg.frames:  # short window: repeat the last frame, cut the output back
+            x = torch.cat([videos, videos[:, -1:].expand(b, cfg.frames - t, h, w, 3)], 1)
+        elif t > cfg.frames:
+            raise VPBenchError(f"stprivacy transforms {cfg.frames}-frame windows, got {t} frames")
+        net.eval()
+        out = net(_normalize(x), keep_ratio=self.effective_keep_ratio(), black_value=BLACK)
+        return _to_uint8(out.video)[:, :t]
+
+    # --- state ------------------------------------------------------------------------
+    def state_dict(self) -> dict:
+        net = self._require_net()
+        config = {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(net.config).items()}
+        return {"config": config, "weights": net.state_dict(), "frame_interval": self.frame_interval, "log": self.log}
+
+    def load_state_dict(self, state: dict) -> None:
+        try:
+            config = STPrivacyConfig(**{k: tuple(v) if isinstance(v, list) else v for k, v in state["config"].items()})
+            net = STPrivacyNet(config)
+            net.load_state_dict(state["weights"])
+        except (KeyError, TypeError, RuntimeError) as exc:
+            raise VPBenchError(f"not a valid stprivacy checkpoint ({str(exc).splitlines()[0][:120]})") from None
+        if self.alpha is not None and abs(self.alpha - config.alpha) > 1e-9:
+            raise VPBenchError(f"the checkpoint was trained with alpha={config.alpha}; change the deployment trade-off with keep_ratio instead")
+        net.eval()
+        self.net = net
+        self.frame_interval = int(state.get("frame_interval", 1))
+        self.log = state.get("log", {})
