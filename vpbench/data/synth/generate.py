@@ -107,11 +107,13 @@ def _plan(kind: str, size: str, seed: int) -> tuple[list[_Item], dict, dict]:
         actions = render.TINY_ACTIONS_UCF if cfg["hmdb_actions"] == "tiny" else render.ACTIONS_UCF
         groups = cfg["ucf_groups"]
         clips = n // groups
-        # UCF101 style: a group shares actor and scene; a fold tests whole groups.
+        # UCF101 style: a group shares actor and scene; a fold tests whole groups. A group's actor
+        # and scene are the same for every action, so the scene says nothing about the action
+        # and a test fold shows actors and scenes never seen in training.
         test_groups = {1: {1}, 2: {2}, 3: {3}} if groups == 3 else {k: set(range(3 * k - 2, 3 * k + 1)) for k in (1, 2, 3)}
         for a_idx, action in enumerate(actions):
             for g in range(1, groups + 1):
-                style = _seed(seed, 3, a_idx, g)
+                style = _seed(seed, 3, g)
                 for c in range(1, clips + 1):
                     s = _seed(seed, 4, a_idx, g, c)
                     attrs = render.sample_attributes(np.random.default_rng(_seed(s, 7)))
