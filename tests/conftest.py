@@ -86,3 +86,19 @@ def write_tiny_models(models: Path) -> Path:
 @pytest.fixture(scope="session")
 def tiny_models(tmp_path_factory) -> Path:
     return write_tiny_models(tmp_path_factory.mktemp("models"))
+
+
+def write_tiny_protocols(protocols: Path, samples: int = 20) -> Path:
+    """The shipped protocols with few bootstrap samples (tests need speed, not tight intervals)."""
+    import shutil
+
+    import yaml
+
+    from vpbench.config import _dir
+
+    shutil.copytree(_dir("protocols", None), protocols)
+    for p in protocols.glob("*.yaml"):
+        spec = yaml.safe_load(p.read_text())
+        spec["bootstrap"]["samples"] = samples
+        p.write_text(yaml.safe_dump(spec))
+    return protocols

@@ -4,21 +4,17 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import subprocess
 import sys
 import textwrap
-from pathlib import Path
 
 import pytest
-import yaml
 
-from vpbench.config import _dir
 from vpbench.data.builder import build_dataset
 from vpbench.errors import VPBenchError
 from vpbench.evaluate import EvaluationRequest, evaluate, load_result
 
-from .conftest import write_tiny_models
+from .conftest import write_tiny_models, write_tiny_protocols
 
 @pytest.fixture(scope="module")
 def env(tmp_path_factory):
@@ -27,12 +23,7 @@ def env(tmp_path_factory):
     for name in ("synth-hmdb51", "synth-ucf101"):
         build_dataset(name, data / name, size="tiny", seed=0, progress=False)
     models = write_tiny_models(root / "models")
-    protocols = root / "protocols"
-    shutil.copytree(_dir("protocols", None), protocols)
-    for p in protocols.glob("*.yaml"):
-        spec = yaml.safe_load(p.read_text())
-        spec["bootstrap"]["samples"] = 30
-        p.write_text(yaml.safe_dump(spec))
+    protocols = write_tiny_protocols(root / "protocols")
     return {"data": data, "models": models, "protocols": protocols, "root": root}
 
 

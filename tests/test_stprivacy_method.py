@@ -2,34 +2,25 @@
 
 from __future__ import annotations
 
-import shutil
 
-import numpy as np
 import pytest
 import torch
-import yaml
 
 from vpbench.anonymize import anonymize_video
-from vpbench.config import _dir
 from vpbench.data.builder import build_dataset
 from vpbench.data.video import probe_video, read_video, write_video
 from vpbench.errors import VPBenchError
 from vpbench.evaluate import EvaluationRequest, evaluate, load_result
 from vpbench.methods import create_method
 
-from .conftest import gradient_frames
+from .conftest import gradient_frames, write_tiny_protocols
 
 
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory, tiny_models):
     root = tmp_path_factory.mktemp("stp")
     build_dataset("synth-hmdb51", root / "data" / "synth-hmdb51", size="tiny", seed=0, progress=False)
-    protocols = root / "protocols"
-    shutil.copytree(_dir("protocols", None), protocols)
-    for p in protocols.glob("*.yaml"):
-        spec = yaml.safe_load(p.read_text())
-        spec["bootstrap"]["samples"] = 20
-        p.write_text(yaml.safe_dump(spec))
+    protocols = write_tiny_protocols(root / "protocols")
     request = dict(method="stprivacy", protocol="known", suite="synth", dataset="synth-hmdb51", data_root=root / "data",
                    out=root / "results", models_dir=tiny_models, protocols_dir=protocols, progress=False)
     [path] = evaluate(EvaluationRequest(**request))

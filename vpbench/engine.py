@@ -59,6 +59,17 @@ def cosine_lr(step: int, total: int, warmup: int, base: float) -> float:
     return base * 0.5 * (1 + math.cos(math.pi * min(progress, 1.0)))
 
 
+def optimizer_step(opt: torch.optim.Optimizer, params, loss: torch.Tensor, lr: float, grad_clip: float | None) -> None:
+    """One update at learning rate ``lr``, with gradient-norm clipping (every training loop uses this)."""
+    for group in opt.param_groups:
+        group["lr"] = lr
+    opt.zero_grad(set_to_none=True)
+    loss.backward()
+    if grad_clip:
+        nn.utils.clip_grad_norm_(params, grad_clip)
+    opt.step()
+
+
 def _loss(task: str, logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
     if task == "action":
         return F.cross_entropy(logits, target)
@@ -94,14 +105,9 @@ def train_video_recognizer(
                     x = int(rng.integers(0, w - cfg.crop + 1))
                     clips.append(clip_tensor(store, v, start, cfg.clip_len, (y, x, y + cfg.crop, x + cfg.crop)))
                 batch = normalize(torch.stack(clips).permute(0, 4, 1, 2, 3))
-                for group in opt.param_groups:
-                    group["lr"] = cosine_lr(step, total, int(cfg.warmup_epochs * steps_per_epoch), cfg.lr)
                 loss = _loss(task, model(batch), target_t[torch.as_tensor(sel)])
-                opt.zero_grad(set_to_none=True)
-                loss.backward()
-                if cfg.grad_clip:
-                    nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
-                opt.step()
+                lr = cosine_lr(step, total, int(cfg.warmup_epochs * steps_per_epoch), cfg.lr)
+                optimizer_step(opt, model.parameters(), loss, lr, cfg.grad_clip)
                 losses.append(loss.item())
                 step += 1
                 bar.update()
@@ -157,14 +163,9 @@ def train_frame_recognizer(
                 ys = rng.integers(0, h - cfg.crop + 1, len(sel))
                 xs = rng.integers(0, w - cfg.crop + 1, len(sel))
                 imgs = torch.stack([torch.from_numpy(store.frames[f, y : y + cfg.crop, x : x + cfg.crop]) for f, y, x in zip(sel, ys, xs)])
-                for group in opt.param_groups:
-                    group["lr"] = cosine_lr(step, total, int(cfg.warmup_epochs * steps_per_epoch), cfg.lr)
                 loss = F.binary_cross_entropy_with_logits(model(normalize(imgs.permute(0, 3, 1, 2))), labels[torch.as_tensor(sel)])
-                opt.zero_grad(set_to_none=True)
-                loss.backward()
-                if cfg.grad_clip:
-                    nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
-                opt.step()
+                lr = cosine_lr(step, total, int(cfg.warmup_epochs * steps_per_epoch), cfg.lr)
+                optimizer_step(opt, model.parameters(), loss, lr, cfg.grad_clip)
                 losses.append(loss.item())
                 step += 1
                 bar.update()

@@ -18,10 +18,9 @@ from dataclasses import asdict
 import numpy as np
 import torch
 import torch.nn.functional as F
-from torch import nn
 
 from ..config import method_card
-from ..engine import MEAN, STD, cosine_lr
+from ..engine import MEAN, STD, cosine_lr, optimizer_step
 from ..errors import VPBenchError
 from ..networks.recognizers import create_recognizer
 from ..networks.stprivacy import STPrivacyConfig, STPrivacyNet, load_vit_weights, sparsity_loss
@@ -117,12 +116,7 @@ class STPrivacy(PrivacyMethod):
             return _normalize(torch.stack(clips))
 
         def step_opt(opt, params, loss, step, total, warmup, base_lr):
-            for g in opt.param_groups:
-                g["lr"] = cosine_lr(step, total, warmup, base_lr)
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            nn.utils.clip_grad_norm_(params, clip)
-            opt.step()
+            optimizer_step(opt, params, loss, cosine_lr(step, total, warmup, base_lr), clip)
 
         # Phase 1: initialization (eq. 12).
         e1 = int(s["init_epochs"])
