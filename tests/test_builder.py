@@ -244,3 +244,14 @@ def test_pa_hmdb51_from_the_real_labels(tmp_path, reference):
     assert len(frames) == sum(lengths.values())
     per_video = frames.groupby("video_id")[list(ATTRIBUTES)].max()
     assert (per_video.loc[m["video_id"]].to_numpy() == m[list(ATTRIBUTES)].to_numpy()).all()
+
+
+def test_video_without_any_vote_on_an_attribute_is_skipped_not_fatal(tmp_path):
+    raw, splits, labels = _hmdb_tree(tmp_path)
+    votes = pd.read_csv(labels)
+    votes["nudity"] = votes["nudity"].astype(object)
+    votes.loc[votes["video"] == "ride_bike/ride_bike_clip_2.avi", "nudity"] = ""
+    votes.to_csv(labels, index=False)
+    result = _build(tmp_path, raw, splits, labels)
+    assert {"path": "ride_bike/ride_bike_clip_2.avi", "reason": "no vote for attribute(s) nudity"} in result.report["skipped"]
+    assert len(result.manifest) == 7

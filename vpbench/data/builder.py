@@ -365,10 +365,16 @@ def _build(spec: DatasetSpec, out: Path, *, raw, splits, labels, label_format, l
         skipped.append({"path": key, "reason": "label for a video that is not there"})
     votes = label_set.votes[label_set.votes["key"].isin(mapping)].copy()
     votes["key"] = votes["key"].map(mapping)
-    labelled = set(votes["key"])
+    # A video needs at least one vote on every attribute: a label cannot be invented.
+    voted = votes.groupby("key")["attribute"].agg(lambda a: set(a))
+    labelled = {k for k, attrs in voted.items() if attrs >= set(ATTRIBUTES)}
     for vid, file in zip(source["video_id"], source["file"]):
-        if vid not in labelled:
+        if vid not in voted:
             skipped.append({"path": file, "reason": "no privacy label for this video"})
+        elif vid not in labelled:
+            missing = ", ".join(a for a in ATTRIBUTES if a not in voted[vid])
+            skipped.append({"path": file, "reason": f"no vote for attribute(s) {missing}"})
+    votes = votes[votes["key"].isin(labelled)]
     source = source[source["video_id"].isin(labelled)].reset_index(drop=True)
 
     # Probe every remaining video: decodable frame count, fps, size, hash.
