@@ -57,11 +57,13 @@ def main() -> None:
         tr, te = np.where(m["split_1"] == "train")[0], np.where(m["split_1"] == "test")[0]
         actions = m["action_index"].to_numpy()
         privacy = m[list(ATTRIBUTES)].to_numpy(np.float32)
+        torch.manual_seed(args.seed + 1)
         amodel = create_recognizer(profile["action"], int(actions.max()) + 1, clip_len, crop)
         train_video_recognizer(amodel, store, tr, actions[tr], "action", cfg, args.seed + 1, progress=False)
         top1 = action_top1(predict_videos(amodel, store, te, "action", clip_len, crop, progress=False), actions[te])
         shuffled = shuffled_copy(store, te, args.seed)
         top1_shuffled = action_top1(predict_videos(amodel, shuffled, te, "action", clip_len, crop, progress=False), actions[te])
+        torch.manual_seed(args.seed + 2)
         pmodel = create_recognizer(profile["privacy"], len(ATTRIBUTES), clip_len, crop)
         train_video_recognizer(pmodel, store, tr, privacy[tr], "privacy", cfg, args.seed + 2, progress=False)
         p = privacy_scores(predict_videos(pmodel, store, te, "privacy", clip_len, crop, progress=False), privacy[te].astype(int), ATTRIBUTES)

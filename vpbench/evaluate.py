@@ -243,8 +243,8 @@ def _run_job(request: EvaluationRequest, protocol: dict, profile: dict, job: dic
         actions = rows["action_index"].to_numpy()
         privacy = rows[list(ATTRIBUTES)].to_numpy(np.float32)
         num_actions = int(manifest["action_index"].max()) + 1
-        action_model = create_recognizer(profile["action"], num_actions, clip_len, crop)
-        privacy_model = create_recognizer(profile["privacy"], len(ATTRIBUTES), clip_len, crop)
+        action_model = _seeded_recognizer(request.seed + 1, profile["action"], num_actions, clip_len, crop)
+        privacy_model = _seeded_recognizer(request.seed + 2, profile["privacy"], len(ATTRIBUTES), clip_len, crop)
         timer.run("train_action", train_video_recognizer, action_model, store, tr, actions[tr], "action", train_cfg, request.seed + 1, request.progress, "training action recognizer")
         timer.run("train_privacy", train_video_recognizer, privacy_model, store, tr, privacy[tr], "privacy", train_cfg, request.seed + 2, request.progress, "training privacy recognizer")
         a_probs = timer.run("test", predict_videos, action_model, store, te, "action", clip_len, crop, views["clips"], views["crops"], request.progress, "testing actions")
@@ -273,6 +273,12 @@ def _run_job(request: EvaluationRequest, protocol: dict, profile: dict, job: dic
     }
     atomic_write_json(path, document)
     return path
+
+
+def _seeded_recognizer(seed: int, spec: dict, num_outputs: int, clip_len: int, crop: int):
+    """A recognizer whose initial weights come from ``seed``, not from whatever ran before in the process."""
+    torch.manual_seed(seed)
+    return create_recognizer(spec, num_outputs, clip_len, crop)
 
 
 def _frame_protocol(request, protocol, profile, job, method, timer, train_cfg, fold) -> dict:
@@ -306,9 +312,9 @@ def _frame_protocol(request, protocol, profile, job, method, timer, train_cfg, f
     a_store = timer.run("transform", transform_store, method, a_store, clip_len, request.whole_frame, request.progress, f"transforming ({method.name})")
     f_store = timer.run("transform", transform_store, method, f_store, clip_len, request.whole_frame, request.progress, f"transforming ({method.name})")
     num_actions = int(action_manifest["action_index"].max()) + 1
-    action_model = create_recognizer(profile["action"], num_actions, clip_len, crop)
+    action_model = _seeded_recognizer(request.seed + 1, profile["action"], num_actions, clip_len, crop)
     timer.run("train_action", train_video_recognizer, action_model, a_store, np.arange(len(a_rows)), a_rows["action_index"].to_numpy(), "action", train_cfg, request.seed + 1, request.progress, "training action recognizer")
-    frame_model = create_recognizer(profile["frame_privacy"], len(ATTRIBUTES), clip_len, crop)
+    frame_model = _seeded_recognizer(request.seed + 2, profile["frame_privacy"], len(ATTRIBUTES), clip_len, crop)
     frame_cfg = TrainConfig.from_dict({**profile["frame_train"], "clip_len": 1, "crop": crop})
     n_ft = len(f_train)
     timer.run("train_frame_privacy", train_frame_recognizer, frame_model, f_store, np.arange(n_ft), frame_cfg, request.seed + 2, request.progress)
