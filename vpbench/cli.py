@@ -19,7 +19,8 @@ from .errors import VPBenchError
 app = typer.Typer(
     name="vpbench",
     help="Benchmark toolkit for video-level privacy-preserving action recognition.\n\n"
-    "Build VP-HMDB51 / VP-UCF101 / PA-HMDB51 (or the embedded VP-Synth) and inspect them.",
+    "Build VP-HMDB51 / VP-UCF101 / PA-HMDB51 (or the embedded VP-Synth), evaluate privacy-removal "
+    "methods under the known / cross / frame protocols, and anonymize videos.",
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
