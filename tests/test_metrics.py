@@ -65,3 +65,11 @@ def test_bootstrap_interval_brackets_the_value_and_is_seeded():
     low, high = bootstrap_ci(action_top1, [scores, labels], n_boot=300, seed=0)
     assert low <= value <= high and high - low < 0.2
     assert (low, high) == bootstrap_ci(action_top1, [scores, labels], n_boot=300, seed=0)
+
+
+def test_bootstrap_of_a_tuple_metric_equals_separate_bootstraps():
+    rng = np.random.default_rng(2)
+    probs, truth = rng.random((60, 5)), (rng.random((60, 5)) < 0.4).astype(int)
+    both = bootstrap_ci(lambda p, l: (privacy_f1(p, l), privacy_cmap(p, l)), [probs, truth], n_boot=100, seed=3)
+    assert both == [bootstrap_ci(privacy_f1, [probs, truth], n_boot=100, seed=3),
+                    bootstrap_ci(privacy_cmap, [probs, truth], n_boot=100, seed=3)]

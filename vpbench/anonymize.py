@@ -75,6 +75,9 @@ def anonymize_video(
         clip_len, interval = cfg.frames, int(getattr(m, "frame_interval", 1) or 1)
     else:
         work, clip_len, interval = frames, 16, 1
+    if masks is not None and net is not None:
+        # Masks follow the frames to the network's resolution, once for the whole video.
+        masks = resize_frames(masks[..., None].repeat(3, -1).astype(np.uint8) * 255, work.shape[1:3])[..., 0] > 127
     out = np.empty_like(work)
     windows = []
     for phase in range(min(interval, n)):
@@ -92,8 +95,7 @@ def anonymize_video(
                 clips = torch.from_numpy(np.stack([work[g] for g in same]))
                 mask_t = None
                 if masks is not None:
-                    mask_work = masks if net is None else resize_frames(masks[..., None].repeat(3, -1).astype(np.uint8) * 255, work.shape[1:3])[..., 0] > 127
-                    mask_t = torch.from_numpy(np.stack([mask_work[g] for g in same]))
+                    mask_t = torch.from_numpy(np.stack([masks[g] for g in same]))
                 result = m.transform(clips, mask_t).numpy()
                 for g, r in zip(same, result):
                     out[g] = r

@@ -115,8 +115,13 @@ def _versions() -> dict:
             "scikit-learn": sklearn.__version__, "python": platform.python_version()}
 
 
-def _score(name: str, value: float, ci: tuple[float, float], higher: bool) -> dict:
+def _score(value: float, ci: tuple[float, float], higher: bool) -> dict:
     return {"value": value, "ci_low": ci[0], "ci_high": ci[1], "higher_is_better": higher}
+
+
+def _f1_and_cmap(probs, labels) -> tuple[float, float]:
+    scores = privacy_scores(probs, labels)
+    return scores["f1"], scores["cmap"]
 
 
 def _scores(action_probs, action_labels, privacy_probs, privacy_labels, protocol: dict, seed: int) -> dict:
@@ -125,11 +130,12 @@ def _scores(action_probs, action_labels, privacy_probs, privacy_labels, protocol
     higher = {m["name"]: bool(m["higher_is_better"]) for m in protocol["metrics"]}
     top1 = action_top1(action_probs, action_labels)
     priv = privacy_scores(privacy_probs, privacy_labels, ATTRIBUTES)
+    f1_ci, cmap_ci = bootstrap_ci(_f1_and_cmap, [privacy_probs, privacy_labels], n_boot, level, seed)
     return {
         "scores": {
-            "action_top1": _score("action_top1", top1, bootstrap_ci(action_top1, [action_probs, action_labels], n_boot, level, seed), higher["action_top1"]),
-            "privacy_f1": _score("privacy_f1", priv["f1"], bootstrap_ci(lambda p, l: privacy_scores(p, l)["f1"], [privacy_probs, privacy_labels], n_boot, level, seed), higher["privacy_f1"]),
-            "privacy_cmap": _score("privacy_cmap", priv["cmap"], bootstrap_ci(lambda p, l: privacy_scores(p, l)["cmap"], [privacy_probs, privacy_labels], n_boot, level, seed), higher["privacy_cmap"]),
+            "action_top1": _score(top1, bootstrap_ci(action_top1, [action_probs, action_labels], n_boot, level, seed), higher["action_top1"]),
+            "privacy_f1": _score(priv["f1"], f1_ci, higher["privacy_f1"]),
+            "privacy_cmap": _score(priv["cmap"], cmap_ci, higher["privacy_cmap"]),
         },
         "per_attribute": priv["per_attribute"],
         "excluded_attributes": priv["excluded"],

@@ -101,12 +101,14 @@ def privacy_cmap(probs, labels) -> float:
 
 
 def bootstrap_ci(
-    metric: Callable[..., float], arrays: Sequence[np.ndarray], n_boot: int = 1000, level: float = 0.95, seed: int = 0
-) -> tuple[float, float]:
+    metric: Callable[..., float | tuple[float, ...]], arrays: Sequence[np.ndarray], n_boot: int = 1000, level: float = 0.95, seed: int = 0
+):
     """Percentile bootstrap interval of ``metric(*arrays)`` over resampled test videos (rows).
 
     A resample on which the metric is undefined (e.g. no positive left for
     any attribute) is drawn again, so the interval is over defined values.
+    A metric returning a tuple gets one ``(low, high)`` per element, all from
+    the same resamples (F1 and cMAP share one pass over the privacy scores).
     """
     n = len(arrays[0])
     if any(len(a) != n for a in arrays):
@@ -124,5 +126,7 @@ def bootstrap_ci(
     if not values:
         raise VPBenchError("the metric is undefined on every bootstrap resample")
     alpha = (1 - level) / 2
-    low, high = np.quantile(values, [alpha, 1 - alpha])
-    return float(low), float(high)
+    bounds = np.quantile(np.asarray(values, dtype=np.float64), [alpha, 1 - alpha], axis=0)
+    if bounds.ndim == 1:
+        return float(bounds[0]), float(bounds[1])
+    return [(float(lo), float(hi)) for lo, hi in bounds.T]
