@@ -98,6 +98,10 @@ def _video_key(raw: str, where: str) -> str:
     key = normalize_key(raw)
     if not key or not raw.isprintable():
         raise VPBenchError(f"{where}: {_short(raw)} is not a usable video name")
+    # A key names a video under the dataset root; one that could leave it is refused, not matched.
+    parts = key.split("/")
+    if key.startswith("/") or ".." in parts or re.match(r"^[A-Za-z]:", key):
+        raise VPBenchError(f"{where}: {_short(raw)} leaves the dataset root ('..' or an absolute path); name videos relative to it")
     return key
 
 

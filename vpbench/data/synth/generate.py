@@ -9,7 +9,9 @@ path of VP-HMDB51 / VP-UCF101:
 - ``splits/``: HMDB51 ``<action>_test_split<k>.txt`` files or a UCF101
   ``ucfTrainTestlist`` folder (CRLF);
 - ``annotations/labelstudio-export.json``: three simulated annotators in
-  Label Studio's JSON export format;
+  Label Studio's JSON export format, field for field what a Label Studio
+  1.23 server exports (compare annotation/example-export.json, recorded from
+  one);
 - ``annotations/frames/<action>.json``: per-frame attribute visibility in
   PA-HMDB51's format; ``annotations/boxes.csv``: per-frame person boxes;
 - ``annotations/ground_truth.csv``: the labels the videos were drawn from
@@ -22,6 +24,7 @@ import csv
 import io
 import multiprocessing as mp
 import shutil
+import uuid
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
@@ -214,35 +217,48 @@ def _annotate(items: list[_Item], rendered: dict[str, dict], seed: int, num_fram
                 first = answers(annotator, item)
                 for r in first:  # the first pass had every answer flipped; the revision below wins
                     r["value"]["choices"] = ["no" if r["value"]["choices"] == ["yes"] else "yes"]
-                annotations.append(_annotation(ann_id, annotator, task_id, first, stamp(minute), stamp(minute), False))
+                annotations.append(_annotation(ann_id, annotator, task_id, first, stamp(minute), stamp(minute), False, seed))
                 minute += 600
             ann_id += 1
             if annotator["id"] == 3 and rng.random() < CANCEL_RATE:
-                annotations.append(_annotation(ann_id, annotator, task_id, [], stamp(minute), stamp(minute), True))
+                annotations.append(_annotation(ann_id, annotator, task_id, [], stamp(minute), stamp(minute), True, seed))
                 continue
-            annotations.append(_annotation(ann_id, annotator, task_id, answers(annotator, item), stamp(minute), stamp(minute + 1), False))
+            annotations.append(_annotation(ann_id, annotator, task_id, answers(annotator, item), stamp(minute), stamp(minute + 1), False, seed))
         tasks.append({
             "id": task_id,
             "data": {"video": f"/data/local-files/?d=raw/{item.video_id}.avi", "video_id": item.video_id},
             "annotations": annotations,
+            "drafts": [],
             "predictions": [],
             "meta": {},
             "created_at": stamp(0),
             "updated_at": stamp(task_id * 3 + 10),
+            "allow_skip": True,
             "inner_id": task_id,
             "total_annotations": sum(not a["was_cancelled"] for a in annotations),
             "cancelled_annotations": sum(a["was_cancelled"] for a in annotations),
             "total_predictions": 0,
+            "comment_count": 0,
+            "unresolved_comment_count": 0,
+            "last_comment_updated_at": None,
             "project": 1,
+            "updated_by": annotations[-1]["completed_by"],
+            "comment_authors": [],
         })
     return tasks
 
 
-def _annotation(ann_id: int, annotator: dict, task_id: int, result: list, created: str, updated: str, cancelled: bool) -> dict:
+def _annotation(ann_id: int, annotator: dict, task_id: int, result: list, created: str, updated: str, cancelled: bool,
+                seed: int) -> dict:
+    # Every field of an annotation in Label Studio 1.23's JSON export, as an annotator's own submission sets them.
     return {
         "id": ann_id, "completed_by": annotator["id"], "result": result, "was_cancelled": cancelled,
-        "ground_truth": False, "created_at": created, "updated_at": updated, "lead_time": 42.0,
-        "task": task_id, "project": 1, "result_count": len(result),
+        "ground_truth": False, "created_at": created, "updated_at": updated, "draft_created_at": None,
+        "lead_time": 42.0, "prediction": {}, "result_count": len(result),
+        # Deterministic (no draw from the annotators' generator, so the votes do not depend on it).
+        "unique_id": str(uuid.uuid5(uuid.NAMESPACE_URL, f"vp-synth/{seed}/annotation/{ann_id}")),
+        "import_id": None, "last_action": None, "bulk_created": False, "task": task_id, "project": 1,
+        "updated_by": annotator["id"], "parent_prediction": None, "parent_annotation": None, "last_created_by": None,
     }
 
 
