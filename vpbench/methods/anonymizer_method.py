@@ -1,0 +1,224 @@
+"""What the learned frame-wise baselines (VITA, SPAct, Collective) share.
+
+Each trains a frame-to-frame anonymizer (:class:`FrameAnonymizer`) against
+adversaries; this module holds the parts that do not depend on the
+adversarial recipe: the method's settings from its model card, random clips
+and frames drawn from :class:`FitData`, the reconstruction (identity)
+initialization, supervised pre-training of a video recognizer, a fit made of
+checkpointed stages (a killed fit resumes), and transform / checkpoint state
+in the one format every method uses.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+from dataclasses import asdict
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from ..checkpoint import Checkpointer
+from ..config import method_card
+from ..engine import MEAN, STD, optimizer_step
+from ..errors import VPBenchError
+from ..networks.anonymizers import AnonymizerConfig, FrameAnonymizer
+from .base import PrivacyMethod, check_videos, to_float, to_uint8
+
+
+def normalized(x: torch.Tensor) -> torch.Tensor:
+    """[0, 1] pixels -> the recognizers' input space (differentiable, any layout)."""
+    return (x - MEAN) / STD
+
+
+def card_settings(name: str, profile: dict) -> dict:
+    """The method's settings for the run's profile, from ``models/methods/<name>.yaml``."""
+    card = method_card(name, profile.get("models_dir"))
+    if card is None or profile.get("name") not in card.get("profiles", {}):
+        raise VPBenchError(f"models/methods/{name}.yaml has no profile '{profile.get('name')}'")
+    return dict(card["profiles"][profile["name"]])
+
+
+class ClipDraw:
+    """Random clips and frames of the training videos, as float [0, 1] tensors ``B x 3 x T x H x W``."""
+
+    def __init__(self, videos: list, clip_len: int, rng: np.random.Generator) -> None:
+        if not videos:
+            raise VPBenchError("no training videos to fit the method on")
+        self.videos, self.clip_len, self.rng = videos, int(clip_len), rng
+
+    def __len__(self) -> int:
+        return len(self.videos)
+
+    def clips(self, sel) -> torch.Tensor:
+        out = []
+        for k in sel:
+            v = self.videos[int(k)]
+            start = int(self.rng.integers(0, max(len(v) - self.clip_len, 0) + 1))
+            idx = np.minimum(np.arange(start, start + self.clip_len), len(v) - 1)
+            out.append(torch.from_numpy(np.ascontiguousarray(v[idx])))
+        return to_float(torch.stack(out))
+
+    def frames(self, sel, per_video: int) -> torch.Tensor:
+        """``per_video`` distinct random frames of each selected video (in time order), ``B x 3 x k x H x W``."""
+        out = []
+        for k in sel:
+            v = self.videos[int(k)]
+            n = min(per_video, len(v))
+            idx = np.sort(self.rng.choice(len(v), n, replace=False))
+            if n < per_video:  # a very short video: repeat its last frame
+                idx = np.concatenate([idx, np.full(per_video - n, len(v) - 1)])
+            out.append(torch.from_numpy(np.ascontiguousarray(v[idx])))
+        return to_float(torch.stack(out))
+
+    def batches(self, indices: np.ndarray, batch: int):
+        """One epoch of batches of ``indices`` in random order."""
+        order = indices[self.rng.permutation(len(indices))]
+        for b in range(0, len(order), batch):
+            yield order[b : b + batch]
+
+    def pick(self, indices: np.ndarray, batch: int) -> np.ndarray:
+        """A random batch of ``indices`` (without replacement when there are enough)."""
+        return self.rng.choice(indices, min(batch, len(indices)), replace=False)
+
+
+def subsample_frames(video: torch.Tensor, k: int, rng: np.random.Generator) -> torch.Tensor:
+    """``k`` random frames (in time order) of ``B x C x T x H x W``."""
+    t = video.shape[2]
+    if k >= t:
+        return video
+    return video[:, :, np.sort(rng.choice(t, k, replace=False))]
+
+
+def mean(values: list[float]) -> float:
+    return round(float(np.mean(values)), 4) if values else float("nan")
+
+
+def reconstruction_steps(net: FrameAnonymizer, opt: torch.optim.Optimizer, draw: ClipDraw, indices: np.ndarray, steps: int, batch: int,
+                         frames_per_video: int, lr: float, grad_clip: float | None, bar=None) -> list[float]:
+    """Train the anonymizer towards the identity (L1 reconstruction), as VITA and SPAct initialize theirs."""
+    net.train()
+    losses = []
+    for _ in range(int(steps)):
+        x = draw.frames(draw.pick(indices, batch), frames_per_video)
+        loss = F.l1_loss(net(x), x)
+        optimizer_step(opt, net.parameters(), loss, lr, grad_clip)
+        losses.append(loss.item())
+        if bar is not None:
+            bar.update()
+    return losses
+
+
+def recognizer_epoch(model: nn.Module, opt: torch.optim.Optimizer, draw: ClipDraw, indices: np.ndarray, targets: torch.Tensor, batch: int,
+                     lr: float, grad_clip: float | None, bar=None) -> list[float]:
+    """One epoch of supervised pre-training on raw clips (what the identity-initialized anonymizer passes through)."""
+    model.train()
+    multi = targets.is_floating_point()  # float multi-hot: privacy labels; integers: action classes
+    losses = []
+    for sel in draw.batches(indices, batch):
+        logits = model(normalized(draw.clips(sel)))
+        t = targets[torch.as_tensor(sel)]
+        loss = F.binary_cross_entropy_with_logits(logits, t) if multi else F.cross_entropy(logits, t)
+        optimizer_step(opt, model.parameters(), loss, lr, grad_clip)
+        losses.append(loss.item())
+        if bar is not None:
+            bar.update()
+    return losses
+
+
+def data_digest(*arrays, videos: list) -> str:
+    """Identifies the training data a fit checkpoint belongs to (the labels the method reads, and clip lengths)."""
+    h = hashlib.sha256()
+    for a in arrays:
+        h.update(np.ascontiguousarray(np.asarray(a)).tobytes())
+    h.update(str([len(v) for v in videos]).encode())
+    return h.hexdigest()
+
+
+class StagedFit:
+    """A fit as named stages of units (epochs, or chunks of steps), checkpointed after every unit.
+
+    With a ``checkpoint_dir`` (``vpbench evaluate`` passes ``<run>.work/``), a
+    killed fit resumes from the last finished unit with models, optimizers,
+    random generators and the fit log restored, and ends as an uninterrupted
+    fit would (:class:`vpbench.checkpoint.Checkpointer`). Every stage lists
+    all the objects trained so far, so the stage a fit stopped in restores
+    everything.
+    """
+
+    def __init__(self, checkpoint_dir, rng: np.random.Generator, settings: dict, log: dict, bar) -> None:
+        self.ckpt = Checkpointer(None if checkpoint_dir is None else Path(checkpoint_dir) / "fit.pt", rng, settings)
+        self.log, self.bar = log, bar
+
+    def run(self, stage: str, objects: dict, units: int, unit, steps_per_unit: int = 1) -> None:
+        """Run ``unit(k)`` for the units ``k`` not done yet; ``steps_per_unit`` only moves the progress bar past done ones."""
+        first, saved = self.ckpt.start(stage, objects)
+        if "log" in saved:
+            self.log.clear()
+            self.log.update(saved["log"])
+        first = units if first is None else first
+        self.bar.update(first * steps_per_unit)
+        for k in range(first, units):
+            unit(k)
+            self.ckpt.save(k + 1, log=self.log)
+
+
+def chunks(steps: int, size: int) -> tuple[int, callable]:
+    """``steps`` split into units of at most ``size``: the number of units and ``k -> range of steps``."""
+    size = max(1, int(size))
+    return math.ceil(int(steps) / size), lambda k: range(k * size, min((k + 1) * size, int(steps)))
+
+
+class FrameAnonymizerMethod(PrivacyMethod):
+    """A learned method whose trained state is one :class:`FrameAnonymizer` applied frame by frame."""
+
+    learned = True
+
+    def __init__(self) -> None:
+        self.net: FrameAnonymizer | None = None
+        self.frame_interval = 1  # the training clips' frame interval, reused by `vpbench anonymize`
+        self.log: dict = {}
+
+    def _new_net(self, settings: dict, profile: dict) -> FrameAnonymizer:
+        spec = dict(settings["anonymizer"])
+        arch = spec.pop("arch")
+        h, w = (int(v) for v in profile["frame_size"])
+        self.frame_interval = int(profile.get("frame_interval_used", 1))
+        self.net = FrameAnonymizer(AnonymizerConfig(arch=arch, options=spec, height=h, width=w, frames=int(profile["clip_len"])))
+        return self.net
+
+    def _require_net(self) -> FrameAnonymizer:
+        if self.net is None:
+            raise VPBenchError(f"{self.name} is not trained: train it with `vpbench evaluate` or pass --checkpoint")
+        return self.net
+
+    @torch.no_grad()
+    def transform(self, videos: torch.Tensor, person_masks=None) -> torch.Tensor:
+        check_videos(videos)
+        net = self._require_net()
+        cfg = net.config
+        h, w = videos.shape[2:4]
+        if (h, w) != (cfg.height, cfg.width):
+            raise VPBenchError(f"{self.name} was trained on {cfg.height}x{cfg.width} frames, got {h}x{w} (vpbench anonymize resizes for you)")
+        net.eval()
+        return to_uint8(net(to_float(videos)))
+
+    def state_dict(self) -> dict:
+        net = self._require_net()
+        return {"config": asdict(net.config), "weights": net.state_dict(), "frame_interval": self.frame_interval, "log": self.log}
+
+    def load_state_dict(self, state: dict) -> None:
+        try:
+            net = FrameAnonymizer(AnonymizerConfig(**state["config"]))
+            net.load_state_dict(state["weights"])
+        except (KeyError, TypeError, ValueError, AttributeError, RuntimeError) as exc:
+            # A checkpoint is untrusted input: any malformed part is a one-line user error.
+            reason = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:120]
+            raise VPBenchError(f"not a valid {self.name} checkpoint ({reason})") from None
+        net.eval()
+        self.net = net
+        self.frame_interval = int(state.get("frame_interval", 1))
+        self.log = state.get("log", {})

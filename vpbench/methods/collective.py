@@ -1,0 +1,159 @@
+"""Collective (Zhang et al., ICDM 2019): one transformation against every privacy attribute at once.
+
+Collective protection trains a single "integrative" transformation so that
+several sensitive attributes can no longer be inferred together while the
+utility task (here: the action) is kept. There is no public code; this
+follows the paper's description, and ``models/methods/collective.yaml``
+lists what had to be chosen:
+
+- the transformation network is a frame-wise residual encoder-decoder (the
+  same family as VITA's, so the baselines differ in their objective only),
+  initialized towards the identity;
+- one discriminator per attribute (a small video recognizer with one
+  output), all trained at once on the transformed clips;
+- the transformation minimizes ``CE_action + lambda * mean_k BCE(D_k, 1/2)``:
+  each discriminator is pushed towards "cannot tell" (probability 1/2) rather
+  than towards the wrong answer, since a discriminator that is reliably wrong
+  still reveals the attribute;
+- transformation, action model and discriminators are updated alternately,
+  one step each.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from ..engine import optimizer_step
+from ..errors import VPBenchError
+from ..networks.recognizers import create_recognizer
+from .anonymizer_method import (
+    ClipDraw,
+    FrameAnonymizerMethod,
+    StagedFit,
+    card_settings,
+    chunks,
+    data_digest,
+    mean,
+    normalized,
+    recognizer_epoch,
+    reconstruction_steps,
+)
+from .base import FitData
+
+
+class AttributeDiscriminators(nn.Module):
+    """One single-output video recognizer per privacy attribute; logits ``B x K``."""
+
+    def __init__(self, spec: dict, num_attributes: int, clip_len: int, frame_hw: tuple[int, int]) -> None:
+        super().__init__()
+        self.members = nn.ModuleList(create_recognizer(spec, 1, clip_len, frame_hw) for _ in range(num_attributes))
+
+    def forward(self, video: torch.Tensor) -> torch.Tensor:
+        return torch.cat([d(video) for d in self.members], 1)
+
+
+def confusion_loss(logits: torch.Tensor) -> torch.Tensor:
+    """Cross-entropy of every discriminator to probability 1/2, averaged over attributes and samples."""
+    return F.binary_cross_entropy_with_logits(logits, torch.full_like(logits, 0.5))
+
+
+def transformation_loss(net: nn.Module, action_model: nn.Module, discriminators: AttributeDiscriminators, clips: torch.Tensor,
+                        actions: torch.Tensor, privacy_weight: float) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """The transformation's objective on raw clips in [0, 1]: ``(CE_action + lambda * confusion, CE_action, confusion)``."""
+    x = normalized(net(clips))
+    l_t = F.cross_entropy(action_model(x), actions)
+    l_p = confusion_loss(discriminators(x))
+    return l_t + privacy_weight * l_p, l_t, l_p
+
+
+class Collective(FrameAnonymizerMethod):
+    name = "collective"
+    version = "1"
+    description = "Collective (ICDM 2019): one transformation net trained against all privacy attributes' discriminators at once"
+
+    def __init__(self, privacy_weight: float | None = None) -> None:
+        super().__init__()
+        if privacy_weight is not None and float(privacy_weight) < 0:
+            raise VPBenchError(f"privacy_weight must be >= 0, got {privacy_weight}")
+        self.privacy_weight = None if privacy_weight is None else float(privacy_weight)
+
+    def fit(self, data: FitData, profile: dict, seed: int = 0, progress: bool = True, checkpoint_dir=None) -> None:
+        from tqdm import tqdm
+
+        s = card_settings(self.name, profile)
+        lam = self.privacy_weight if self.privacy_weight is not None else float(s["privacy_weight"])
+        torch.manual_seed(seed)
+        rng = np.random.default_rng(seed)
+        clip_len = int(s.get("clip_len", profile["clip_len"]))
+        draw = ClipDraw(data.videos, clip_len, rng)
+        actions = torch.tensor(np.asarray(data.actions), dtype=torch.long)
+        privacy = torch.tensor(np.asarray(data.privacy), dtype=torch.float32)
+        indices = np.arange(len(draw))
+        batch, clip = int(s["batch_size"]), s.get("grad_clip", 5.0)
+        lr_g, lr_t, lr_d = float(s["lr_anonymizer"]), float(s["lr_action"]), float(s["lr_discriminator"])
+
+        net = self._new_net(s, profile)
+        hw = (net.config.height, net.config.width)
+        action_model = create_recognizer(s["action_model"], data.num_actions, clip_len, hw)
+        discriminators = AttributeDiscriminators(s["discriminator"], privacy.shape[1], clip_len, hw)
+        steps = int(s["adv_steps"])
+        log = {"privacy_weight": lam, "recon_l1": [], "action_pretrain_ce": [], "discriminator_pretrain_bce": [], "steps": []}
+        settings = {"method": self.name, "version": self.version, "settings": s, "seed": int(seed), "options": {"privacy_weight": lam},
+                    "data": data_digest(data.actions, data.privacy, videos=data.videos)}
+        opt_r = torch.optim.Adam(net.parameters(), lr=float(s["lr_recon"]))
+        opt_p = torch.optim.Adam(action_model.parameters(), lr=float(s["lr_action_pretrain"]))
+        opt_q = torch.optim.Adam(discriminators.parameters(), lr=lr_d)
+        opt_g = torch.optim.Adam(net.parameters(), lr=lr_g)
+        opt_t = torch.optim.Adam(action_model.parameters(), lr=lr_t)
+        opt_d = torch.optim.Adam(discriminators.parameters(), lr=lr_d)
+
+        def adversarial_step(step: int) -> None:
+            # The transformation: keep the action, leave every attribute's discriminator at "cannot tell".
+            sel = draw.pick(indices, batch)
+            net.train()
+            action_model.train()
+            discriminators.train()
+            loss, l_t, l_p = transformation_loss(net, action_model, discriminators, draw.clips(sel), actions[torch.as_tensor(sel)], lam)
+            optimizer_step(opt_g, net.parameters(), loss, lr_g, clip)
+            # The action model and the discriminators catch up on the transformed (frozen) clips.
+            sel = draw.pick(indices, batch)
+            with torch.no_grad():
+                net.eval()
+                x = normalized(net(draw.clips(sel)))
+            l_ft = F.cross_entropy(action_model(x), actions[torch.as_tensor(sel)])
+            optimizer_step(opt_t, action_model.parameters(), l_ft, lr_t, clip)
+            l_d = F.binary_cross_entropy_with_logits(discriminators(x), privacy[torch.as_tensor(sel)])
+            optimizer_step(opt_d, discriminators.parameters(), l_d, lr_d, clip)
+            log["steps"].append({"step": step, "l_action": round(l_t.item(), 4), "l_confusion": round(l_p.item(), 4),
+                                 "action_ce": round(l_ft.item(), 4), "discriminator_bce": round(l_d.item(), 4)})
+            bar.update()
+            bar.set_postfix(ce=f"{l_ft.item():.2f}", disc=f"{l_d.item():.2f}")
+
+        size = int(s.get("checkpoint_every", 50))
+        n_recon, recon_range = chunks(int(s["recon_steps"]), size)
+        n_adv, adv_range = chunks(steps, size)
+        per_epoch = math.ceil(len(indices) / batch)
+        total = int(s["recon_steps"]) + (int(s["action_pretrain_epochs"]) + int(s["discriminator_pretrain_epochs"])) * per_epoch + steps
+        with tqdm(total=total, desc="collective", unit="step", disable=None if progress else True) as bar:
+            fit = StagedFit(checkpoint_dir, rng, settings, log, bar)
+            bar.set_description("collective: identity init")
+            fit.run("identity", {"net": net, "opt": opt_r}, n_recon, lambda k: log["recon_l1"].append(mean(reconstruction_steps(
+                net, opt_r, draw, indices, len(recon_range(k)), int(s["recon_batch"]), int(s["recon_frames"]), float(s["lr_recon"]), clip, bar))), size)
+            bar.set_description("collective: action pre-training")
+            fit.run("action", {"net": net, "action_model": action_model, "opt": opt_p}, int(s["action_pretrain_epochs"]),
+                    lambda k: log["action_pretrain_ce"].append(mean(recognizer_epoch(
+                        action_model, opt_p, draw, indices, actions, batch, float(s["lr_action_pretrain"]), clip, bar))), per_epoch)
+            bar.set_description("collective: discriminator pre-training")
+            fit.run("discriminators", {"net": net, "action_model": action_model, "discriminators": discriminators, "opt": opt_q},
+                    int(s["discriminator_pretrain_epochs"]), lambda k: log["discriminator_pretrain_bce"].append(mean(recognizer_epoch(
+                        discriminators, opt_q, draw, indices, privacy, batch, lr_d, clip, bar))), per_epoch)
+            bar.set_description("collective: adversarial")
+            fit.run("adversarial", {"net": net, "action_model": action_model, "discriminators": discriminators, "opt_g": opt_g, "opt_t": opt_t,
+                                    "opt_d": opt_d}, n_adv, lambda k: [adversarial_step(step) for step in adv_range(k)], size)
+        net.eval()
+        self.log = log
