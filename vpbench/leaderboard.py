@@ -1,0 +1,427 @@
+"""`vpbench leaderboard`: tables, ranking and the md / csv / html pages, from result JSON only.
+
+One table per (protocol, evaluation dataset). Rows are result files; each shows
+top-1, class-wise F1 and cMAP with their bootstrap intervals, the change
+relative to `raw`, its Pareto front, its rank under :data:`RANKING_RULE`, and
+the paper's reported numbers where the method's model card holds them.
+
+Everything written is a function of the result files and the model cards
+only (sorted, no timestamps), so rebuilding on the same results gives
+byte-identical files.
+"""
+
+from __future__ import annotations
+
+import base64
+import csv
+import html
+import io
+import os
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .atomic import atomic_write_bytes, atomic_write_text
+from .config import method_card
+from .results import Result, load_results
+
+RANKING_RULE = (
+    "Rows are ranked by Pareto front first, then by trade-off score. Front 1 (\u2605) is the Pareto front of "
+    "(top-1 higher is better, cMAP lower is better): no other row has a top-1 at least as high and a cMAP at "
+    "least as low, one of them strictly. Front 2 is the Pareto front of the rows left once front 1 is removed, "
+    "and so on. Within a front, rows are ordered by the trade-off score = top-1 (%) \u2212 cMAP (%), higher "
+    "first; ties go to the lower cMAP, then to the method name and run id. Fronts use the point estimates, "
+    "not the intervals. F1 is shown but does not rank (it depends on the 0.5 threshold; cMAP does not)."
+)
+
+DELTA_RULE = (
+    "\u0394 columns are relative to the `raw` run of the same profile and seed in the same table (else the first "
+    "`raw` run by run id): top-1 and cMAP in percentage points, F1 in absolute units. No `raw` run, no \u0394."
+)
+
+PAPER_RULE = (
+    "Paper columns are the numbers the STPrivacy paper (ICCV 2023) reports, read from the method's model card "
+    "(`paper_reported.<protocol>.<dataset>`), shown only beside runs with the method's default options."
+)
+
+CSV_COLUMNS = (
+    "protocol", "protocol_version", "dataset", "rank", "front", "pareto", "method", "method_version", "options",
+    "run", "seed", "profile", "top1", "top1_ci_low", "top1_ci_high", "f1", "f1_ci_low", "f1_ci_high",
+    "cmap", "cmap_ci_low", "cmap_ci_high", "delta_top1", "delta_f1", "delta_cmap", "tradeoff_score",
+    "paper_top1", "paper_f1", "paper_cmap", "result",
+)
+
+
+@dataclass(eq=False)  # rows are compared by identity (a raw row is its own reference)
+class Row:
+    result: Result
+    label: str  # method plus its options, e.g. "stprivacy (keep_ratio=0.2)"
+    top1: tuple[float, float, float]  # value, ci_low, ci_high in percent
+    f1: tuple[float, float, float]  # fractions
+    cmap: tuple[float, float, float]  # percent
+    front: int = 0
+    rank: int = 0
+    reference: Row | None = None  # the raw row the deltas are taken against
+    paper: dict | None = None  # {"top1": %, "f1": fraction, "cmap": %}
+    sweep: str | None = None
+
+    @property
+    def tradeoff(self) -> float:
+        return self.top1[0] - self.cmap[0]
+
+    def delta(self, name: str) -> float | None:
+        if self.reference is None:
+            return None
+        return getattr(self, name)[0] - getattr(self.reference, name)[0]
+
+
+@dataclass
+class Table:
+    protocol: str
+    protocol_version: object
+    dataset: str
+    rows: list[Row] = field(default_factory=list)
+
+    @property
+    def slug(self) -> str:
+        return _safe(f"{self.protocol}--{self.dataset}")
+
+    @property
+    def title(self) -> str:
+        return f"{self.protocol} (v{self.protocol_version}) \u00b7 {self.dataset}"
+
+    @property
+    def has_paper(self) -> bool:
+        return any(r.paper for r in self.rows)
+
+
+def _safe(name: str) -> str:
+    return re.sub(r"[^A-Za-z0-9._-]+", "_", name)
+
+
+def _fmt_option(value) -> str:
+    if isinstance(value, bool):
+        return str(value).lower()
+    return str(value)
+
+
+def _label(result: Result) -> str:
+    parts = [f"{k}={_fmt_option(v)}" for k, v in sorted(result.options.items())]
+    if result.doc.get("config", {}).get("whole_frame"):
+        parts.append("whole frame")
+    return f"{result.method} ({', '.join(parts)})" if parts else result.method
+
+
+def _sweep_key(result: Result) -> str:
+    """Runs that differ only in STPrivacy's deployment keep ratio share this key."""
+    rest = {k: v for k, v in sorted(result.options.items()) if k != "keep_ratio"}
+    extra = "".join(f", {k}={_fmt_option(v)}" for k, v in rest.items())
+    return f"{result.method} ({result.doc.get('profile', '?')}, seed {result.doc['seed']}{extra})"
+
+
+def pareto_fronts(points: list[tuple[float, float]]) -> list[int]:
+    """Non-dominated sorting of (top-1 to maximize, cMAP to minimize): the front number of each point, from 1."""
+    def dominates(a, b):
+        return a[0] >= b[0] and a[1] <= b[1] and (a[0] > b[0] or a[1] < b[1])
+
+    fronts = [0] * len(points)
+    left = set(range(len(points)))
+    level = 0
+    while left:
+        level += 1
+        current = {i for i in left if not any(dominates(points[j], points[i]) for j in left if j != i)}
+        for i in current:
+            fronts[i] = level
+        left -= current
+    return fronts
+
+
+def _paper_numbers(result: Result, cards: dict, models_dir) -> dict | None:
+    if result.options:
+        return None  # the paper's numbers are for the published settings, not for an ablation or sweep point
+    if result.method not in cards:
+        cards[result.method] = method_card(result.method, models_dir)
+    card = cards[result.method] or {}
+    reported = (card.get("paper_reported") or {}).get(result.protocol, {})
+    entry = reported.get(result.dataset) if isinstance(reported, dict) else None
+    if not isinstance(entry, dict) or not all(k in entry for k in ("top1", "f1", "cmap")):
+        return None
+    return {k: float(entry[k]) for k in ("top1", "f1", "cmap")}
+
+
+def _pick_reference(row: Row, raws: list[Row]) -> Row | None:
+    if not raws:
+        return None
+    doc = row.result.doc
+    same = [r for r in raws if r.result.doc.get("profile") == doc.get("profile") and r.result.doc["seed"] == doc["seed"]]
+    return min(same or raws, key=lambda r: r.result.run)
+
+
+def build_tables(results: list[Result], models_dir=None) -> list[Table]:
+    """Group results into ranked tables, one per (protocol, evaluation dataset), sorted by both names."""
+    cards: dict = {}
+    tables: dict[tuple[str, str], Table] = {}
+    for res in results:
+        key = (res.protocol, res.dataset)
+        table = tables.setdefault(key, Table(res.protocol, res.doc["protocol"]["version"], res.dataset))
+        pct = lambda s: tuple(100.0 * x for x in s)  # noqa: E731 - top-1 is a fraction in the JSON, % on the page
+        table.rows.append(Row(res, _label(res), pct(res.score("action_top1")), res.score("privacy_f1"), res.score("privacy_cmap"),
+                              paper=_paper_numbers(res, cards, models_dir)))
+    out = []
+    for key in sorted(tables):
+        table = tables[key]
+        rows = table.rows
+        for row, front in zip(rows, pareto_fronts([(r.top1[0], r.cmap[0]) for r in rows])):
+            row.front = front
+        raws = [r for r in rows if r.result.method == "raw"]
+        for row in rows:
+            row.reference = _pick_reference(row, raws)
+        groups: dict[str, list[Row]] = {}
+        for row in rows:
+            groups.setdefault(_sweep_key(row.result), []).append(row)
+        for name, members in groups.items():
+            if len(members) > 1 and any("keep_ratio" in m.result.options for m in members):
+                for m in members:
+                    m.sweep = name
+        rows.sort(key=lambda r: (r.front, -r.tradeoff, r.cmap[0], r.result.method, r.result.run, r.result.relpath))
+        for i, row in enumerate(rows, 1):
+            row.rank = i
+        out.append(table)
+    return out
+
+
+# ---- formatting ---------------------------------------------------------------------------------
+
+
+def _ci(s: tuple[float, float, float], digits: int) -> str:
+    return f"{s[0]:.{digits}f} [{s[1]:.{digits}f}, {s[2]:.{digits}f}]"
+
+
+def _delta(row: Row, name: str, digits: int) -> str:
+    if row.reference is None:
+        return "\u2014"
+    if row.reference is row:
+        return "ref"
+    d = row.delta(name)
+    # No sign on a change that rounds to nothing, so float noise never shows as "-0.000".
+    return f"{0.0:.{digits}f}" if round(d, digits) == 0 else f"{d:+.{digits}f}"
+
+
+def _front(row: Row) -> str:
+    return "\u2605 1" if row.front == 1 else str(row.front)
+
+
+def _paper(row: Row) -> str:
+    p = row.paper
+    return "\u2014" if p is None else f"{p['top1']:.2f} / {p['f1']:.3f} / {p['cmap']:.2f}"
+
+
+def _ci_level(table: Table) -> str:
+    levels = sorted({float(r.result.doc.get("bootstrap", {}).get("level", 0.95)) for r in table.rows})
+    return " / ".join(f"{100 * lv:g}%" for lv in levels)
+
+
+def _cells(table: Table, row: Row) -> list[str]:
+    cells = [str(row.rank), _front(row), row.label, row.result.run, _ci(row.top1, 1), _ci(row.f1, 3), _ci(row.cmap, 1),
+             _delta(row, "top1", 1), _delta(row, "f1", 3), _delta(row, "cmap", 1), f"{row.tradeoff:.1f}"]
+    if table.has_paper:
+        cells.append(_paper(row))
+    return cells
+
+
+def _headers(table: Table) -> list[str]:
+    ci = _ci_level(table)
+    heads = ["Rank", "Front", "Method", "Run", f"Top-1 % [{ci} CI]", f"F1 [{ci} CI]", f"cMAP % [{ci} CI]",
+             "\u0394 top-1", "\u0394 F1", "\u0394 cMAP", "Score"]
+    if table.has_paper:
+        heads.append("Paper top-1 / F1 / cMAP")
+    return heads
+
+
+def plot_name(table: Table) -> str:
+    return f"tradeoff-{table.slug}.png"
+
+
+def preview_name(table: Table, row: Row) -> str:
+    return f"previews/{table.slug}--{_safe(row.result.method)}--{_safe(row.result.run)}.png"
+
+
+def _md_escape(text: str) -> str:
+    return text.replace("|", "\\|")
+
+
+def render_markdown(tables: list[Table], previews: dict) -> str:
+    lines = ["# vpbench leaderboard", "",
+             f"Generated by `vpbench leaderboard` from {sum(len(t.rows) for t in tables)} result file(s). "
+             "Higher top-1 is better; lower F1 and cMAP are better.", "",
+             f"**Ranking.** {RANKING_RULE}", "", f"**\u0394.** {DELTA_RULE}", "", f"**Paper.** {PAPER_RULE}", ""]
+    for table in tables:
+        heads = _headers(table)
+        lines += [f"## {table.title}", "", "| " + " | ".join(heads) + " |", "|" + "|".join("---" for _ in heads) + "|"]
+        for row in table.rows:
+            lines.append("| " + " | ".join(_md_escape(c) for c in _cells(table, row)) + " |")
+        lines += ["", f"![trade-off plot: {table.title}]({plot_name(table)})", ""]
+        linked = [(row, previews[id(row)]) for row in table.rows if id(row) in previews]
+        if linked:
+            lines.append("Previews (raw above, transformed below): " + ", ".join(f"[{_md_escape(row.label)} \u00b7 {row.result.run}]({name})" for row, name in linked) + ".")
+            lines.append("")
+    return "\n".join(lines).rstrip("\n") + "\n"
+
+
+def _num(x: float | None) -> str:
+    return "" if x is None else repr(round(float(x), 6))
+
+
+def render_csv(tables: list[Table]) -> str:
+    buf = io.StringIO()
+    writer = csv.writer(buf, lineterminator="\n")
+    writer.writerow(CSV_COLUMNS)
+    for table in tables:
+        for row in table.rows:
+            r = row.result
+            # The CSV keeps the result files' units: top-1 and F1 fractions, cMAP percent.
+            top1 = [x / 100.0 for x in row.top1]
+            d_top1 = row.delta("top1")
+            paper = row.paper or {}
+            writer.writerow([
+                table.protocol, table.protocol_version, table.dataset, row.rank, row.front, str(row.front == 1).lower(),
+                r.method, r.doc["method"]["version"], ";".join(f"{k}={_fmt_option(v)}" for k, v in sorted(r.options.items())),
+                r.run, r.doc["seed"], r.doc.get("profile", ""), *map(_num, top1), *map(_num, row.f1), *map(_num, row.cmap),
+                _num(None if d_top1 is None else d_top1 / 100.0), _num(row.delta("f1")), _num(row.delta("cmap")),
+                _num(row.tradeoff), _num(paper["top1"] / 100.0) if paper else "", _num(paper.get("f1")) if paper else "",
+                _num(paper.get("cmap")) if paper else "", r.relpath,
+            ])
+    return buf.getvalue()
+
+
+_CSS = """
+body{font-family:-apple-system,"Segoe UI",Roboto,"DejaVu Sans",Helvetica,Arial,sans-serif;color:#1f2328;
+  margin:0 auto;padding:24px 32px;max-width:1200px;line-height:1.45;background:#fff}
+h1{font-size:26px;margin:0 0 6px}
+h2{font-size:19px;margin:34px 0 10px;padding-bottom:4px;border-bottom:1px solid #d0d7de}
+p.rule{font-size:13px;color:#424a53;margin:6px 0}
+table.lb{border-collapse:collapse;font-size:13px;margin:8px 0 14px;width:100%}
+table.lb th{background:#f3f5f8;text-align:left;padding:6px 8px;border-bottom:2px solid #afb8c1;white-space:nowrap}
+table.lb td{padding:5px 7px;border-bottom:1px solid #e3e7eb;white-space:nowrap;font-variant-numeric:tabular-nums}
+table.lb tr.front td{background:#fff8e1}
+table.lb td.num{text-align:right}
+td.method{font-weight:600}span.run{font-weight:400;color:#6e7781;font-size:11px}
+div.scroll{overflow-x:auto}
+code{font-family:ui-monospace,"DejaVu Sans Mono",monospace;font-size:12px;background:#f3f5f8;padding:0 3px;border-radius:3px}
+span.ci{color:#6e7781;font-size:12px}
+span.up{color:#1a7f37}span.down{color:#cf222e}
+figure{margin:6px 0 10px}figure img{max-width:100%;border:1px solid #e3e7eb}
+figcaption{font-size:12px;color:#6e7781}
+h3{font-size:14px;margin:14px 0 4px;color:#424a53}
+.previews figure{display:inline-block;vertical-align:top;margin:6px 14px 6px 0}
+.previews img{width:360px}
+:target{outline:3px solid #f0b400;outline-offset:2px}
+"""
+
+
+def _html_ci(s: tuple[float, float, float], digits: int) -> str:
+    return f"{s[0]:.{digits}f} <span class=\"ci\">[{s[1]:.{digits}f}, {s[2]:.{digits}f}]</span>"
+
+
+def _html_delta(row: Row, name: str, digits: int, higher_better: bool) -> str:
+    text = _delta(row, name, digits)
+    d = row.delta(name)
+    if row.reference is None or row.reference is row or d is None or round(d, digits) == 0:
+        return html.escape(text)
+    good = (d > 0) == higher_better
+    return f'<span class="{"up" if good else "down"}">{html.escape(text)}</span>'
+
+
+def _html_text(text: str) -> str:
+    """Escape, then turn markdown `code` spans into <code> (the rules are written once, for both pages)."""
+    return re.sub(r"`([^`]+)`", r"<code>\1</code>", html.escape(text))
+
+
+def _data_uri(png: bytes) -> str:
+    return "data:image/png;base64," + base64.b64encode(png).decode("ascii")
+
+
+def render_html(tables: list[Table], plots: dict[str, bytes], preview_pngs: dict) -> str:
+    esc = html.escape
+    parts = ["<!DOCTYPE html>", '<html lang="en"><head><meta charset="utf-8">',
+             '<meta name="viewport" content="width=device-width, initial-scale=1">', "<title>vpbench leaderboard</title>",
+             f"<style>{_CSS}</style></head><body>", "<h1>vpbench leaderboard</h1>",
+             f'<p class="rule">{sum(len(t.rows) for t in tables)} result file(s). Higher top-1 is better; lower F1 and cMAP are better.</p>',
+             f'<p class="rule" id="ranking"><b>Ranking.</b> {_html_text(RANKING_RULE)}</p>',
+             f'<p class="rule"><b>\u0394.</b> {_html_text(DELTA_RULE)}</p>', f'<p class="rule"><b>Paper.</b> {_html_text(PAPER_RULE)}</p>']
+    for table in tables:
+        heads = [h for h in _headers(table) if h != "Run"]  # the run id sits under the method name
+        parts.append(f'<h2 id="{esc(table.slug)}">{esc(table.title)}</h2>')
+        parts.append(f'<div class="scroll"><table class="lb" id="table-{esc(table.slug)}"><thead><tr>' + "".join(f"<th>{esc(h)}</th>" for h in heads) + "</tr></thead><tbody>")
+        for row in table.rows:
+            method = esc(row.label)
+            key = id(row)
+            if key in preview_pngs:
+                method += f' <a href="#preview-{esc(table.slug)}-{row.rank}" title="raw and transformed frames">preview</a>'
+            cells = [f'<td class="num">{row.rank}</td>', f"<td>{esc(_front(row))}</td>",
+                     f'<td class="method">{method}<br><span class="run">{esc(row.result.run)}</span></td>',
+                     f'<td class="num">{_html_ci(row.top1, 1)}</td>',
+                     f'<td class="num">{_html_ci(row.f1, 3)}</td>', f'<td class="num">{_html_ci(row.cmap, 1)}</td>',
+                     f'<td class="num">{_html_delta(row, "top1", 1, True)}</td>', f'<td class="num">{_html_delta(row, "f1", 3, False)}</td>',
+                     f'<td class="num">{_html_delta(row, "cmap", 1, False)}</td>', f'<td class="num">{row.tradeoff:.1f}</td>']
+            if table.has_paper:
+                cells.append(f'<td class="num">{esc(_paper(row))}</td>')
+            parts.append(f'<tr class="{"front" if row.front == 1 else "rest"}">' + "".join(cells) + "</tr>")
+        parts.append("</tbody></table></div>")
+        parts.append(f'<figure><img id="plot-{esc(table.slug)}" alt="trade-off plot: {esc(table.title)}" '
+                     f'src="{_data_uri(plots[table.slug])}"><figcaption>Top-1 against cMAP with {esc(_ci_level(table))} '
+                     "intervals; \u2605 and the dashed staircase mark the Pareto front; lines join runs of one method that "
+                     "differ only in keep ratio; hollow diamonds are the paper's numbers.</figcaption></figure>")
+        linked = [row for row in table.rows if id(row) in preview_pngs]
+        if linked:
+            parts.append('<div class="previews"><h3>Previews: the first test videos, raw frames above transformed ones</h3>')
+            for row in linked:
+                parts.append(f'<figure id="preview-{esc(table.slug)}-{row.rank}"><img alt="preview of {esc(row.label)}" '
+                             f'src="{_data_uri(preview_pngs[id(row)])}"><figcaption>{esc(row.label)} \u00b7 {esc(row.result.run)}'
+                             "</figcaption></figure>")
+            parts.append("</div>")
+    parts.append("</body></html>")
+    return "\n".join(parts) + "\n"
+
+
+# ---- the command ------------------------------------------------------------------------------
+
+
+def _plot(table: Table) -> bytes:
+    from .plots import TradeoffPoint, tradeoff_plot
+
+    points = []
+    for row in table.rows:
+        kr = row.result.options.get("keep_ratio")
+        points.append(TradeoffPoint(
+            label=row.label, method=row.result.method, top1=row.top1[0], top1_ci=row.top1[1:], cmap=row.cmap[0],
+            cmap_ci=row.cmap[1:], on_front=row.front == 1, sweep=row.sweep,
+            sweep_label=None if row.sweep is None else (f"r={_fmt_option(kr)}" if kr is not None else f"{row.result.method} (default r)"),
+            paper=None if row.paper is None else (row.paper["top1"], row.paper["cmap"]),
+        ))
+    return tradeoff_plot(points, f"{table.title}: action-privacy trade-off")
+
+
+def write_leaderboard(results_dir: str | os.PathLike, out: str | os.PathLike, models_dir=None) -> list[Path]:
+    """Read every result under ``results_dir`` and write the leaderboard files into ``out``; return them."""
+    results = load_results(results_dir)
+    tables = build_tables(results, models_dir)
+    out = Path(out)
+    written = []
+    plots = {}
+    for table in tables:
+        plots[table.slug] = _plot(table)
+        written.append(atomic_write_bytes(out / plot_name(table), plots[table.slug]))
+    previews, preview_pngs = {}, {}
+    for table in tables:
+        for row in table.rows:
+            src = row.result.preview
+            if src is not None:
+                name = preview_name(table, row)
+                preview_pngs[id(row)] = src.read_bytes()
+                previews[id(row)] = name
+                written.append(atomic_write_bytes(out / name, preview_pngs[id(row)]))
+    written.append(atomic_write_text(out / "leaderboard.md", render_markdown(tables, previews)))
+    written.append(atomic_write_text(out / "leaderboard.csv", render_csv(tables)))
+    written.append(atomic_write_text(out / "leaderboard.html", render_html(tables, plots, preview_pngs)))
+    return written
