@@ -1,11 +1,15 @@
 """Atomic file writes: a reader never sees a half-written file.
 
 Write to a temporary file in the same directory, fsync it, then rename over
-the target (rename is atomic on POSIX within one filesystem).
+the target (rename is atomic on POSIX within one filesystem), then fsync the
+directory so that the rename itself survives a power loss. A process killed
+mid-write leaves at most a hidden ``.<name>.*.tmp`` beside the target, never
+a truncated target.
 """
 
 from __future__ import annotations
 
+import glob
 import json
 import os
 import tempfile
@@ -22,6 +26,8 @@ def atomic_write(path: str | os.PathLike, write: Callable[[Path], None]) -> Path
     os.close(fd)
     tmp_path = Path(tmp)
     try:
+        # mkstemp makes the file private (0600); the target gets the mode open() would give it.
+        os.chmod(tmp_path, _new_file_mode())
         write(tmp_path)
         with open(tmp_path, "rb+") as fh:
             os.fsync(fh.fileno())
@@ -29,7 +35,33 @@ def atomic_write(path: str | os.PathLike, write: Callable[[Path], None]) -> Path
     except BaseException:
         tmp_path.unlink(missing_ok=True)
         raise
+    _fsync_dir(path.parent)
     return path
+
+
+def _new_file_mode() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return 0o666 & ~mask
+
+
+def _fsync_dir(directory: Path) -> None:
+    try:
+        fd = os.open(directory, os.O_RDONLY)
+    except OSError:  # a platform without directory handles (Windows): the rename is still atomic
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+def stale_temporaries(path: str | os.PathLike) -> list[Path]:
+    """Temporary files a killed :func:`atomic_write` of ``path`` left behind."""
+    path = Path(path)
+    return sorted(path.parent.glob(glob.escape(f".{path.name}.") + "*.tmp")) if path.parent.is_dir() else []
 
 
 def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> Path:

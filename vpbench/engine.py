@@ -9,14 +9,17 @@ over ``num_clips`` evenly spaced clips x ``num_crops`` crops per video.
 
 from __future__ import annotations
 
+import hashlib
 import math
-from dataclasses import dataclass
+import os
+from dataclasses import asdict, dataclass
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .checkpoint import Checkpointer
 from .data.sampling import ClipSampler, crop_boxes
 from .data.store import FrameStore
 
@@ -70,6 +73,12 @@ def optimizer_step(opt: torch.optim.Optimizer, params, loss: torch.Tensor, lr: f
     opt.step()
 
 
+def _settings(cfg: TrainConfig, seed: int, task: str, items: np.ndarray, targets) -> dict:
+    """What a training checkpoint must have been written for: the config, the seed and the exact data."""
+    data = hashlib.sha256(np.ascontiguousarray(items).tobytes() + np.ascontiguousarray(targets).tobytes()).hexdigest()
+    return {"config": asdict(cfg), "seed": int(seed), "task": task, "data": data}
+
+
 def _loss(task: str, logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
     if task == "action":
         return F.cross_entropy(logits, target)
@@ -78,9 +87,14 @@ def _loss(task: str, logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor
 
 def train_video_recognizer(
     model: nn.Module, store: FrameStore, videos: np.ndarray, targets: np.ndarray, task: str, cfg: TrainConfig,
-    seed: int, progress: bool = True, desc: str = "training",
+    seed: int, progress: bool = True, desc: str = "training", checkpoint: str | os.PathLike | None = None,
 ) -> dict:
-    """Train ``model`` on random clips of ``videos`` (store indices). ``task``: "action" or "privacy"."""
+    """Train ``model`` on random clips of ``videos`` (store indices). ``task``: "action" or "privacy".
+
+    With ``checkpoint``, the state after every epoch is written there, and an
+    existing file (from a killed run) is resumed: the result is the same as
+    an uninterrupted training's.
+    """
     from tqdm import tqdm
 
     rng = np.random.default_rng(seed)
@@ -90,10 +104,12 @@ def train_video_recognizer(
     total = cfg.epochs * steps_per_epoch
     opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     target_t = torch.tensor(np.asarray(targets), dtype=torch.long if task == "action" else torch.float32)
+    ckpt = Checkpointer(checkpoint, rng, _settings(cfg, seed, task, videos, targets))
+    first, saved = ckpt.start(task, {"model": model, "optimizer": opt})
     model.train()
-    step, losses = 0, []
-    with tqdm(total=total, desc=desc, unit="step", disable=None if progress else True) as bar:
-        for _epoch in range(cfg.epochs):
+    step, losses = first * steps_per_epoch, list(saved.get("losses", []))
+    with tqdm(total=total, initial=step, desc=desc, unit="step", disable=None if progress else True) as bar:
+        for epoch in range(first, cfg.epochs):
             order = rng.permutation(len(videos))
             for b in range(steps_per_epoch):
                 sel = order[b * cfg.batch_size : (b + 1) * cfg.batch_size]
@@ -112,6 +128,8 @@ def train_video_recognizer(
                 step += 1
                 bar.update()
                 bar.set_postfix(loss=f"{np.mean(losses[-steps_per_epoch:]):.3f}")
+            losses = losses[-steps_per_epoch:]
+            ckpt.save(epoch + 1, losses=losses)
     return {"steps": step, "final_loss": float(np.mean(losses[-steps_per_epoch:]))}
 
 
@@ -140,9 +158,9 @@ def predict_videos(
 
 def train_frame_recognizer(
     model: nn.Module, store: FrameStore, videos: np.ndarray, cfg: TrainConfig, seed: int,
-    progress: bool = True, desc: str = "training frame privacy",
+    progress: bool = True, desc: str = "training frame privacy", checkpoint: str | os.PathLike | None = None,
 ) -> dict:
-    """Train a 2D multi-label recognizer on single frames with their frame labels."""
+    """Train a 2D multi-label recognizer on single frames with their frame labels (``checkpoint``: as for videos)."""
     from tqdm import tqdm
 
     rng = np.random.default_rng(seed)
@@ -153,10 +171,12 @@ def train_frame_recognizer(
     total = cfg.epochs * steps_per_epoch
     opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     labels = torch.as_tensor(store.frame_labels, dtype=torch.float32)
+    ckpt = Checkpointer(checkpoint, rng, _settings(cfg, seed, "frame_privacy", frames, store.frame_labels[frames]))
+    first, saved = ckpt.start("frame_privacy", {"model": model, "optimizer": opt})
     model.train()
-    step, losses = 0, []
-    with tqdm(total=total, desc=desc, unit="step", disable=None if progress else True) as bar:
-        for _epoch in range(cfg.epochs):
+    step, losses = first * steps_per_epoch, list(saved.get("losses", []))
+    with tqdm(total=total, initial=step, desc=desc, unit="step", disable=None if progress else True) as bar:
+        for epoch in range(first, cfg.epochs):
             order = frames[rng.permutation(len(frames))]
             for b in range(steps_per_epoch):
                 sel = order[b * cfg.batch_size : (b + 1) * cfg.batch_size]
@@ -169,6 +189,8 @@ def train_frame_recognizer(
                 losses.append(loss.item())
                 step += 1
                 bar.update()
+            losses = losses[-steps_per_epoch:]
+            ckpt.save(epoch + 1, losses=losses)
     return {"steps": step, "final_loss": float(np.mean(losses[-steps_per_epoch:]))}
 
 

@@ -5,6 +5,10 @@ fit the method (learned methods; on the protocol's method-training dataset),
 transform the evaluation videos with the frozen method, train a fresh action
 recognizer and a fresh privacy recognizer on transformed training videos,
 test with multi-view averaging, score with bootstrap confidence intervals.
+
+Every training phase checkpoints each epoch, and the test predictions are
+kept, in ``<run>.work/`` (see :mod:`vpbench.resume`): a killed run continues
+with ``--resume`` and ends with the scores an uninterrupted run would give.
 """
 
 from __future__ import annotations
@@ -24,7 +28,7 @@ import torch
 from . import __version__
 from .atomic import atomic_write_json
 from .attributes import ATTRIBUTES
-from .config import frame_interval, load_protocol, recognizer_profile
+from .config import frame_interval, load_protocol, method_card, recognizer_profile
 from .data.builder import build_dataset, load_info, load_manifest
 from .data.datasets import DATASETS
 from .data.store import FrameStore, load_store
@@ -33,8 +37,9 @@ from .errors import VPBenchError, did_you_mean
 from .methods import METHODS, FitData, PrivacyMethod, create_method
 from .metrics import action_top1, bootstrap_ci, privacy_scores
 from .networks.recognizers import create_recognizer
-
-RESULT_SCHEMA_VERSION = 1
+from .resume import WorkDir, check_finished_result
+from .plots import write_preview
+from .results import RESULT_SCHEMA_VERSION, preview_path
 
 
 @dataclass
@@ -184,20 +189,25 @@ def evaluate(request: EvaluationRequest) -> list[Path]:
         jobs = [j for j in jobs if j["evaluate"] == request.dataset]
         if not jobs:
             raise VPBenchError(f"protocol '{protocol['name']}' ({request.suite} suite) does not evaluate on '{request.dataset}'{did_you_mean(request.dataset, names)}; it evaluates on: {', '.join(names)}")
-    METHODS.get(request.method)  # unknown names fail before any work
+    method_cls = METHODS.get(request.method)  # unknown names fail before any work
     profile = recognizer_profile(request.profile, request.models_dir)
-    torch.set_num_threads(max(1, os.cpu_count() or 1))
+    # A thread count the user chose (torchrun sets OMP_NUM_THREADS=1) is kept; else every core.
+    if "OMP_NUM_THREADS" not in os.environ:
+        torch.set_num_threads(max(1, os.cpu_count() or 1))
+    expected = {"schema_version": RESULT_SCHEMA_VERSION, "protocol": {"name": protocol["name"], "version": protocol["version"]},
+                "method": {"name": request.method, "version": method_cls.version}}
     written = []
     for job in jobs:
         path = Path(request.out) / protocol["name"] / job["evaluate"] / request.method / f"{request.run_id()}.json"
         if request.resume and path.is_file():
+            check_finished_result(path, expected)
             written.append(path)
             continue
         written.append(_run_job(request, protocol, profile, job, path))
     return written
 
 
-def _fit_or_load(request: EvaluationRequest, method: PrivacyMethod, profile: dict, job: dict, data_root: Path, timer: Timer, ckpt_path: Path, fold: int) -> dict:
+def _fit_or_load(request: EvaluationRequest, method: PrivacyMethod, profile: dict, job: dict, data_root: Path, timer: Timer, ckpt_path: Path, fold: int, work: WorkDir) -> dict:
     """Train a learned method on the method-training dataset's train split (or load a checkpoint)."""
     if not method.learned:
         return {"trained_on": None}
@@ -216,7 +226,7 @@ def _fit_or_load(request: EvaluationRequest, method: PrivacyMethod, profile: dic
     )
     method_profile = {**profile, "name": request.profile, "models_dir": request.models_dir,
                       "frame_interval_used": frame_interval(profile, job["method_train"])}
-    timer.run("fit_method", method.fit, data, method_profile, seed=request.seed, progress=request.progress, checkpoint_dir=ckpt_path.parent)
+    timer.run("fit_method", method.fit, data, method_profile, seed=request.seed, progress=request.progress, checkpoint_dir=work.path)
     timer.run("save_method", method.save, ckpt_path)
     return {"trained_on": job["method_train"], "checkpoint": ckpt_path.name}
 
@@ -227,14 +237,15 @@ def _run_job(request: EvaluationRequest, protocol: dict, profile: dict, job: dic
     data_root = Path(request.data_root)
     fold = int(protocol.get("fold", 1))
     method = create_method(request.method, **request.method_options)
-    method_info = _fit_or_load(request, method, profile, job, data_root, timer, path.with_suffix(".pt"), fold)
+    work = WorkDir(path, _resume_settings(request, protocol, profile, job), request.resume)
+    method_info = _fit_or_load(request, method, profile, job, data_root, timer, path.with_suffix(".pt"), fold, work)
     clip_len, crop = int(profile["clip_len"]), int(profile["crop"])
     views = protocol["test_views"]
     train_cfg = TrainConfig.from_dict({**profile["train"], "clip_len": clip_len, "crop": crop})
     eval_name = job["evaluate"]
 
     if "frames" in job:
-        result = _frame_protocol(request, protocol, profile, job, method, timer, train_cfg, fold)
+        result = _frame_protocol(request, protocol, profile, job, method, timer, train_cfg, fold, work)
         eval_info = result.pop("_eval_info")
     else:
         eval_dir = ensure_dataset(eval_name, data_root, request.suite, request.progress)
@@ -244,17 +255,23 @@ def _run_job(request: EvaluationRequest, protocol: dict, profile: dict, job: dic
         n_train = len(train_idx)
         store = timer.run("decode", load_store, eval_dir, rows, tuple(profile["frame_size"]), frame_interval(profile, eval_name),
                           with_masks=method.needs_person_masks and not request.whole_frame, progress=request.progress, desc=f"decoding {eval_name}")
+        raw_store = store
         store = timer.run("transform", transform_store, method, store, clip_len, request.whole_frame, request.progress, f"transforming ({method.name})")
+        # Raw above transformed for the first 3 test videos, for the leaderboard; never fails the run.
+        write_preview(preview_path(path), raw_store, store, range(n_train, min(n_train + 3, len(rows))), method.name)
+        del raw_store  # only the preview needed the raw pixels; free them before training
         tr, te = np.arange(n_train), np.arange(n_train, len(rows))
         actions = rows["action_index"].to_numpy()
         privacy = rows[list(ATTRIBUTES)].to_numpy(np.float32)
         num_actions = int(manifest["action_index"].max()) + 1
         action_model = _seeded_recognizer(request.seed + 1, profile["action"], num_actions, clip_len, crop)
         privacy_model = _seeded_recognizer(request.seed + 2, profile["privacy"], len(ATTRIBUTES), clip_len, crop)
-        timer.run("train_action", train_video_recognizer, action_model, store, tr, actions[tr], "action", train_cfg, request.seed + 1, request.progress, "training action recognizer")
-        timer.run("train_privacy", train_video_recognizer, privacy_model, store, tr, privacy[tr], "privacy", train_cfg, request.seed + 2, request.progress, "training privacy recognizer")
-        a_probs = timer.run("test", predict_videos, action_model, store, te, "action", clip_len, crop, views["clips"], views["crops"], request.progress, "testing actions")
-        p_probs = timer.run("test", predict_videos, privacy_model, store, te, "privacy", clip_len, crop, views["clips"], views["crops"], request.progress, "testing privacy")
+        timer.run("train_action", train_video_recognizer, action_model, store, tr, actions[tr], "action", train_cfg, request.seed + 1, request.progress, "training action recognizer",
+                  checkpoint=work.file("train_action.pt"))
+        timer.run("train_privacy", train_video_recognizer, privacy_model, store, tr, privacy[tr], "privacy", train_cfg, request.seed + 2, request.progress, "training privacy recognizer",
+                  checkpoint=work.file("train_privacy.pt"))
+        a_probs = timer.run("test", work.arrays, "test_action", lambda: predict_videos(action_model, store, te, "action", clip_len, crop, views["clips"], views["crops"], request.progress, "testing actions"))
+        p_probs = timer.run("test", work.arrays, "test_privacy", lambda: predict_videos(privacy_model, store, te, "privacy", clip_len, crop, views["clips"], views["crops"], request.progress, "testing privacy"))
         result = timer.run("score", _scores, a_probs, actions[te], p_probs, privacy[te].astype(np.int64), protocol, request.seed)
         result["counts"] = {"train_videos": int(n_train), "test_videos": int(len(te))}
         eval_info = {"content_sha256": load_info(eval_dir)["content_sha256"]}
@@ -269,6 +286,7 @@ def _run_job(request: EvaluationRequest, protocol: dict, profile: dict, job: dic
         "dataset": {"name": eval_name, "method_trained_on": job["method_train"], **eval_info},
         "run": request.run_id(),
         "seed": request.seed,
+        "randomness": _randomness(request, job, data_root),
         "profile": request.profile,
         **result,
         "config": {"protocol": protocol, "profile": profile, "whole_frame": request.whole_frame, "job": job},
@@ -278,7 +296,35 @@ def _run_job(request: EvaluationRequest, protocol: dict, profile: dict, job: dic
         "date": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
     }
     atomic_write_json(path, document)
+    work.finish()
     return path
+
+
+def _resume_settings(request: EvaluationRequest, protocol: dict, profile: dict, job: dict) -> dict:
+    """Everything the checkpoints of one evaluation depend on: ``--resume`` refuses a work folder written under others."""
+    return {
+        "vpbench": __version__, "protocol": protocol, "profile": profile, "job": job, "suite": request.suite,
+        "seed": request.seed, "whole_frame": request.whole_frame,
+        "method": {"name": request.method, "version": METHODS.get(request.method).version, "options": request.method_options,
+                   "card": method_card(request.method, request.models_dir),
+                   "checkpoint": None if request.checkpoint is None else str(request.checkpoint)},
+    }
+
+
+def _randomness(request: EvaluationRequest, job: dict, data_root: Path) -> dict:
+    """Every seed the run drew from, and what else decides its numbers on a CPU."""
+    seeds = {"method_fit": request.seed, "action_recognizer": request.seed + 1, "privacy_recognizer": request.seed + 2,
+             "bootstrap": request.seed}
+    if job.get("frames_from_split"):
+        seeds["frame_split"] = request.seed
+    datasets = {job[k] for k in ("method_train", "evaluate", "action_train", "frames") if job.get(k)}
+    built = {name: load_info(data_root / name).get("seed") for name in sorted(datasets) if (data_root / name / "info.json").is_file()}
+    return {
+        "seed": request.seed, "seeds": seeds, "dataset_build_seeds": built,
+        "generators": "numpy PCG64 seeded per phase (clips, crops, shuffling, bootstrap); torch CPU generator seeded per phase "
+                      "(weight init, dropout, Gumbel noise); checkpoints save and restore both",
+        "torch_threads": torch.get_num_threads(), "deterministic_algorithms": torch.are_deterministic_algorithms_enabled(),
+    }
 
 
 def _seeded_recognizer(seed: int, spec: dict, num_outputs: int, clip_len: int, crop: int):
@@ -287,7 +333,7 @@ def _seeded_recognizer(seed: int, spec: dict, num_outputs: int, clip_len: int, c
     return create_recognizer(spec, num_outputs, clip_len, crop)
 
 
-def _frame_protocol(request, protocol, profile, job, method, timer, train_cfg, fold) -> dict:
+def _frame_protocol(request, protocol, profile, job, method, timer, train_cfg, fold, work) -> dict:
     """Frame-level protocol: HMDB51-trained action recognizer + 2D frame-privacy recognizer on PA-HMDB51 60/40."""
     data_root = Path(request.data_root)
     clip_len, crop = int(profile["clip_len"]), int(profile["crop"])
@@ -319,15 +365,17 @@ def _frame_protocol(request, protocol, profile, job, method, timer, train_cfg, f
     f_store = timer.run("transform", transform_store, method, f_store, clip_len, request.whole_frame, request.progress, f"transforming ({method.name})")
     num_actions = int(action_manifest["action_index"].max()) + 1
     action_model = _seeded_recognizer(request.seed + 1, profile["action"], num_actions, clip_len, crop)
-    timer.run("train_action", train_video_recognizer, action_model, a_store, np.arange(len(a_rows)), a_rows["action_index"].to_numpy(), "action", train_cfg, request.seed + 1, request.progress, "training action recognizer")
+    timer.run("train_action", train_video_recognizer, action_model, a_store, np.arange(len(a_rows)), a_rows["action_index"].to_numpy(), "action", train_cfg, request.seed + 1, request.progress, "training action recognizer",
+              checkpoint=work.file("train_action.pt"))
     frame_model = _seeded_recognizer(request.seed + 2, profile["frame_privacy"], len(ATTRIBUTES), clip_len, crop)
     frame_cfg = TrainConfig.from_dict({**profile["frame_train"], "clip_len": 1, "crop": crop})
     n_ft = len(f_train)
-    timer.run("train_frame_privacy", train_frame_recognizer, frame_model, f_store, np.arange(n_ft), frame_cfg, request.seed + 2, request.progress)
+    timer.run("train_frame_privacy", train_frame_recognizer, frame_model, f_store, np.arange(n_ft), frame_cfg, request.seed + 2, request.progress,
+              checkpoint=work.file("train_frame_privacy.pt"))
     test_videos = np.arange(n_ft, len(f_rows))
-    a_probs = timer.run("test", predict_videos, action_model, f_store, test_videos, "action", clip_len, crop, views["clips"], views["crops"], request.progress, "testing actions")
+    a_probs = timer.run("test", work.arrays, "test_action", lambda: predict_videos(action_model, f_store, test_videos, "action", clip_len, crop, views["clips"], views["crops"], request.progress, "testing actions"))
     a_labels = f_rows["action"].iloc[test_videos].map(action_index).to_numpy()
-    p_probs, p_labels, _ = timer.run("test", predict_frames, frame_model, f_store, test_videos, crop, views["crops"])
+    p_probs, p_labels, _ = timer.run("test", work.arrays, "test_frame_privacy", lambda: predict_frames(frame_model, f_store, test_videos, crop, views["crops"]))
     result = timer.run("score", _scores, a_probs, a_labels, p_probs, p_labels, protocol, request.seed)
     result["bootstrap"]["unit"] = "test videos (action), test frames (privacy)"
     result["counts"] = {"action_train_videos": int(len(a_rows)), "frame_train_videos": int(n_ft), "test_videos": int(len(test_videos)), "test_frames": int(len(p_labels))}

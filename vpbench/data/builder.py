@@ -29,7 +29,10 @@ from ..atomic import atomic_write, atomic_write_json
 from ..attributes import ATTRIBUTES, STPRIVACY_PICKLE_ORDER, parse_attribute_order
 from ..errors import VPBenchError, unknown_name_error
 from .datasets import DATASETS, DatasetSpec
-from .layouts import list_videos, read_hmdb51_splits, read_manifest_table, read_ucf101_class_index, read_ucf101_splits, video_key
+from .layouts import (
+    escapes_root, list_videos, read_hmdb51_splits, read_manifest_table, read_ucf101_class_index, read_ucf101_splits,
+    resolves_inside, video_key,
+)
 from .video import VideoError, probe_video
 
 LABEL_FORMATS = ("labelstudio", "csv", "stprivacy-pickle", "pa-hmdb51")
@@ -175,7 +178,13 @@ def _probe_all(paths: list[Path], workers: int, progress: bool, desc: str) -> li
 
 def _sources(spec: DatasetSpec, raw: Path, splits: Path | None, labels: _Labels, seed: int, report: list[dict]) -> tuple[pd.DataFrame, dict[str, int] | None, list[str]]:
     """The listed videos: ``video_id``, ``file`` (relative to raw), ``action``, ``split_<k>``."""
-    on_disk = list_videos(raw)
+    on_disk = []
+    for file in list_videos(raw):
+        if _is_utf8(file):
+            on_disk.append(file)
+        else:
+            # The manifest, report and labels are UTF-8 text: such a name cannot be stored or matched.
+            report.append({"path": _shown(file), "reason": "file name is not valid UTF-8; rename the file"})
     disk_set = set(on_disk)
     warnings: list[str] = []
     class_index = None
@@ -216,9 +225,26 @@ def _sources(spec: DatasetSpec, raw: Path, splits: Path | None, labels: _Labels,
     return table.sort_values("video_id").reset_index(drop=True), class_index, warnings
 
 
+def _is_utf8(name: str) -> bool:
+    # os.walk gives undecodable bytes of a file name as lone surrogates (PEP 383).
+    try:
+        name.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def _shown(name: str) -> str:
+    """A file name with its undecodable bytes as ``\\xNN``, printable in a UTF-8 report."""
+    return os.fsencode(name).decode("utf-8", "backslashreplace")
+
+
 def _manifest_sources(manifest: Path, raw: Path | None, report: list[dict]) -> tuple[pd.DataFrame, Path, _Labels | None]:
     table = read_manifest_table(manifest)
     root = raw if raw is not None else manifest.parent
+    for file in table["file"]:
+        if not resolves_inside(root, file):
+            raise VPBenchError(f"{manifest}: '{file}' resolves to {(root / file).resolve()}, outside the dataset root {root} (a symlink out); copy the video in or pass --raw")
     present = table["file"].map(lambda f: (root / f).is_file())
     for file in table.loc[~present, "file"]:
         report.append({"path": str(file), "reason": "listed in the manifest but not found"})
@@ -522,7 +548,15 @@ def load_manifest(dataset_dir: str | os.PathLike) -> pd.DataFrame:
     dataset_dir = Path(dataset_dir)
     if not (dataset_dir / "info.json").is_file() or not (dataset_dir / "manifest.parquet").is_file():
         raise VPBenchError(f"{dataset_dir}: not a built dataset (no info.json / manifest.parquet); run `vpbench build` first")
-    return pd.read_parquet(dataset_dir / "manifest.parquet")
+    try:
+        manifest = pd.read_parquet(dataset_dir / "manifest.parquet")
+    except Exception as exc:  # noqa: BLE001 - pyarrow reports a damaged file with several types
+        raise VPBenchError(f"{dataset_dir / 'manifest.parquet'}: unreadable ({type(exc).__name__}); rebuild the dataset") from None
+    # A built dataset may come from elsewhere: its videos are reached through raw/ and nowhere else.
+    bad = [p for p in manifest.get("path", pd.Series([], dtype=object)).astype(str) if not p.startswith("raw/") or escapes_root(p)]
+    if bad:
+        raise VPBenchError(f"{dataset_dir / 'manifest.parquet'}: path '{bad[0]}' is not inside the dataset's raw/ folder; rebuild the dataset")
+    return manifest
 
 
 def load_info(dataset_dir: str | os.PathLike) -> dict:

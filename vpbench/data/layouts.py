@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 import re
-from pathlib import Path
+from pathlib import Path, PurePosixPath, PureWindowsPath
 
 import pandas as pd
 
@@ -82,18 +82,31 @@ def read_hmdb51_splits(split_dir: str | os.PathLike) -> tuple[pd.DataFrame, list
         for fold in sorted(folds):
             row[f"split_{fold}"] = per_fold.get(fold, "unused")
         rows.append(row)
-    return pd.DataFrame(rows), warnings
+    # Explicit columns: split files that list nothing still give a table the builder can read.
+    return pd.DataFrame(rows, columns=["action", "file", *(f"split_{f}" for f in sorted(folds))]), warnings
+
+
+def _number(text: str) -> int:
+    """A class number from 1 (0 when ``text`` is not one): isdecimal, not isdigit, since int()
+    refuses digits such as "²", and a bounded length, since int() refuses 4300-digit strings."""
+    return int(text) if text.isdecimal() and len(text) <= 9 else 0
 
 
 def read_ucf101_class_index(list_dir: str | os.PathLike) -> dict[str, int]:
     """``classInd.txt`` (``1 ApplyEyeMakeup``) as ``{class: 0-based index}``."""
     path = Path(list_dir) / "classInd.txt"
     classes: dict[str, int] = {}
+    owner: dict[int, str] = {}
     for lineno, line in enumerate(_read_lines(path), 1):
         parts = line.split()
-        if len(parts) != 2 or not parts[0].isdigit():
-            raise VPBenchError(f"{path}:{lineno}: expected '<index> <Class>', got '{line[:80]}'")
-        classes[parts[1]] = int(parts[0]) - 1
+        if len(parts) != 2 or not _number(parts[0]):
+            raise VPBenchError(f"{path}:{lineno}: expected '<index> <Class>' with an index from 1, got '{line[:80]}'")
+        index, name = _number(parts[0]) - 1, parts[1]
+        if name in classes:
+            raise VPBenchError(f"{path}:{lineno}: class '{name[:80]}' is listed twice")
+        if index in owner:
+            raise VPBenchError(f"{path}:{lineno}: index {index + 1} is given to both '{owner[index][:80]}' and '{name[:80]}'")
+        classes[name], owner[index] = index, name
     return classes
 
 
@@ -124,7 +137,7 @@ def read_ucf101_splits(list_dir: str | os.PathLike) -> tuple[pd.DataFrame, list[
                 action = file.split("/", 1)[0]
                 if action not in classes:
                     raise VPBenchError(f"{path}:{lineno}: class '{action}' is not in classInd.txt")
-                if len(parts) == 2 and (not parts[1].isdigit() or int(parts[1]) - 1 != classes[action]):
+                if len(parts) == 2 and _number(parts[1]) - 1 != classes[action]:
                     raise VPBenchError(f"{path}:{lineno}: label {parts[1]} does not match class '{action}' in classInd.txt")
                 previous = assignment.setdefault(file, {}).get(fold)
                 if previous is not None:
@@ -138,7 +151,31 @@ def read_ucf101_splits(list_dir: str | os.PathLike) -> tuple[pd.DataFrame, list[
         for fold in folds:
             row[f"split_{fold}"] = per_fold.get(fold, "unused")
         rows.append(row)
-    return pd.DataFrame(rows), warnings
+    return pd.DataFrame(rows, columns=["action", "file", *(f"split_{f}" for f in folds)]), warnings
+
+
+def escapes_root(path: str) -> bool:
+    """Whether a relative path from an input file would leave its root: absolute (POSIX or
+    Windows form), or with a ``..`` component (either separator). Symlinks need the disk: see
+    :func:`resolves_inside`."""
+    return (
+        PurePosixPath(path).is_absolute() or bool(PureWindowsPath(path).drive) or bool(PureWindowsPath(path).root)
+        or ".." in re.split(r"[\\/]", path)
+    )
+
+
+def resolves_inside(root: Path, path: str) -> bool:
+    """Whether ``root / path``, with every symlink followed, is still under ``root``."""
+    base = root.resolve()
+    try:
+        return (root / path).resolve().is_relative_to(base)
+    except (OSError, RuntimeError, ValueError):  # a symlink loop, an embedded NUL: not a usable path
+        return False
+
+
+def _one_line(text: str) -> str:
+    """``text`` for a one-line message: control characters escaped."""
+    return text if text.isprintable() else repr(text)[1:-1]
 
 
 def read_manifest_table(path: str | os.PathLike) -> pd.DataFrame:
@@ -156,11 +193,18 @@ def read_manifest_table(path: str | os.PathLike) -> pd.DataFrame:
         raise
     except FileNotFoundError:
         raise VPBenchError(f"{path}: manifest not found") from None
-    except Exception as exc:
-        raise VPBenchError(f"{path}: cannot read manifest ({str(exc).splitlines()[0] if str(exc) else type(exc).__name__})") from None
+    except Exception as exc:  # noqa: BLE001 - the CSV and parquet readers fail with many types
+        lines = str(exc).strip().splitlines()
+        raise VPBenchError(f"{path}: cannot read manifest ({lines[0] if lines else type(exc).__name__})") from None
+    table.columns = [str(c) for c in table.columns]
     for column in ("path", "action"):
         if column not in table.columns:
-            raise VPBenchError(f"{path}: manifest has no '{column}' column (columns: {', '.join(map(str, table.columns))})")
+            shown = ", ".join(_one_line(c) for c in table.columns) or "none"
+            raise VPBenchError(f"{path}: manifest has no '{column}' column (columns: {shown})")
+        # pandas keeps an empty cell as a missing value even in a str column.
+        empty = [i for i, v in enumerate(table[column]) if pd.isna(v) or not str(v).strip()]
+        if empty:
+            raise VPBenchError(f"{path}: row {empty[0] + 1}: empty '{column}'")
     if "split" in table.columns:
         if any(c.startswith("split_") for c in table.columns):
             raise VPBenchError(f"{path}: give either a 'split' column or 'split_<k>' columns, not both")
@@ -169,11 +213,20 @@ def read_manifest_table(path: str | os.PathLike) -> pd.DataFrame:
     if not split_cols:
         raise VPBenchError(f"{path}: manifest has no 'split' column")
     for c in split_cols:
-        bad = sorted(set(table[c].astype(str)) - set(SPLIT_VALUES))
+        values = ["" if pd.isna(v) else str(v) for v in table[c]]
+        bad = sorted(set(values) - set(SPLIT_VALUES))
         if bad:
-            raise VPBenchError(f"{path}: column '{c}' has values {bad}; allowed: train, test, unused")
+            raise VPBenchError(f"{path}: column '{_one_line(c)}' has values {bad}; allowed: train, test, unused")
+        table[c] = values
     table = table.copy()
     table["file"] = table["path"].astype(str)
+    # Paths are relative to the dataset root and must stay there: a manifest is input, and
+    # "../" or "/etc/..." would make the benchmark read (and hash, and list) files outside it.
+    for i, file in enumerate(table["file"]):
+        if not file.isprintable():
+            raise VPBenchError(f"{path}: row {i + 1}: path '{_one_line(file)}' has control characters; it cannot name a video")
+        if escapes_root(file):
+            raise VPBenchError(f"{path}: row {i + 1}: path '{_one_line(file)}' leaves the dataset root ('..' or an absolute path); paths must be relative to it")
     return table
 
 

@@ -58,6 +58,10 @@ def _open_av(path: str | os.PathLike):
 
 
 def _short(exc: BaseException) -> str:
+    # PyAV's errors read "[Errno 1094995529] Invalid data ...: '<path>'": the reason alone is the message.
+    reason = getattr(exc, "strerror", None)
+    if isinstance(reason, str) and reason.strip():
+        return reason.strip()
     text = str(exc).strip().splitlines()
     return text[0] if text else type(exc).__name__
 

@@ -8,7 +8,6 @@ inside a method: it trains its own recognizers on the transformed pixels.
 
 from __future__ import annotations
 
-import io
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -50,7 +49,14 @@ class PrivacyMethod:
             raise VPBenchError(f"method '{self.name}' takes no options, got {', '.join(sorted(options))}")
 
     def fit(self, data: FitData, profile: dict, seed: int = 0, progress: bool = True, checkpoint_dir: str | os.PathLike | None = None) -> None:
-        """Train the method (learned methods); non-learned methods do nothing."""
+        """Train the method (learned methods); non-learned methods do nothing.
+
+        ``checkpoint_dir`` is a folder private to this run (``vpbench evaluate``
+        passes ``<run>.work/``) where a learned method should keep per-epoch
+        checkpoints, e.g. with :class:`vpbench.checkpoint.Checkpointer`: when a
+        killed run is resumed, the folder still holds them and ``fit`` should
+        continue from the last one. It is deleted once the result is written.
+        """
 
     def transform(self, videos: torch.Tensor, person_masks: torch.Tensor | None = None) -> torch.Tensor:
         """uint8 ``B x T x H x W x 3`` -> uint8 of the same shape."""
@@ -66,22 +72,19 @@ class PrivacyMethod:
 
     def save(self, path: str | os.PathLike) -> Path:
         """Write the method's state (tensors and plain data only) atomically."""
-        from ..atomic import atomic_write_bytes
+        from ..checkpoint import save_torch
 
-        buf = io.BytesIO()
-        torch.save({"method": self.name, "version": self.version, "state": self.state_dict()}, buf)
-        return atomic_write_bytes(path, buf.getvalue())
+        return save_torch(path, {"method": self.name, "version": self.version, "state": self.state_dict()})
 
     def load(self, path: str | os.PathLike) -> None:
         """Load a checkpoint written by :meth:`save` (weights only: no code runs)."""
-        try:
-            blob = torch.load(path, map_location="cpu", weights_only=True)
-        except FileNotFoundError:
-            raise VPBenchError(f"{path}: checkpoint not found") from None
-        except Exception as exc:
-            raise VPBenchError(f"{path}: not a vpbench checkpoint or refused as unsafe ({str(exc).splitlines()[0][:120]})") from None
+        from ..checkpoint import load_torch
+
+        blob = load_torch(path, "vpbench checkpoint")
         if not isinstance(blob, dict) or blob.get("method") != self.name:
             raise VPBenchError(f"{path}: checkpoint is for method '{blob.get('method') if isinstance(blob, dict) else '?'}', not '{self.name}'")
+        if not isinstance(blob.get("state"), dict):
+            raise VPBenchError(f"{path}: checkpoint holds no method state")
         self.load_state_dict(blob["state"])
 
 

@@ -1,0 +1,125 @@
+"""What `vpbench evaluate --resume` continues from, and what it refuses.
+
+Each evaluation keeps its intermediate state in a work folder beside its
+result, ``<run>.work/``: the per-epoch training checkpoints of each phase
+(``fit.pt`` of a learned method, ``train_action.pt``, ``train_privacy.pt``,
+``train_frame_privacy.pt``), the test predictions (``test_*.npz``) and
+``run.json``, the settings that wrote them. Decoding and transforming are
+deterministic and are simply redone. A run without ``--resume`` starts the
+folder afresh; with ``--resume`` it continues from it when the settings match
+and refuses when they do not (a checkpoint of other settings would give a
+result that no configuration produces). The folder is removed once the
+result JSON is written.
+
+A finished result met by ``--resume`` is kept only if it was written for the
+same protocol version, method version and result schema.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import shutil
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .atomic import atomic_write_bytes, atomic_write_json, stale_temporaries
+from .errors import VPBenchError
+
+SETTINGS_FILE = "run.json"
+
+
+def work_dir_of(result: Path) -> Path:
+    return result.with_name(result.stem + ".work")
+
+
+def _plain(obj: Any) -> Any:
+    """JSON-normal form (tuples become lists, paths strings), so that settings compare equal after a round trip."""
+    return json.loads(json.dumps(obj, sort_keys=True, default=str))
+
+
+class WorkDir:
+    """The work folder of one evaluation (see the module docstring)."""
+
+    def __init__(self, result: Path, settings: dict, resume: bool) -> None:
+        self.path = work_dir_of(Path(result))
+        self.settings = _plain(settings)
+        meta = self.path / SETTINGS_FILE
+        if resume and self.path.is_dir():
+            self._check(meta)
+        elif self.path.exists():
+            shutil.rmtree(self.path)
+        for stale in stale_temporaries(result) + stale_temporaries(Path(result).with_suffix(".pt")):
+            stale.unlink(missing_ok=True)
+        atomic_write_json(meta, self.settings)
+
+    def _check(self, meta: Path) -> None:
+        try:
+            saved = json.loads(meta.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            # Killed before run.json was written: nothing in the folder can be trusted to match.
+            shutil.rmtree(self.path)
+            return
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+            raise VPBenchError(f"{meta}: unreadable resume state ({type(exc).__name__}); delete {self.path} or run without --resume") from None
+        if saved != self.settings:
+            keys = sorted(set(saved) | set(self.settings)) if isinstance(saved, dict) else ["(all)"]
+            differ = [k for k in keys if not isinstance(saved, dict) or saved.get(k) != self.settings.get(k)]
+            raise VPBenchError(
+                f"{meta}: the interrupted run had other settings ({', '.join(differ)} differ); "
+                f"delete {self.path} or run without --resume to start over"
+            )
+
+    def file(self, name: str) -> Path:
+        return self.path / name
+
+    def arrays(self, name: str, compute: Callable[[], Any]) -> Any:
+        """``compute()`` (an array or a tuple of arrays), saved once and read back on resume."""
+        path = self.path / f"{name}.npz"
+        if path.is_file():
+            try:
+                with np.load(path, allow_pickle=False) as data:
+                    values = tuple(data[f"arr_{i}"] for i in range(len(data.files) - 1))
+                    single = bool(data["single"])
+            except Exception as exc:  # noqa: BLE001 - a damaged file fails in many ways; allow_pickle=False runs no code
+                raise VPBenchError(f"{path}: unreadable saved predictions ({type(exc).__name__}); delete it to recompute") from None
+            return values[0] if single else values
+        values = compute()
+        single = not isinstance(values, tuple)
+        parts = (values,) if single else values
+        buf = io.BytesIO()
+        np.savez(buf, *parts, single=np.asarray(single))
+        atomic_write_bytes(path, buf.getvalue())
+        return values
+
+    def finish(self) -> None:
+        shutil.rmtree(self.path, ignore_errors=True)
+
+
+def check_finished_result(path: Path, expected: dict) -> None:
+    """Refuse a finished result that ``--resume`` would otherwise keep although it is stale.
+
+    ``expected``: ``{"schema_version": ..., "protocol": {"name", "version"}, "method": {"name", "version"}}``.
+    """
+    try:
+        doc = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise VPBenchError(f"{path}: not a readable result ({type(exc).__name__}); delete it or run without --resume") from None
+    if not isinstance(doc, dict):
+        raise VPBenchError(f"{path}: not a vpbench result; delete it or run without --resume")
+    if doc.get("schema_version") != expected["schema_version"]:
+        raise VPBenchError(
+            f"{path}: result schema version {doc.get('schema_version')!r}, this vpbench writes {expected['schema_version']}; "
+            "move it away or run without --resume to replace it"
+        )
+    for part in ("protocol", "method"):
+        got = doc.get(part) if isinstance(doc.get(part), dict) else {}
+        want = expected[part]
+        if (got.get("name"), got.get("version")) != (want["name"], want["version"]):
+            raise VPBenchError(
+                f"{path}: result of {part} '{got.get('name')}' version {got.get('version')!r}, but {part} "
+                f"'{want['name']}' is version {want['version']!r} now; move it away or run without --resume to replace it"
+            )
