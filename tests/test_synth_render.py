@@ -14,7 +14,7 @@ NONE = dict.fromkeys(ATTRIBUTES, 0)
 
 FIGURE_COLOURS = (
     R.SKIN_TONES + R.FACE_COLOURS + R.HAIR_COLOURS + R.NUDITY_MARK_COLOURS + R.SECOND_PERSON_COLOURS
-    + R.SHIRT_COLOURS + R.TROUSER_COLOURS + R.HOOD_COLOURS + (R.EYE_COLOUR, R.MOUTH_COLOUR)
+    + R.SHIRT_COLOURS + R.TROUSER_COLOURS + R.HOOD_COLOURS + (R.EYE_COLOUR, R.MOUTH_COLOUR, R.PROP_COLOUR)
 )
 MAIN_COLOURS = tuple(c for c in FIGURE_COLOURS if c not in R.SECOND_PERSON_COLOURS)
 
@@ -94,7 +94,7 @@ def test_style_seed_shares_the_scene_across_videos():
 # ----------------------------------------------------------------------------- geometry
 
 
-@pytest.mark.parametrize("action", ["walk_left", "PushUps", "ClimbUp", "JumpingJack", "bend"])
+@pytest.mark.parametrize("action", ["walk_left", "YoYo", "ClimbUp", "JumpingJack", "kick_ball"])
 def test_shapes_and_boxes_contain_every_figure_pixel(action):
     for seed in range(3):
         v = render(action, seed, ALL, num_frames=12, height=96, width=128)
@@ -242,12 +242,13 @@ def test_each_cue_colour_appears_exactly_in_its_visible_frames(actions):
 
 
 def test_cues_are_big_enough_to_survive_downscaling():
-    for action in ("clap", "PushUps", "Throw", "LiftUp"):
+    for action in ("shoot_gun", "YoYo", "Throw", "LiftUp"):
         v = render(action, 4, ALL)
         for a in ATTRIBUTES:
             counts = colour_mask(v.frames, R.CUE_COLOURS[a]).sum(axis=(1, 2))[v.visibility[a]]
-            # Marks are small by design (the bare torso around them is the real cue).
-            floor = 15 if a == "nudity" else 45  # ~15 px once 96x128 becomes 64x64
+            # Marks and the face are small by design: detail that 4x down-sampling removes
+            # (the bare torso around the marks is the coarse nudity cue).
+            floor = 15 if a in ("nudity", "face") else 45  # ~15 px once 96x128 becomes 64x64
             assert counts.min() >= floor, (action, a, counts.min())
         face = colour_mask(v.frames, (R.EYE_COLOUR,), tol=0).sum(axis=(1, 2))[v.visibility["face"]]
-        assert face.min() >= 2 * 9  # two eyes of at least 3x3
+        assert face.min() >= 2 * 4  # two eyes of at least 2x2
