@@ -94,3 +94,36 @@ def test_anonymize_user_errors(trained, tmp_path):
     with pytest.raises(VPBenchError, match="different file"):
         anonymize_video("raw", src, src, progress=False)
     assert not (tmp_path / "o.avi").exists()
+
+
+def _fit_tiny(models_dir, tmp_path, **overrides):
+    import numpy as np
+    import yaml
+
+    from vpbench.methods.base import FitData
+
+    card = models_dir / "methods" / "stprivacy.yaml"
+    data = yaml.safe_load(card.read_text())
+    data["profiles"]["cpu"] = {**data["profiles"]["cpu"], **overrides}
+    own = tmp_path / "models"
+    (own / "methods").mkdir(parents=True)
+    (own / "methods" / "stprivacy.yaml").write_text(yaml.safe_dump(data))
+    rng = np.random.default_rng(0)
+    videos = [rng.integers(0, 256, (10, 32, 40, 3), dtype=np.uint8) for _ in range(8)]
+    fit = FitData(videos=videos, actions=np.arange(8) % 2, privacy=(rng.random((8, 5)) < 0.5).astype(np.float32), num_actions=2)
+    m = create_method("stprivacy")
+    m.fit(fit, {"name": "cpu", "models_dir": own, "clip_len": 8, "frame_size": [32, 40]}, seed=0, progress=False)
+    return m
+
+
+def test_pab_warm_start_moves_only_the_pab_and_lowers_reconstruction_loss(tiny_models, tmp_path):
+    cold = _fit_tiny(tiny_models, tmp_path / "cold", pab_warmup_epochs=0, adv_epochs=0)
+    warm = _fit_tiny(tiny_models, tmp_path / "warm", pab_warmup_epochs=4, adv_epochs=0)
+    l1 = [e["l1_reconstruction"] for e in warm.log["pab_warmup"]]
+    assert len(l1) == 4 and l1[-1] < l1[0]
+    assert "pab_warmup" not in cold.log
+    pab = ("pab.", "pab_norm.", "to_pixels.")
+    cold_w, warm_w = cold.net.state_dict(), warm.net.state_dict()
+    moved = {k for k in cold_w if not torch.equal(cold_w[k], warm_w[k])}
+    assert moved and all(k.startswith(pab) for k in moved)
+    assert all(p.requires_grad for p in warm.net.parameters())

@@ -12,13 +12,16 @@ be changed at deployment without retraining. Settings per profile live in
 
 from __future__ import annotations
 
+import hashlib
 import math
 from dataclasses import asdict
+from pathlib import Path
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 
+from ..checkpoint import Checkpointer
 from ..config import method_card
 from ..engine import MEAN, STD, cosine_lr, optimizer_step
 from ..errors import VPBenchError
@@ -38,6 +41,13 @@ def _straight_through_clamp(x: torch.Tensor) -> torch.Tensor:
 def _normalize(videos: torch.Tensor) -> torch.Tensor:
     """uint8 ``B,T,H,W,3`` -> normalized float ``B,3,T,H,W``."""
     return videos.permute(0, 4, 1, 2, 3).float().div(255.0).sub(MEAN).div(STD)
+
+
+def _data_digest(data: FitData) -> str:
+    """Identifies the training data a fit checkpoint belongs to (labels and clip count, not pixels)."""
+    h = hashlib.sha256(np.asarray(data.actions).tobytes() + np.asarray(data.privacy).tobytes())
+    h.update(str([len(v) for v in data.videos]).encode())
+    return h.hexdigest()
 
 
 def _to_uint8(x: torch.Tensor) -> torch.Tensor:
@@ -105,6 +115,11 @@ class STPrivacy(PrivacyMethod):
         lr = float(s["lr"])
         clip = float(s.get("grad_clip", 1.0))
         la, lp = float(s["lambda_action"]), float(s["lambda_privacy"])
+        # Every epoch of every stage ends in a checkpoint; a killed fit resumes from the last one.
+        ckpt = Checkpointer(None if checkpoint_dir is None else Path(checkpoint_dir) / "fit.pt", rng, {
+            "method": self.name, "version": self.version, "settings": s, "config": asdict(config), "seed": int(seed),
+            "init": None if init is None else str(init), "data": _data_digest(data),
+        })
 
         def sample(sel) -> torch.Tensor:
             clips = []
@@ -122,10 +137,14 @@ class STPrivacy(PrivacyMethod):
         e1 = int(s["init_epochs"])
         opt = torch.optim.AdamW(net.parameters(), lr=lr, weight_decay=float(s["weight_decay"]))
         total, warmup = e1 * steps_per_epoch, int(float(s.get("warmup_epochs", 1)) * steps_per_epoch)
-        history, step = [], 0
+        first, saved = ckpt.start("phase1", {"net": net, "opt": opt})
+        self.log.update(saved.get("log", {}))
+        history = self.log.setdefault("phase1", [])
+        first = e1 if first is None else first
+        step = first * steps_per_epoch
         net.train()
-        with tqdm(total=total, desc="stprivacy phase 1 (init)", unit="step", disable=None if progress else True) as bar:
-            for epoch in range(e1):
+        with tqdm(total=total, initial=step, desc="stprivacy phase 1 (init)", unit="step", disable=None if progress else True) as bar:
+            for epoch in range(first, e1):
                 order = rng.permutation(len(videos))
                 correct = seen = 0
                 losses = []
@@ -144,7 +163,51 @@ class STPrivacy(PrivacyMethod):
                 history.append({"epoch": epoch + 1, "l_spars": float(spars_m), "l_action_self": float(ce_m), "train_top1": correct / max(seen, 1),
                                 "keep_share": [d.detach().mean().item() for d in out.decisions]})
                 bar.set_postfix(top1=f"{correct / max(seen, 1):.2f}", spars=f"{spars_m:.3f}")
-        self.log["phase1"] = history
+                ckpt.save(epoch + 1, log=self.log)
+
+        # PAB warm start (a choice: the paper does not say how the PAB starts phase 2). Phase 1
+        # never trains the PAB, so phase 2 would begin from random pixels that carry no action;
+        # a few epochs of L1 reconstruction of the kept tubelets, with everything else frozen,
+        # start it near the identity instead (SPAct initializes its anonymizer the same way).
+        # Eq. 12 is unchanged: only PAB parameters move, and the paper profile sets 0 epochs.
+        e_warm = int(s.get("pab_warmup_epochs", 0)) if config.use_pab else 0
+        if e_warm:
+            pab_params = [p for m in (net.pab, net.pab_norm, net.to_pixels) for p in m.parameters()]
+            opt_pab = torch.optim.AdamW(pab_params, lr=lr, weight_decay=float(s["weight_decay"]))
+            total = e_warm * steps_per_epoch
+            first, saved = ckpt.start("pab_warmup", {"net": net, "opt": opt_pab})
+            self.log.update(saved.get("log", {}))
+            history = self.log.setdefault("pab_warmup", [])
+            first = e_warm if first is None else first
+            step = first * steps_per_epoch
+            frozen = [p for p in net.parameters() if all(p is not q for q in pab_params)]
+            for p in frozen:
+                p.requires_grad_(False)
+            norms = [m for m in net.modules() if isinstance(m, torch.nn.modules.batchnorm._BatchNorm)]
+            for m in norms:  # frozen means frozen: the stem's batch statistics stay too
+                m.eval()
+            with tqdm(total=total, initial=step, desc="stprivacy PAB warm start", unit="step", disable=None if progress else True) as bar:
+                for epoch in range(first, e_warm):
+                    order = rng.permutation(len(videos))
+                    losses = []
+                    for b in range(steps_per_epoch):
+                        sel = order[b * batch : (b + 1) * batch]
+                        x = sample(sel)
+                        out = net(x, black_value=BLACK)
+                        mask = net._mask_to_video(out.decisions[-1].detach())
+                        target = x * mask + net._black(BLACK, x) * (1.0 - mask)
+                        loss = (out.video - target).abs().mean()
+                        step_opt(opt_pab, pab_params, loss, step, total, 0, lr)
+                        losses.append(loss.item())
+                        step += 1
+                        bar.update()
+                    history.append({"epoch": epoch + 1, "l1_reconstruction": float(np.mean(losses))})
+                    bar.set_postfix(l1=f"{np.mean(losses):.3f}")
+                    ckpt.save(epoch + 1, log=self.log)
+            for p in frozen:
+                p.requires_grad_(True)
+            for m in norms:
+                m.train()
 
         # Phase 2: adversarial learning (eq. 13) with auxiliary recognizers updated alternately.
         e2 = int(s["adv_epochs"])
@@ -155,11 +218,17 @@ class STPrivacy(PrivacyMethod):
         aux_lr = float(s.get("aux_lr", lr))
         opt_a = torch.optim.AdamW(aux_a.parameters(), lr=aux_lr, weight_decay=float(s["weight_decay"]))
         opt_p = torch.optim.AdamW(aux_p.parameters(), lr=aux_lr, weight_decay=float(s["weight_decay"]))
-        total, step, history = e2 * steps_per_epoch, 0, []
+        total = e2 * steps_per_epoch
+        first, saved = ckpt.start("phase2", {"net": net, "opt": opt_net, "aux_action": aux_a, "aux_privacy": aux_p,
+                                             "opt_action": opt_a, "opt_privacy": opt_p})
+        self.log.update(saved.get("log", {}))
+        history = self.log.setdefault("phase2", [])
+        first = e2 if first is None else first
+        step = first * steps_per_epoch
         aux_a.train()
         aux_p.train()
-        with tqdm(total=total, desc="stprivacy phase 2 (adversarial)", unit="step", disable=None if progress else True) as bar:
-            for epoch in range(e2):
+        with tqdm(total=total, initial=step, desc="stprivacy phase 2 (adversarial)", unit="step", disable=None if progress else True) as bar:
+            for epoch in range(first, e2):
                 order = rng.permutation(len(videos))
                 losses = []
                 for b in range(steps_per_epoch):
@@ -179,7 +248,7 @@ class STPrivacy(PrivacyMethod):
                 m = np.mean(losses, axis=0)
                 history.append({"epoch": epoch + 1, "l_spars": float(m[0]), "l_action": float(m[1]), "l_privacy": float(m[2])})
                 bar.set_postfix(l_act=f"{m[1]:.2f}", l_priv=f"{m[2]:.2f}")
-        self.log["phase2"] = history
+                ckpt.save(epoch + 1, log=self.log)
         net.eval()
 
     # --- inference -----------------------------------------------------------------
@@ -222,8 +291,10 @@ class STPrivacy(PrivacyMethod):
             config = STPrivacyConfig(**{k: tuple(v) if isinstance(v, list) else v for k, v in state["config"].items()})
             net = STPrivacyNet(config)
             net.load_state_dict(state["weights"])
-        except (KeyError, TypeError, RuntimeError) as exc:
-            raise VPBenchError(f"not a valid stprivacy checkpoint ({str(exc).splitlines()[0][:120]})") from None
+        except (KeyError, TypeError, ValueError, AttributeError, RuntimeError) as exc:
+            # A checkpoint is untrusted input: any malformed part is a one-line user error.
+            reason = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:120]
+            raise VPBenchError(f"not a valid stprivacy checkpoint ({reason})") from None
         if self.alpha is not None and abs(self.alpha - config.alpha) > 1e-9:
             raise VPBenchError(f"the checkpoint was trained with alpha={config.alpha}; change the deployment trade-off with keep_ratio instead")
         net.eval()

@@ -480,10 +480,14 @@ def load_vit_weights(net: STPrivacyNet, path: str | Path) -> dict[str, list[str]
     the image would) when the stem is linear and the shapes agree. Nothing is
     downloaded.
     """
-    state = torch.load(Path(path), map_location="cpu", weights_only=True)
+    from ..checkpoint import load_torch
+
+    state = load_torch(path, "ViT weights file")
     for key in ("model", "state_dict"):
         if isinstance(state, dict) and key in state and isinstance(state[key], dict):
             state = state[key]
+    if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
+        raise VPBenchError(f"{path}: not a ViT state dict (expected a mapping of parameter names to tensors)")
     layers = net.transformer_layers
     targets: dict[str, torch.Tensor] = {}
     for i, layer in enumerate(layers):
