@@ -3,7 +3,10 @@
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
-STAMP := $(VENV)/.vpbench-installed
+# Extras installed with vpbench; CI adds fiftyone (`make test EXTRAS=test,fiftyone`) for the view tests.
+EXTRAS ?= test
+comma := ,
+STAMP := $(VENV)/.vpbench-installed-$(subst $(comma),-,$(EXTRAS))
 DEMO_OUT ?= demo-out
 # torch/torchvision pinned to the builds on this kind of machine's disk;
 # pyproject's ranges admit them (and newer 2.x releases elsewhere).
@@ -17,7 +20,7 @@ $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q $(TORCH_PINS)
-	$(PY) -m pip install -q -e '.[test]'
+	$(PY) -m pip install -q -e '.[$(EXTRAS)]'
 	touch $(STAMP)
 
 DEMO_METHODS ?= raw downsample-4x blackening

@@ -138,7 +138,7 @@ def evaluate(
     profile: str = typer.Option("cpu", "--profile", help="Recognizer and method settings: cpu (two cores, minutes) or paper (the published settings, for a GPU)."),
     seed: int = typer.Option(0, "--seed", help="Seed of every random choice of the run."),
     out: Path = typer.Option(Path("results"), "--out", help="Results folder: <out>/<protocol>/<dataset>/<method>/<run>.json."),
-    resume: bool = typer.Option(False, "--resume", help="Skip evaluations whose result file already exists."),
+    resume: bool = typer.Option(False, "--resume", help="Keep finished results (refusing ones of another protocol version) and continue interrupted evaluations from their last epoch checkpoint (<run>.work/)."),
     checkpoint: Optional[Path] = typer.Option(None, "--checkpoint", help="A learned method's trained state (.pt) instead of training it."),
     whole_frame: bool = typer.Option(False, "--whole-frame", help="Box-based methods act on the whole frame (only when asked: missing boxes are an error)."),
     keep_ratio: Optional[float] = typer.Option(None, "--keep-ratio", help="STPrivacy's deployment keep ratio (with --checkpoint: a sweep needs no retraining)."),
@@ -170,6 +170,29 @@ def evaluate(
 
 @app.command(
     epilog="Examples:\n\n"
+    "  vpbench leaderboard --results results/ --out leaderboard/\n\n"
+    "  vpbench leaderboard --results demo-out/results --out demo-out/leaderboard\n\n"
+    "  vpbench leaderboard --results results/ --out site/ --models-dir my-models/\n\n"
+    "Ranking: Pareto front of (top-1 up, cMAP down) first, then later fronts; within a front by "
+    "top-1 % minus cMAP %. Re-running on the same results rewrites identical .md and .csv files."
+)
+def leaderboard(
+    results: Path = typer.Option(Path("results"), "--results", "-r", help="Results folder of `vpbench evaluate` (<protocol>/<dataset>/<method>/<run>.json)."),
+    out: Path = typer.Option(Path("leaderboard"), "--out", "-o", help="Folder for leaderboard.md, .csv, .html, trade-off plots and previews."),
+    models_dir: Optional[Path] = typer.Option(None, "--models-dir", help="Your own model card folder (for the paper-reported numbers)."),
+) -> None:
+    """Build the leaderboard (markdown, CSV, self-contained HTML, trade-off plots) from result JSONs."""
+    from .leaderboard import write_leaderboard
+
+    written = write_leaderboard(results, out, models_dir)
+    for path in written:
+        if path.suffix != ".png":
+            typer.echo(f"wrote {path}")
+    typer.echo(f"  plus {sum(p.suffix == '.png' for p in written)} image(s) in {out}")
+
+
+@app.command(
+    epilog="Examples:\n\n"
     "  vpbench anonymize --method stprivacy --checkpoint results/known/synth-hmdb51/stprivacy/cpu-seed0.pt in.mp4 out.mp4\n\n"
     "  vpbench anonymize --method stprivacy --checkpoint model.pt --keep-ratio 0.2 in.avi out.avi\n\n"
     "  vpbench anonymize --method strongblur --boxes person_boxes.csv in.mp4 out.mp4\n\n"
@@ -195,6 +218,32 @@ def anonymize(
     typer.echo(f"{dst}: {done['frames']} frames at {done['fps']:.3g} fps, {done['width']}x{done['height']} ({method})")
 
 
+@app.command(
+    epilog="Examples:\n\n"
+    "  vpbench view data/synth-hmdb51\n\n"
+    "  vpbench view data/synth-hmdb51 --results results/known/synth-hmdb51/stprivacy/cpu-seed0.json\n\n"
+    "  vpbench view data/synth-hmdb51 --results results/known/synth-hmdb51/blackening --no-app --name synth-black\n\n"
+    "  vpbench view data/vp-hmdb51 --port 5252   (then: ssh -L 5252:127.0.0.1:5252 HOST, open http://localhost:5252)\n\n"
+    "Needs the fiftyone extra: pip install 'vpbench[fiftyone]'."
+)
+def view(
+    dataset_dir: Path = typer.Argument(..., help="A built dataset directory."),
+    results: Optional[Path] = typer.Option(None, "--results", "-r", help="A result JSON of `vpbench evaluate` (or a folder holding exactly one for this dataset): its method's test videos become a group slice beside 'raw'."),
+    no_app: bool = typer.Option(False, "--no-app", help="Build the FiftyOne dataset and exit, without launching the App."),
+    name: Optional[str] = typer.Option(None, "--name", help="FiftyOne dataset name (default: vpbench-<dataset>[-<protocol>-<method>-<run>]); an existing one is replaced."),
+    media_dir: Optional[Path] = typer.Option(None, "--media-dir", help="Where the App-playable (H.264) and transformed videos go (default: DATASET_DIR/fiftyone-media)."),
+    port: int = typer.Option(5151, "--port", help="App port, served on 127.0.0.1 only."),
+) -> None:
+    """Browse a built dataset (labels, votes, person boxes) and a method's output in the FiftyOne App."""
+    from .view import build_view, launch
+
+    built = build_view(dataset_dir, results=results, name=name, media_dir=media_dir)
+    slices = f", group slices {', '.join(built.slices)}" if built.slices else ""
+    typer.echo(f"FiftyOne dataset '{built.name}': {built.samples} samples{slices}; videos in {built.media_dir}")
+    if not no_app:
+        launch(built, port=port, echo=typer.echo)
+
+
 @app.command(epilog="Example:\n\n  vpbench methods")
 def methods() -> None:
     """List the registered methods: name, version, origin, description."""
@@ -215,6 +264,11 @@ def protocols(protocols_dir: Optional[Path] = typer.Option(None, "--protocols-di
         spec = load_protocol(name, protocols_dir)
         suites = "; ".join(f"{s}: " + ", ".join(j["evaluate"] for j in jobs) for s, jobs in spec["suites"].items())
         typer.echo(f"{name:<6} v{spec['version']}  {spec.get('description', '')}  ({suites})")
+
+
+from .cli_annotate import annotate_app  # noqa: E402 - registered after the top-level commands
+
+app.add_typer(annotate_app, name="annotate")
 
 
 def main(argv: list[str] | None = None) -> None:
