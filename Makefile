@@ -23,15 +23,19 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install -q -e '.[$(EXTRAS)]'
 	touch $(STAMP)
 
-DEMO_METHODS ?= raw downsample-4x blackening
+# raw, every non-learned baseline and STPrivacy, under `known`, on both VP-Synth datasets.
+DEMO_METHODS ?= raw downsample-2x downsample-4x blackening strongblur weakblur stprivacy
 
+# --resume: a second `make demo` (or one after a crash) keeps what is finished and continues the rest.
 demo: $(STAMP)
 	$(VENV)/bin/vpbench build --dataset synth-hmdb51 --out $(DEMO_OUT)/data/synth-hmdb51 --size default --seed 0
 	$(VENV)/bin/vpbench build --dataset synth-ucf101 --out $(DEMO_OUT)/data/synth-ucf101 --size default --seed 0
 	for m in $(DEMO_METHODS); do \
 	  $(VENV)/bin/vpbench evaluate --method $$m --protocol known --suite synth --profile cpu --seed 0 \
-	    --data-root $(DEMO_OUT)/data --out $(DEMO_OUT)/results || exit 1; \
+	    --data-root $(DEMO_OUT)/data --out $(DEMO_OUT)/results --resume || exit 1; \
 	done
+	$(VENV)/bin/vpbench leaderboard --results $(DEMO_OUT)/results --out $(DEMO_OUT)/leaderboard
+	@echo "leaderboard: $(DEMO_OUT)/leaderboard/leaderboard.html (also .md, .csv and the trade-off plots)"
 
 test: $(STAMP)
 	$(PY) -m pytest -q
