@@ -12,7 +12,7 @@ DEMO_OUT ?= demo-out
 # pyproject's ranges admit them (and newer 2.x releases elsewhere).
 TORCH_PINS := torch==2.14.1 torchvision==0.29.1
 
-.PHONY: demo test install clean
+.PHONY: demo test bench install clean
 
 install: $(STAMP)
 
@@ -36,6 +36,10 @@ demo: $(STAMP)
 	done
 	$(VENV)/bin/vpbench leaderboard --results $(DEMO_OUT)/results --out $(DEMO_OUT)/leaderboard
 	@echo "leaderboard: $(DEMO_OUT)/leaderboard/leaderboard.html (also .md, .csv and the trade-off plots)"
+
+# Measurements, not tests: bench/results.json (see bench/run_all.py; BENCH_ARGS=--quick for a short run).
+bench: $(STAMP)
+	$(PY) bench/run_all.py $(BENCH_ARGS)
 
 test: $(STAMP)
 	$(PY) -m pytest -q

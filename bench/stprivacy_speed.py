@@ -17,7 +17,12 @@ import statistics
 import time
 from pathlib import Path
 
+import sys
+
 import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from common import BENCH_DIR, print_rows, row, write_rows  # noqa: E402
 
 from vpbench.config import method_card, recognizer_profile
 from vpbench.methods import create_method
@@ -33,7 +38,8 @@ def main() -> None:
     ap.add_argument("--batch", type=int, default=8)
     ap.add_argument("--repeats", type=int, default=15)
     ap.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's default)")
-    ap.add_argument("--out", type=Path, default=Path("bench/stprivacy_speed.json"))
+    ap.add_argument("--out", type=Path, default=BENCH_DIR / "stprivacy_speed.json")
+    ap.add_argument("--rows", type=Path, default=BENCH_DIR / "stprivacy_speed.rows.json", help="results.json rows (bench/run_all.py)")
     args = ap.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -74,8 +80,18 @@ def main() -> None:
                                     "threads": torch.get_num_threads(), "rows": rows}, indent=2) + "\n")
     print(f"STPrivacy inference, batch {args.batch}, {cfg.frames}x{cfg.height}x{cfg.width}, tubelet {cfg.tubelet}, {torch.get_num_threads()} threads")
     print(f"{'keep':>6} {'clips/s':>8} {'GMAC/clip':>10} {'measured':>9} {'FLOP-pred':>9} {'meas/pred':>9}")
-    for row in rows:
-        print(f"{row['keep_ratio']:>6} {row['clips_per_s']:>8.1f} {row['gmac_per_clip']:>10.3f} {row['measured_speedup']:>8.2f}x {row['flop_speedup']:>8.2f}x {row['measured_over_predicted']:>9.2f}")
+    for r in rows:
+        print(f"{r['keep_ratio']:>6} {r['clips_per_s']:>8.1f} {r['gmac_per_clip']:>10.3f} {r['measured_speedup']:>8.2f}x {r['flop_speedup']:>8.2f}x {r['measured_over_predicted']:>9.2f}")
+    last = rows[-1]
+    detail = {"batch": args.batch, "threads": torch.get_num_threads(), "repeats": args.repeats, "tubelet": list(cfg.tubelet),
+              "checkpoint": None if args.checkpoint is None else str(args.checkpoint), "rows": rows}
+    summary = [
+        row("stprivacy_speedup_0.343", last["measured_speedup"], "ratio", "> 1 (pruned tokens are dropped)", detail),
+        row("stprivacy_speedup_vs_flops_0.343", last["measured_over_predicted"], "ratio", ">= 0.85",
+            {"what": "measured speedup at keep 0.343 / the speedup count_flops predicts", "flop_speedup": last["flop_speedup"]}),
+    ]
+    write_rows(args.rows, summary)
+    print_rows(summary)
 
 
 if __name__ == "__main__":

@@ -422,3 +422,10 @@ def test_the_console_entry_point_prints_one_line_or_with_debug_the_traceback(tmp
     assert plain.stderr.splitlines() == [f"error: unknown method 'rwa' (did you mean 'raw'?); choose from: {METHOD_NAMES}"]
     debug = subprocess.run([*args[:3], "--debug", *args[3:]], capture_output=True, text=True, env=ENV, cwd=tmp_path)
     assert debug.returncode == 1 and "Traceback (most recent call last)" in debug.stderr
+
+
+def test_a_mistyped_option_is_a_usage_error_without_a_traceback(tmp_path):
+    # Click's usage errors come from Typer's vendored Click (typer._click) or the click package.
+    proc = subprocess.run([sys.executable, "-m", "vpbench.cli", "evaluate", "--methd", "raw"], capture_output=True, text=True, env=ENV, cwd=tmp_path)
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr
+    assert proc.stderr.splitlines()[-1].startswith("Error: No such option: --methd")

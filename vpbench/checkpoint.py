@@ -150,9 +150,15 @@ class Checkpointer:
         """Record that ``epoch`` epochs of the current stage are done (``extra``: plain data to get back)."""
         if self.path is None:
             return
+        from . import distributed
+
+        if not distributed.is_main():  # one writer; the others wait below until the file is whole
+            distributed.barrier()
+            return
         save_torch(self.path, {
             "format": FORMAT, "format_version": FORMAT_VERSION, "settings": self.settings,
             "stage": self.stage, "stages_done": list(self.stages_done), "epoch": int(epoch),
             "states": {name: obj.state_dict() for name, obj in self.objects.items()},
             "rng": rng_state(self.rng), "extra": extra,
         })
+        distributed.barrier()

@@ -97,6 +97,37 @@ def info(dataset_dir: Path = typer.Argument(..., help="A built dataset directory
     typer.echo(format_summary(summarize_dataset(dataset_dir)))
 
 
+@app.command(
+    epilog="Examples:\n\n"
+    "  vpbench cache data/synth-hmdb51                      (the cpu profile's frame size and interval)\n\n"
+    "  vpbench cache data/vp-ucf101 --profile paper\n\n"
+    "  vpbench cache data/mine --frame-size 128 160 --interval 2\n\n"
+    "Later `vpbench evaluate` runs read frames from the cache instead of decoding every video. The cache is "
+    "tied to the dataset's content hash, frame size and interval: after a rebuild that changed any video, "
+    "evaluate refuses the stale cache until you run this again."
+)
+def cache(
+    dataset_dir: Path = typer.Argument(..., help="A built dataset directory."),
+    profile: str = typer.Option("cpu", "--profile", help="Take frame size and interval from this recognizer profile (models/recognizers.yaml)."),
+    frame_size: Optional[tuple[int, int]] = typer.Option(None, "--frame-size", help="Frame height and width instead of the profile's."),
+    interval: Optional[int] = typer.Option(None, "--interval", help="Keep every k-th frame instead of the profile's interval for this dataset."),
+    models_dir: Optional[Path] = typer.Option(None, "--models-dir", help="Your own model card folder."),
+    workers: Optional[int] = typer.Option(None, "--workers", help="Decoding processes (default: all cores)."),
+) -> None:
+    """Decode every video of a built dataset once into a memory-mapped clip cache (DATASET_DIR/cache/)."""
+    from .config import frame_interval, recognizer_profile
+    from .data.builder import load_info
+    from .data.cache import build_cache
+
+    name = load_info(dataset_dir)["name"]
+    settings = recognizer_profile(profile, models_dir)
+    size = tuple(frame_size) if frame_size else tuple(settings["frame_size"])
+    step = interval if interval is not None else frame_interval(settings, name)
+    path = build_cache(dataset_dir, size, step, workers=workers)
+    total = sum(f.stat().st_size for f in path.iterdir())
+    typer.echo(f"{name}: clip cache {size[0]}x{size[1]} every {step} frame(s), {total / 2**20:.1f} MiB in {path}")
+
+
 @app.command(epilog="Example:\n\n  vpbench datasets")
 def datasets() -> None:
     """List the datasets `vpbench build` knows, with their origin."""
@@ -157,7 +188,11 @@ def evaluate(
         out=out, resume=resume, checkpoint=checkpoint, whole_frame=whole_frame, method_options=options,
         protocols_dir=protocols_dir, models_dir=models_dir,
     )
+    from . import distributed
+
     for path in run(request):
+        if not distributed.is_main():
+            continue
         r = load_result(path)
         s = r["scores"]
         typer.echo(
@@ -288,12 +323,22 @@ def main(argv: list[str] | None = None) -> None:
         typer.echo("interrupted", err=True)
         sys.exit(130)
     except Exception as exc:
-        import click
-
-        if isinstance(exc, click.exceptions.ClickException):
+        if isinstance(exc, _usage_error_types()):
             exc.show()
             sys.exit(exc.exit_code)
         raise
+
+
+def _usage_error_types() -> tuple[type, ...]:
+    """Click's usage errors (no such option, missing argument): Typer >= 0.2x vendors Click as
+    ``typer._click`` and older Typer uses the ``click`` package; either may be the one raising."""
+    types = []
+    for module in ("typer._click.exceptions", "click.exceptions"):
+        try:
+            types.append(__import__(module, fromlist=["ClickException"]).ClickException)
+        except ImportError:
+            pass
+    return tuple(types)
 
 
 if __name__ == "__main__":

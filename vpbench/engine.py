@@ -19,6 +19,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from . import distributed
 from .checkpoint import Checkpointer
 from .data.sampling import ClipSampler, crop_boxes
 from .data.store import FrameStore
@@ -79,6 +80,22 @@ def _settings(cfg: TrainConfig, seed: int, task: str, items: np.ndarray, targets
     return {"config": asdict(cfg), "seed": int(seed), "task": task, "data": data}
 
 
+def _local_share(n: int) -> tuple[np.ndarray, float]:
+    """Indices into a global batch of ``n`` that this rank trains on, and its loss weight. A rank
+    whose share is empty (a last batch smaller than the world) runs the first item at weight 0,
+    since DDP needs every rank in every backward pass."""
+    part, weight = distributed.share(n)
+    idx = np.arange(n)[part]
+    return (idx, weight) if len(idx) else (np.arange(min(n, 1)), 0.0)
+
+
+def _to_device(x: torch.Tensor, dev: torch.device) -> torch.Tensor:
+    """uint8 batch to the training device (pinned and asynchronous on a GPU)."""
+    if dev.type == "cuda":
+        return x.pin_memory().to(dev, non_blocking=True)
+    return x
+
+
 def _loss(task: str, logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
     if task == "action":
         return F.cross_entropy(logits, target)
@@ -102,29 +119,36 @@ def train_video_recognizer(
     h, w = store.frame_size
     steps_per_epoch = max(1, math.ceil(len(videos) / cfg.batch_size))
     total = cfg.epochs * steps_per_epoch
+    dev = distributed.device()
+    model.to(dev)
     opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     target_t = torch.tensor(np.asarray(targets), dtype=torch.long if task == "action" else torch.float32)
     ckpt = Checkpointer(checkpoint, rng, _settings(cfg, seed, task, videos, targets))
     first, saved = ckpt.start(task, {"model": model, "optimizer": opt})
+    ddp = distributed.wrap(model)
     model.train()
     step, losses = first * steps_per_epoch, list(saved.get("losses", []))
-    with tqdm(total=total, initial=step, desc=desc, unit="step", disable=None if progress else True) as bar:
+    with tqdm(total=total, initial=step, desc=desc, unit="step", disable=None if progress or not distributed.is_main() else True) as bar:
         for epoch in range(first, cfg.epochs):
             order = rng.permutation(len(videos))
             for b in range(steps_per_epoch):
                 sel = order[b * cfg.batch_size : (b + 1) * cfg.batch_size]
-                clips = []
+                # Every rank draws the views of the whole global batch (the same numbers a single
+                # process draws), then decodes only its own share of them.
+                views = []
                 for k in sel:
                     v = int(videos[k])
                     start = int(rng.integers(0, max(store.num_frames(v) - cfg.clip_len, 0) + 1))
                     y = int(rng.integers(0, h - cfg.crop + 1))
                     x = int(rng.integers(0, w - cfg.crop + 1))
-                    clips.append(clip_tensor(store, v, start, cfg.clip_len, (y, x, y + cfg.crop, x + cfg.crop)))
-                batch = normalize(torch.stack(clips).permute(0, 4, 1, 2, 3))
-                loss = _loss(task, model(batch), target_t[torch.as_tensor(sel)])
+                    views.append((v, start, (y, x, y + cfg.crop, x + cfg.crop)))
+                part, weight = _local_share(len(sel))
+                clips = [clip_tensor(store, v, start, cfg.clip_len, box) for v, start, box in (views[i] for i in part)]
+                batch = normalize(_to_device(torch.stack(clips), dev).permute(0, 4, 1, 2, 3))
+                loss = weight * _loss(task, ddp(batch), target_t[torch.as_tensor(sel[part])].to(dev))
                 lr = cosine_lr(step, total, int(cfg.warmup_epochs * steps_per_epoch), cfg.lr)
                 optimizer_step(opt, model.parameters(), loss, lr, cfg.grad_clip)
-                losses.append(loss.item())
+                losses.append(distributed.mean_across(loss.item()))
                 step += 1
                 bar.update()
                 bar.set_postfix(loss=f"{np.mean(losses[-steps_per_epoch:]):.3f}")
@@ -142,18 +166,22 @@ def predict_videos(
     from tqdm import tqdm
 
     model.eval()
+    dev = distributed.device()
+    model.to(dev)
     h, w = store.frame_size
     crops = crop_boxes(h, w, crop, num_crops)
     sampler = ClipSampler(clip_len=clip_len, frame_interval=1, num_clips=num_clips, mode="test")
     out = []
-    for v in tqdm(videos, desc=desc, unit="video", disable=None if progress else True):
+    part, _ = distributed.share(len(videos))  # each rank tests its share; the scores are gathered below
+    for v in tqdm(videos[part], desc=desc, unit="video", disable=None if progress and distributed.is_main() else True):
         v = int(v)
         starts = sampler(store.num_frames(v))[:, 0]
         views = [clip_tensor(store, v, int(s), clip_len, c) for s in starts for c in crops]
-        logits = model(normalize(torch.stack(views).permute(0, 4, 1, 2, 3)))
+        logits = model(normalize(_to_device(torch.stack(views), dev).permute(0, 4, 1, 2, 3)))
         probs = logits.softmax(-1) if task == "action" else logits.sigmoid()
-        out.append(probs.mean(0).numpy())
-    return np.stack(out).astype(np.float64)
+        out.append(probs.mean(0).cpu().numpy())
+    local = np.stack(out).astype(np.float64) if out else np.zeros((0, 0))
+    return distributed.gather_rows(local, len(videos))
 
 
 def train_frame_recognizer(
@@ -169,24 +197,30 @@ def train_frame_recognizer(
     frames = np.concatenate([np.arange(store.offsets[v], store.offsets[v + 1]) for v in videos])
     steps_per_epoch = max(1, math.ceil(len(frames) / cfg.batch_size))
     total = cfg.epochs * steps_per_epoch
+    dev = distributed.device()
+    model.to(dev)
     opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     labels = torch.as_tensor(store.frame_labels, dtype=torch.float32)
     ckpt = Checkpointer(checkpoint, rng, _settings(cfg, seed, "frame_privacy", frames, store.frame_labels[frames]))
     first, saved = ckpt.start("frame_privacy", {"model": model, "optimizer": opt})
+    ddp = distributed.wrap(model)
     model.train()
     step, losses = first * steps_per_epoch, list(saved.get("losses", []))
-    with tqdm(total=total, initial=step, desc=desc, unit="step", disable=None if progress else True) as bar:
+    with tqdm(total=total, initial=step, desc=desc, unit="step", disable=None if progress and distributed.is_main() else True) as bar:
         for epoch in range(first, cfg.epochs):
             order = frames[rng.permutation(len(frames))]
             for b in range(steps_per_epoch):
                 sel = order[b * cfg.batch_size : (b + 1) * cfg.batch_size]
                 ys = rng.integers(0, h - cfg.crop + 1, len(sel))
                 xs = rng.integers(0, w - cfg.crop + 1, len(sel))
+                part, weight = _local_share(len(sel))
+                sel, ys, xs = sel[part], ys[part], xs[part]
                 imgs = torch.stack([torch.from_numpy(store.frames[f, y : y + cfg.crop, x : x + cfg.crop]) for f, y, x in zip(sel, ys, xs)])
-                loss = F.binary_cross_entropy_with_logits(model(normalize(imgs.permute(0, 3, 1, 2))), labels[torch.as_tensor(sel)])
+                logits = ddp(normalize(_to_device(imgs, dev).permute(0, 3, 1, 2)))
+                loss = weight * F.binary_cross_entropy_with_logits(logits, labels[torch.as_tensor(sel)].to(dev))
                 lr = cosine_lr(step, total, int(cfg.warmup_epochs * steps_per_epoch), cfg.lr)
                 optimizer_step(opt, model.parameters(), loss, lr, cfg.grad_clip)
-                losses.append(loss.item())
+                losses.append(distributed.mean_across(loss.item()))
                 step += 1
                 bar.update()
             losses = losses[-steps_per_epoch:]

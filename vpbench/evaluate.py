@@ -25,7 +25,7 @@ import numpy as np
 import pandas as pd
 import torch
 
-from . import __version__
+from . import __version__, distributed
 from .atomic import atomic_write_json
 from .attributes import ATTRIBUTES
 from .config import frame_interval, load_protocol, method_card, recognizer_profile
@@ -60,7 +60,9 @@ def ensure_dataset(name: str, data_root: Path, suite: str, progress: bool = True
         return path
     spec = DATASETS.get(name)
     if suite == "synth" and spec.synthetic:
-        build_dataset(name, path, size="default", seed=0, progress=progress)
+        if distributed.is_main():  # under torchrun one rank builds; the others wait for it
+            build_dataset(name, path, size="default", seed=0, progress=progress)
+        distributed.barrier()
         return path
     raise VPBenchError(f"{path}: dataset '{name}' is not built; run `vpbench build --dataset {name} --out {path} ...` first")
 
@@ -178,7 +180,11 @@ class EvaluationRequest:
 
 
 def evaluate(request: EvaluationRequest) -> list[Path]:
-    """Run every evaluation of the protocol's suite (or only ``request.dataset``); return the result files."""
+    """Run every evaluation of the protocol's suite (or only ``request.dataset``); return the result files.
+
+    Under ``torchrun`` every process runs this; training and testing are shared between them
+    (:mod:`vpbench.distributed`) and rank 0 writes the files."""
+    distributed.init_from_env()
     protocol = load_protocol(request.protocol, request.protocols_dir)
     suites = protocol["suites"]
     if request.suite not in suites:
@@ -227,7 +233,8 @@ def _fit_or_load(request: EvaluationRequest, method: PrivacyMethod, profile: dic
     method_profile = {**profile, "name": request.profile, "models_dir": request.models_dir,
                       "frame_interval_used": frame_interval(profile, job["method_train"])}
     timer.run("fit_method", method.fit, data, method_profile, seed=request.seed, progress=request.progress, checkpoint_dir=work.path)
-    timer.run("save_method", method.save, ckpt_path)
+    if distributed.is_main():
+        timer.run("save_method", method.save, ckpt_path)
     return {"trained_on": job["method_train"], "checkpoint": ckpt_path.name}
 
 
@@ -258,7 +265,8 @@ def _run_job(request: EvaluationRequest, protocol: dict, profile: dict, job: dic
         raw_store = store
         store = timer.run("transform", transform_store, method, store, clip_len, request.whole_frame, request.progress, f"transforming ({method.name})")
         # Raw above transformed for the first 3 test videos, for the leaderboard; never fails the run.
-        write_preview(preview_path(path), raw_store, store, range(n_train, min(n_train + 3, len(rows))), method.name)
+        if distributed.is_main():
+            write_preview(preview_path(path), raw_store, store, range(n_train, min(n_train + 3, len(rows))), method.name)
         del raw_store  # only the preview needed the raw pixels; free them before training
         tr, te = np.arange(n_train), np.arange(n_train, len(rows))
         actions = rows["action_index"].to_numpy()
@@ -295,7 +303,8 @@ def _run_job(request: EvaluationRequest, protocol: dict, profile: dict, job: dic
         "wall_time_s": timer.phases,
         "date": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
     }
-    atomic_write_json(path, document)
+    if distributed.is_main():  # every rank holds the same scores; one writes them
+        atomic_write_json(path, document)
     work.finish()
     return path
 

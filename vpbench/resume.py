@@ -27,6 +27,7 @@ from typing import Any
 import numpy as np
 
 from .atomic import atomic_write_bytes, atomic_write_json, stale_temporaries
+from . import distributed
 from .errors import VPBenchError
 
 SETTINGS_FILE = "run.json"
@@ -47,6 +48,9 @@ class WorkDir:
     def __init__(self, result: Path, settings: dict, resume: bool) -> None:
         self.path = work_dir_of(Path(result))
         self.settings = _plain(settings)
+        if not distributed.is_main():  # under torchrun rank 0 alone sets the folder up
+            distributed.barrier()
+            return
         meta = self.path / SETTINGS_FILE
         if resume and self.path.is_dir():
             self._check(meta)
@@ -55,6 +59,7 @@ class WorkDir:
         for stale in stale_temporaries(result) + stale_temporaries(Path(result).with_suffix(".pt")):
             stale.unlink(missing_ok=True)
         atomic_write_json(meta, self.settings)
+        distributed.barrier()
 
     def _check(self, meta: Path) -> None:
         try:
@@ -87,16 +92,19 @@ class WorkDir:
             except Exception as exc:  # noqa: BLE001 - a damaged file fails in many ways; allow_pickle=False runs no code
                 raise VPBenchError(f"{path}: unreadable saved predictions ({type(exc).__name__}); delete it to recompute") from None
             return values[0] if single else values
-        values = compute()
-        single = not isinstance(values, tuple)
-        parts = (values,) if single else values
-        buf = io.BytesIO()
-        np.savez(buf, *parts, single=np.asarray(single))
-        atomic_write_bytes(path, buf.getvalue())
+        values = compute()  # on every rank: predictions are gathered across ranks inside
+        if distributed.is_main():
+            single = not isinstance(values, tuple)
+            parts = (values,) if single else values
+            buf = io.BytesIO()
+            np.savez(buf, *parts, single=np.asarray(single))
+            atomic_write_bytes(path, buf.getvalue())
+        distributed.barrier()
         return values
 
     def finish(self) -> None:
-        shutil.rmtree(self.path, ignore_errors=True)
+        if distributed.is_main():
+            shutil.rmtree(self.path, ignore_errors=True)
 
 
 def check_finished_result(path: Path, expected: dict) -> None:

@@ -20,6 +20,7 @@ import pandas as pd
 
 from ..attributes import ATTRIBUTES
 from ..errors import VPBenchError
+from .cache import open_cache
 from .video import read_frames
 
 
@@ -30,6 +31,7 @@ class FrameStore:
     video_ids: list[str]
     masks: np.ndarray | None = None  # bool F x H x W: person regions
     frame_labels: np.ndarray | None = None  # int8 F x 5: per-frame privacy labels
+    source: str = "decoded"  # or "cache <folder>": where the frames came from
 
     def __len__(self) -> int:
         return len(self.video_ids)
@@ -83,7 +85,13 @@ def resize_frames(frames: np.ndarray, size: tuple[int, int]) -> np.ndarray:
     return y.round_().clamp_(0, 255).to(torch.uint8).permute(0, 2, 3, 1).contiguous().numpy()
 
 
-def _decode(args: tuple[str, int, int, tuple[int, int]]) -> np.ndarray:
+def decode_job(dataset_dir: Path, path: str, num_frames: int, frame_interval: int, size: tuple[int, int]) -> tuple[str, int, int, tuple[int, int]]:
+    """The arguments of :func:`decode_video` for one manifest row (plain values: they cross processes)."""
+    return (str(Path(dataset_dir) / path), int(num_frames), int(frame_interval), (int(size[0]), int(size[1])))
+
+
+def decode_video(args: tuple[str, int, int, tuple[int, int]]) -> np.ndarray:
+    """One video's frames at the interval, resized: what the store and the clip cache hold."""
     import torch
 
     torch.set_num_threads(1)
@@ -107,6 +115,27 @@ def _rasterize(boxes: pd.DataFrame, frame_idx: np.ndarray, src_wh: tuple[int, in
     return masks
 
 
+def _decode_all(dataset_dir: Path, manifest: pd.DataFrame, size: tuple[int, int], frame_interval: int,
+                workers: int | None, progress: bool, desc: str) -> tuple[np.ndarray, np.ndarray]:
+    from tqdm import tqdm
+
+    jobs = [decode_job(dataset_dir, p, n, frame_interval, size) for p, n in zip(manifest["path"], manifest["num_frames"])]
+    workers = workers or min(mp.cpu_count(), 8)
+    parts: list[np.ndarray] = []
+    with tqdm(total=len(jobs), desc=desc, unit="video", disable=None if progress else True) as bar:
+        if workers <= 1 or len(jobs) < 8:
+            for job in jobs:
+                parts.append(decode_video(job))
+                bar.update()
+        else:
+            with ProcessPoolExecutor(max_workers=workers, mp_context=mp.get_context("fork")) as pool:
+                for frames in pool.map(decode_video, jobs, chunksize=4):
+                    parts.append(frames)
+                    bar.update()
+    lengths = [len(p) for p in parts]
+    return np.concatenate(parts), np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64)
+
+
 def load_store(
     dataset_dir: str | Path,
     manifest: pd.DataFrame,
@@ -117,28 +146,18 @@ def load_store(
     workers: int | None = None,
     progress: bool = True,
     desc: str = "decoding",
+    use_cache: bool = True,
 ) -> FrameStore:
-    """Decode the manifest's videos into a :class:`FrameStore` (rows in manifest order)."""
-    from tqdm import tqdm
-
+    """The manifest's videos as a :class:`FrameStore` (rows in manifest order): from the dataset's
+    clip cache at this size and interval when there is one (a stale one is an error), else decoded."""
     dataset_dir = Path(dataset_dir)
     size = (int(frame_size[0]), int(frame_size[1]))
-    jobs = [(str(dataset_dir / p), int(n), int(frame_interval), size) for p, n in zip(manifest["path"], manifest["num_frames"])]
-    workers = workers or min(mp.cpu_count(), 8)
-    parts: list[np.ndarray] = []
-    with tqdm(total=len(jobs), desc=desc, unit="video", disable=None if progress else True) as bar:
-        if workers <= 1 or len(jobs) < 8:
-            for job in jobs:
-                parts.append(_decode(job))
-                bar.update()
-        else:
-            with ProcessPoolExecutor(max_workers=workers, mp_context=mp.get_context("fork")) as pool:
-                for frames in pool.map(_decode, jobs, chunksize=4):
-                    parts.append(frames)
-                    bar.update()
-    lengths = [len(p) for p in parts]
-    offsets = np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64)
-    store = FrameStore(np.concatenate(parts), offsets, list(manifest["video_id"]))
+    cache = open_cache(dataset_dir, size, frame_interval, list(manifest["video_id"])) if use_cache else None
+    if cache is not None:
+        frames, offsets = cache.gather(list(manifest["video_id"]))
+        store = FrameStore(frames, offsets, list(manifest["video_id"]), source=f"cache {cache.path}")
+    else:
+        store = FrameStore(*_decode_all(dataset_dir, manifest, size, frame_interval, workers, progress, desc), list(manifest["video_id"]))
     sampled = [np.arange(0, int(n), int(frame_interval)) for n in manifest["num_frames"]]
     if with_masks:
         path = dataset_dir / "boxes.parquet"

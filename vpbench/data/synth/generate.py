@@ -263,7 +263,9 @@ def _annotation(ann_id: int, annotator: dict, task_id: int, result: list, create
 
 
 _BUILD_ENTRIES = {"raw", "splits", "annotations", "info.json", "manifest.parquet", "build_report.json",
-                  "frame_labels.parquet", "boxes.parquet"}
+                  "frame_labels.parquet", "boxes.parquet",
+                  # vpbench's own derived outputs: kept, and refused as stale by content hash after a rebuild.
+                  "cache", "fiftyone-media"}
 
 
 def _clear_previous(out: Path) -> None:

@@ -1,0 +1,54 @@
+"""Clip cache: loading an evaluation's frames from the cache against decoding them, same run.
+
+Both sides produce the same `FrameStore` (tested in tests/test_cache.py): `load_store` with the
+dataset's clip cache present (memory-mapped, one gather) and with `use_cache=False` (decode every
+video with one process per core). Medians over --repeats interleaved runs; the row is their ratio.
+
+    .venv/bin/python bench/cache.py [--repeats 5] [--work bench/.work]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from common import BENCH_DIR, median_time, print_rows, row, synth_dataset, write_rows  # noqa: E402
+
+from vpbench.data.builder import load_manifest  # noqa: E402
+from vpbench.data.cache import build_cache  # noqa: E402
+from vpbench.data.store import load_store  # noqa: E402
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--repeats", type=int, default=5)
+    ap.add_argument("--work", type=Path, default=BENCH_DIR / ".work")
+    ap.add_argument("--out", type=Path, default=BENCH_DIR / "cache.json")
+    args = ap.parse_args()
+    data = synth_dataset(args.work)
+    size, interval = (64, 80), 2
+    build_cache(data, size, interval, progress=False)
+    manifest = load_manifest(data)
+    # What an evaluation loads: the fold's train and test videos (not the unused ones), so the cache side gathers.
+    rows_used = manifest[manifest["split_1"] != "unused"]
+    workers = os.cpu_count() or 1
+    cached, decoded = [], []
+    for _ in range(args.repeats):
+        cached.append(median_time(lambda: load_store(data, rows_used, size, interval, progress=False), 1)[0])
+        decoded.append(median_time(lambda: load_store(data, rows_used, size, interval, progress=False, use_cache=False, workers=workers), 1)[0])
+    c, d = statistics.median(cached), statistics.median(decoded)
+    n = len(rows_used)
+    rows = [row("cache_vs_decode", d / c, "ratio", ">= 10",
+                {"what": "videos/s loading from the clip cache / videos/s decoding, synth-hmdb51 default, 64x80 every 2nd frame",
+                 "videos": n, "cache_videos_per_s": n / c, "decode_videos_per_s": n / d, "cache_s": cached, "decode_s": decoded})]
+    print(f"{n} videos: cache {n / c:.0f}/s, decode {n / d:.1f}/s")
+    write_rows(args.out, rows)
+    print_rows(rows)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,5 @@
+"""``python -m vpbench`` (and ``torchrun -m vpbench evaluate ...``): the ``vpbench`` command."""
+
+from .cli import main
+
+main()
