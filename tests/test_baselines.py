@@ -174,10 +174,42 @@ def fitted(tiny_models):
     return {name: _fit(name, tiny_models) for name in BASELINES}
 
 
-def test_vita_restarts_on_schedule_and_only_at_step_0_without_restarting(fitted, tiny_models):
-    m = fitted["vita"]  # tiny profile: 3 adversarial steps, restart every 2
+def test_vita_restarts_on_schedule_and_only_at_step_0_without_restarting(tiny_models, monkeypatch):
+    from vpbench.methods import vita
+
+    calls = []
+    original = vita.BudgetEnsemble.restart
+
+    def counted(self, seed):
+        calls.append(seed)
+        original(self, seed)
+
+    monkeypatch.setattr(vita.BudgetEnsemble, "restart", counted)
+    m = _fit("vita", tiny_models)  # tiny profile: 3 adversarial steps, restart every 2, 2 budget updates a step
     assert m.log["restarts"] == [0, 2] and len(m.log["steps"]) == 3
-    assert _fit("vita", tiny_models, restarting=False).log["restarts"] == [0]
+    assert calls == [0 * 7919 + 1, 0 * 7919 + 3]  # really re-initialized, at steps 0 and 2
+    assert [s["restarted"] for s in m.log["steps"]] == [True, False, True]
+    assert [s["budget_updates"] for s in m.log["steps"]] == [2, 2, 2]
+    assert [s["restart_pretrain_steps"] for s in m.log["steps"]] == [1, 0, 1]
+    calls.clear()
+    alone = _fit("vita", tiny_models, restarting=False)
+    assert alone.log["restarts"] == [0] and len(calls) == 1
+    assert [s["restarted"] for s in alone.log["steps"]] == [True, False, False]
+
+
+def test_vita_restart_reinitializes_every_member_from_its_seed():
+    from vpbench.methods.vita import BudgetEnsemble
+    from vpbench.networks.frame_models import create_frame_model
+
+    torch.manual_seed(0)
+    ens = BudgetEnsemble([create_frame_model({"arch": "frame-resnet", "widths": [4, 8]}, 5),
+                          create_frame_model({"arch": "frame-cnn", "widths": [4, 8, 8, 8]}, 5)])
+    before = [p.detach().clone() for p in ens.parameters()]
+    ens.restart(11)
+    first = [p.detach().clone() for p in ens.parameters()]
+    assert any(not torch.equal(a, b) for a, b in zip(before, first))
+    ens.restart(11)
+    assert all(torch.equal(a, b) for a, b in zip(first, ens.parameters()))
 
 
 def test_vita_updates_the_action_model_only_while_below_the_accuracy_threshold(tiny_models, tmp_path):
@@ -351,3 +383,33 @@ def test_baseline_fits_through_the_engine_and_anonymizes_any_video(name, evaluat
     info = probe_video(tmp_path / "out.mp4")
     assert (info.num_frames, info.width, info.height) == (21, 53, 37)
     assert done["working_size"] == [32, 40] and done["frame_interval"] == 2
+
+
+def test_each_anonymizer_objective_is_its_stated_combination_of_independently_computed_parts():
+    import torch.nn.functional as F
+
+    from vpbench.methods.anonymizer_method import normalized
+
+    torch.manual_seed(0)
+    clips, labels = _video(4), torch.tensor([0, 1, 2, 0])
+    action = create_recognizer({"arch": "video-cnn", "widths": [4, 8, 8, 8]}, 3, 4, (16, 20)).eval()
+    with torch.no_grad():
+        # VITA: L_T + gamma * L_B, L_T the action cross-entropy on the degraded clips.
+        net = _anonymizer("degradation").eval()
+        budget = BudgetEnsemble([create_frame_model({"arch": "frame-resnet", "widths": [4, 8]}, 5)]).eval()
+        total, l_t, l_b = degradation_loss(net, action, budget, clips, labels, 0.5, 4, np.random.default_rng(0))
+        assert torch.allclose(l_t, F.cross_entropy(action(normalized(net(clips))), labels))
+        assert torch.allclose(total, l_t + 0.5 * l_b) and l_b > 0
+        # SPAct: -NT-Xent + w * CE (the anonymizer maximizes the privacy branch's contrastive loss).
+        unet = _anonymizer("unet").eval()
+        privacy = ProjectedEncoder(create_frame_model({"arch": "frame-resnet", "widths": [4, 8]}, 0), 8, 16).eval()
+        v1, v2 = _video(1, 6, seed=2)[0].transpose(0, 1), _video(1, 6, seed=3)[0].transpose(0, 1)
+        total, l_b, l_t = anonymizer_loss(unet, action, privacy, v1, v2, clips, labels, 2.0, 0.1)
+        direct_b = nt_xent(privacy(normalized(unet.frames(v1))), privacy(normalized(unet.frames(v2))), 0.1)
+        assert torch.allclose(l_b, direct_b) and torch.allclose(l_t, F.cross_entropy(action(normalized(unet(clips))), labels))
+        assert torch.allclose(total, -l_b + 2.0 * l_t)
+        # Collective: CE_action + lambda * confusion of every attribute's discriminator.
+        disc = AttributeDiscriminators({"arch": "video-cnn", "widths": [4, 4, 8, 8]}, 5, 4, (16, 20)).eval()
+        total, l_t, l_p = transformation_loss(net, action, disc, clips, labels, 3.0)
+        assert torch.allclose(l_p, confusion_loss(disc(normalized(net(clips)))))
+        assert torch.allclose(total, l_t + 3.0 * l_p)

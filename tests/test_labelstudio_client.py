@@ -206,3 +206,38 @@ def test_videos_of_a_raw_folder(tmp_path):
         dataset_videos(tmp_path)
     with pytest.raises(VPBenchError, match="no such folder"):
         dataset_videos(tmp_path / "absent")
+
+
+@pytest.mark.parametrize("export", [[{"id": 1, "annotations": 3}], ["not a task"], {"tasks": []}])
+def test_a_broken_export_is_one_line_and_pull_keeps_the_previous_file(stub, tmp_path, export):
+    from vpbench.annotation.campaign import pull, status
+
+    stub.routes[("GET", "/api/projects/")] = (200, {"count": 1, "results": [{"id": 4, "title": "Proj", "maximum_annotations": 3}]}, {})
+    stub.routes[("GET", "/api/projects/4/export")] = (200, export, {})
+    stub.routes[("GET", "/api/users/")] = (200, [], {})
+    client = LabelStudio(stub.url, LEGACY)
+    with pytest.raises(VPBenchError, match="sent an export") as err:
+        status(client, "Proj")
+    assert "\n" not in str(err.value)
+    out = tmp_path / "export.json"
+    out.write_text("[previous export]")
+    with pytest.raises(VPBenchError, match="sent an export"):
+        pull(client, "Proj", out)
+    assert out.read_text() == "[previous export]" and sorted(p.name for p in tmp_path.iterdir()) == ["export.json"]
+
+
+def test_importing_vpbench_and_its_cli_needs_no_label_studio_sdk():
+    import subprocess
+    import sys
+
+    # A finder that refuses label_studio_sdk: the import must not even try it.
+    code = ("import sys\n"
+            "class Block:\n"
+            "    def find_spec(self, name, path=None, target=None):\n"
+            "        if name.split('.')[0] in ('label_studio_sdk', 'label_studio'):\n"
+            "            raise ImportError('blocked ' + name)\n"
+            "sys.meta_path.insert(0, Block())\n"
+            "import vpbench, vpbench.cli, vpbench.annotation.campaign, vpbench.cli_annotate\n"
+            "print('ok')\n")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert proc.returncode == 0 and proc.stdout.strip() == "ok", proc.stderr

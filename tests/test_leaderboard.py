@@ -302,3 +302,22 @@ def test_the_docs_state_the_rules_the_pages_apply():
     docs = " ".join((Path(__file__).resolve().parents[1] / "docs" / "leaderboard.md").read_text().split())
     for rule in (RANKING_RULE, DELTA_RULE, PAPER_RULE):
         assert " ".join(rule.split()) in docs
+
+
+def test_results_all_of_an_old_protocol_version_are_refused(tmp_path):
+    # They agree with each other, but not with the protocol spec in use (known is version 1).
+    write_result(tmp_path, method="raw", protocol_version=0)
+    bad = write_result(tmp_path, method="blackening", protocol_version=0)
+    proc = _cli("leaderboard", "--results", tmp_path, "--out", tmp_path / "lb")
+    _assert_one_line_error(proc, "protocol 'known' version 0, but the protocol in use is version 1")
+    assert str(bad) in proc.stderr or str(tmp_path / "known" / "synth-hmdb51" / "raw") in proc.stderr
+    assert not (tmp_path / "lb").exists()
+
+
+@pytest.mark.parametrize("key, value", [("bootstrap", {"level": "95%"}), ("config", None), ("profile", 3)])
+def test_a_result_with_a_malformed_field_the_leaderboard_reads_is_refused(tmp_path, key, value):
+    path = write_result(tmp_path, method="raw")
+    doc = json.loads(path.read_text())
+    doc[key] = value
+    path.write_text(json.dumps(doc))
+    _assert_one_line_error(_cli("leaderboard", "--results", tmp_path, "--out", tmp_path / "lb"), str(path))

@@ -14,7 +14,7 @@ NONE = dict.fromkeys(ATTRIBUTES, 0)
 
 FIGURE_COLOURS = (
     R.SKIN_TONES + R.FACE_COLOURS + R.HAIR_COLOURS + R.NUDITY_MARK_COLOURS + R.SECOND_PERSON_COLOURS
-    + R.SHIRT_COLOURS + R.TROUSER_COLOURS + R.HOOD_COLOURS + (R.EYE_COLOUR, R.MOUTH_COLOUR, R.PROP_COLOUR)
+    + R.SHIRT_COLOURS + R.TROUSER_COLOURS + R.HOOD_COLOURS + (R.EYE_COLOUR, R.MOUTH_COLOUR, *R.PROP_CHECKER_COLOURS, R.PROP_PLAIN_COLOUR)
 )
 MAIN_COLOURS = tuple(c for c in FIGURE_COLOURS if c not in R.SECOND_PERSON_COLOURS)
 
@@ -252,3 +252,26 @@ def test_cues_are_big_enough_to_survive_downscaling():
             assert counts.min() >= floor, (action, a, counts.min())
         face = colour_mask(v.frames, (R.EYE_COLOUR,), tol=0).sum(axis=(1, 2))[v.visibility["face"]]
         assert face.min() >= 2 * 4  # two eyes of at least 2x2
+
+
+@pytest.mark.parametrize("prop_action", sorted(R.PROP_ACTIONS))
+def test_a_prop_pair_differs_only_in_the_pattern_of_an_object_of_the_same_mean_colour(prop_action):
+    base = R.PROP_ACTIONS[prop_action][0]
+    a, b = render(prop_action, 5, ALL), render(base, 5, ALL)
+    differ = (a.frames != b.frames).any(-1)
+    assert differ.any(axis=(1, 2)).all()  # the object is in every frame
+    whole = 0
+    for t in range(T):
+        ys, xs = np.nonzero(differ[t])
+        side, width = ys.max() - ys.min() + 1, xs.max() - xs.min() + 1
+        assert max(side, width) <= 0.25 * a.frames.shape[1]  # one small object
+        if width != side or len(ys) != side * side or side % R.PROP_CELLS:
+            continue  # partly hidden (behind the head) or cut by the frame edge
+        whole += 1
+        region = (slice(ys.min(), ys.max() + 1), slice(xs.min(), xs.max() + 1))
+        patch_a, patch_b = a.frames[t][region].astype(float), b.frames[t][region].astype(float)
+        assert colour_mask(patch_a[None].astype(np.uint8), R.PROP_CHECKER_COLOURS, tol=0).all()
+        assert colour_mask(patch_b[None].astype(np.uint8), (R.PROP_PLAIN_COLOUR,), tol=0).all()
+        # The same mean colour: averaged over the object (what coarse resolution keeps), the pair looks alike.
+        np.testing.assert_allclose(patch_a.reshape(-1, 3).mean(0), patch_b.reshape(-1, 3).mean(0), atol=1)
+    assert whole >= T // 2

@@ -215,11 +215,12 @@ def leaderboard(
     results: Path = typer.Option(Path("results"), "--results", "-r", help="Results folder of `vpbench evaluate` (<protocol>/<dataset>/<method>/<run>.json)."),
     out: Path = typer.Option(Path("leaderboard"), "--out", "-o", help="Folder for leaderboard.md, .csv, .html, trade-off plots and previews."),
     models_dir: Optional[Path] = typer.Option(None, "--models-dir", help="Your own model card folder (for the paper-reported numbers)."),
+    protocols_dir: Optional[Path] = typer.Option(None, "--protocols-dir", help="Your own protocol YAML folder (results must match its versions)."),
 ) -> None:
     """Build the leaderboard (markdown, CSV, self-contained HTML, trade-off plots) from result JSONs."""
     from .leaderboard import write_leaderboard
 
-    written = write_leaderboard(results, out, models_dir)
+    written = write_leaderboard(results, out, models_dir, protocols_dir)
     for path in written:
         if path.suffix != ".png":
             typer.echo(f"wrote {path}")

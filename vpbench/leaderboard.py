@@ -402,9 +402,19 @@ def _plot(table: Table) -> bytes:
     return tradeoff_plot(points, f"{table.title}: action-privacy trade-off")
 
 
-def write_leaderboard(results_dir: str | os.PathLike, out: str | os.PathLike, models_dir=None) -> list[Path]:
-    """Read every result under ``results_dir`` and write the leaderboard files into ``out``; return them."""
-    results = load_results(results_dir)
+def current_protocol_versions(protocols_dir=None) -> dict[str, int | str]:
+    """The version of every protocol spec in use (the YAML files; no torch needed)."""
+    from .config import load_protocol, protocol_names
+
+    return {name: load_protocol(name, protocols_dir)["version"] for name in protocol_names(protocols_dir)}
+
+
+def write_leaderboard(results_dir: str | os.PathLike, out: str | os.PathLike, models_dir=None, protocols_dir=None) -> list[Path]:
+    """Read every result under ``results_dir`` and write the leaderboard files into ``out``; return them.
+
+    Results of a protocol version other than the spec in use (``protocols_dir``, default the shipped
+    ones) are refused, as are mixed versions."""
+    results = load_results(results_dir, current_protocol_versions(protocols_dir))
     tables = build_tables(results, models_dir)
     out = Path(out)
     written = []

@@ -35,6 +35,9 @@ _REQUIRED: tuple[tuple[str, type | tuple[type, ...]], ...] = (
     ("run", str),
     ("seed", int),
     ("per_attribute", dict),
+    ("profile", str),
+    ("bootstrap.level", (int, float)),
+    ("config", dict),
     *((f"scores.{s}.{k}", (int, float)) for s in SCORES for k in ("value", "ci_low", "ci_high")),
 )
 
@@ -137,13 +140,23 @@ def find_result_files(root: str | os.PathLike) -> list[Path]:
     return sorted(p for p in root.glob("*/*/*/*.json") if p.is_file() and not p.name.startswith("."))
 
 
-def load_results(root: str | os.PathLike) -> list[Result]:
-    """All results under ``root``, validated; refuses an empty folder and mixed versions of one protocol."""
+def load_results(root: str | os.PathLike, current_versions: dict[str, int | str] | None = None) -> list[Result]:
+    """All results under ``root``, validated; refuses an empty folder and mixed versions of one protocol.
+
+    ``current_versions`` (protocol name -> version, from the protocol specs in use): a result of a
+    known protocol at any other version is refused too, even when all results agree with each other."""
     root = Path(root)
     files = find_result_files(root)
     if not files:
         raise VPBenchError(f"{root}: no result files (expected <protocol>/<dataset>/<method>/<run>.json, as `vpbench evaluate --out` writes)")
     results = [Result(p, p.relative_to(root).as_posix(), load_result_file(p)) for p in files]
+    for r in results:
+        want = (current_versions or {}).get(r.protocol)
+        if want is not None and r.doc["protocol"]["version"] != want:
+            raise VPBenchError(
+                f"{r.path}: protocol '{r.protocol}' version {r.doc['protocol']['version']}, but the protocol in use is version {want}; "
+                "re-evaluate it, or point --protocols-dir at the specs it was made with"
+            )
     first: dict[str, Result] = {}
     for r in results:
         seen = first.setdefault(r.protocol, r)

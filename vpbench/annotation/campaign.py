@@ -296,6 +296,10 @@ def _export(client: LabelStudio, project: dict) -> tuple[bytes, list]:
         raise VPBenchError(f"{client.where} sent an export that is not JSON") from None
     if not isinstance(tasks, list):
         raise VPBenchError(f"{client.where} sent an export that is not a list of tasks")
+    # The counting below walks tasks and annotations: anything else there is a broken export, said once.
+    for k, task in enumerate(tasks):
+        if not isinstance(task, dict) or not isinstance(task.get("annotations", []), list):
+            raise VPBenchError(f"{client.where} sent an export whose task #{k + 1} is not a task with a list of annotations")
     return body, tasks
 
 
@@ -368,7 +372,7 @@ def status(client: LabelStudio, project: str, overlap: int | None = None) -> Sta
         done_by.append(users)
     emails: dict[str, str] = {}
     try:
-        emails = {f"user{u['id']}": str(u.get("email", "")) for u in client.users() if isinstance(u.get("id"), int)}
+        emails = {f"user{u['id']}": str(u.get("email", "")) for u in client.users() if isinstance(u, dict) and isinstance(u.get("id"), int)}
     except LabelStudioError:
         pass  # a token that may not list users still gets the counts
     annotators = {

@@ -102,7 +102,7 @@ def open_cache(dataset_dir: str | os.PathLike, frame_size: tuple[int, int], fram
         raise VPBenchError(f"{path}: clip cache index says size {index.get('frame_size')} every {index.get('frame_interval')}, "
                            f"not {list(frame_size)} every {frame_interval}; {fix}")
     try:
-        frames = np.load(path / FRAMES_FILE, mmap_mode="r")
+        frames = np.load(path / FRAMES_FILE, mmap_mode="r", allow_pickle=False)
     except (OSError, ValueError) as exc:
         raise VPBenchError(f"{path / FRAMES_FILE}: unreadable clip cache ({type(exc).__name__}); {fix}") from None
     offsets = np.asarray(index["offsets"], dtype=np.int64)

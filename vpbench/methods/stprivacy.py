@@ -21,6 +21,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from .. import distributed
 from ..checkpoint import Checkpointer
 from ..config import method_card
 from ..engine import MEAN, STD, cosine_lr, optimizer_step
@@ -106,10 +107,12 @@ class STPrivacy(PrivacyMethod):
         init = self.init_weights or s.get("init_weights")
         if init:
             self.log["init_weights"] = load_vit_weights(net, init)
+        dev = distributed.device()  # the GPU when there is one (the paper profile), else the CPU
+        net.to(dev)
         clip_len = config.frames
         videos = data.videos
-        actions = torch.tensor(np.asarray(data.actions), dtype=torch.long)
-        privacy = torch.tensor(np.asarray(data.privacy), dtype=torch.float32)
+        actions = torch.tensor(np.asarray(data.actions), dtype=torch.long).to(dev)
+        privacy = torch.tensor(np.asarray(data.privacy), dtype=torch.float32).to(dev)
         batch = int(s["batch_size"])
         steps_per_epoch = max(1, math.ceil(len(videos) / batch))
         lr = float(s["lr"])
@@ -128,7 +131,7 @@ class STPrivacy(PrivacyMethod):
                 start = int(rng.integers(0, max(len(v) - clip_len, 0) + 1))
                 idx = np.minimum(np.arange(start, start + clip_len), len(v) - 1)
                 clips.append(torch.from_numpy(v[idx]))
-            return _normalize(torch.stack(clips))
+            return _normalize(torch.stack(clips).to(dev))
 
         def step_opt(opt, params, loss, step, total, warmup, base_lr):
             optimizer_step(opt, params, loss, cosine_lr(step, total, warmup, base_lr), clip)
@@ -214,6 +217,8 @@ class STPrivacy(PrivacyMethod):
         frame_hw = (config.height, config.width)
         aux_a = create_recognizer(s["aux_action"], data.num_actions, clip_len, frame_hw)
         aux_p = create_recognizer(s["aux_privacy"], privacy.shape[1], clip_len, frame_hw)
+        aux_a.to(dev)
+        aux_p.to(dev)
         opt_net = torch.optim.AdamW(net.parameters(), lr=lr, weight_decay=float(s["weight_decay"]))
         aux_lr = float(s.get("aux_lr", lr))
         opt_a = torch.optim.AdamW(aux_a.parameters(), lr=aux_lr, weight_decay=float(s["weight_decay"]))
@@ -277,14 +282,16 @@ class STPrivacy(PrivacyMethod):
         elif t > cfg.frames:
             raise VPBenchError(f"stprivacy transforms {cfg.frames}-frame windows, got {t} frames")
         net.eval()
-        out = net(_normalize(x), keep_ratio=self.effective_keep_ratio(), black_value=BLACK)
-        return _to_uint8(out.video)[:, :t]
+        dev = next(net.parameters()).device
+        out = net(_normalize(x.to(dev)), keep_ratio=self.effective_keep_ratio(), black_value=BLACK)
+        return _to_uint8(out.video)[:, :t].cpu()
 
     # --- state ------------------------------------------------------------------------
     def state_dict(self) -> dict:
         net = self._require_net()
         config = {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(net.config).items()}
-        return {"config": config, "weights": net.state_dict(), "frame_interval": self.frame_interval, "log": self.log}
+        weights = {k: v.detach().cpu() for k, v in net.state_dict().items()}  # a checkpoint loads anywhere
+        return {"config": config, "weights": weights, "frame_interval": self.frame_interval, "log": self.log}
 
     def load_state_dict(self, state: dict) -> None:
         try:

@@ -140,6 +140,7 @@ class VITA(FrameAnonymizerMethod):
         pre_steps = int(s["restart_pretrain_steps"])
         per_epoch = math.ceil(len(train_idx) / batch)
         bb, bf = int(s["budget_batch"]), int(s["budget_frames"])
+        # "restarts" is the schedule; each step records what it really did ("restarted", budget updates).
         log = {"budget_models": m, "gamma": gamma, "restarting": self.restarting, "restarts": restarts,
                "recon_l1": [], "action_pretrain_ce": [], "steps": []}
         settings = {"method": self.name, "version": self.version, "settings": s, "seed": int(seed),
@@ -171,7 +172,8 @@ class VITA(FrameAnonymizerMethod):
             return float((pred == actions[torch.as_tensor(sel)]).float().mean())
 
         def adversarial_step(step: int) -> None:
-            if step in restarts:
+            restarted = step in restarts
+            if restarted:
                 budget.restart(seed * 7919 + step + 1)
                 opt_b.state.clear()  # a fresh optimizer for the fresh models
                 for _ in range(pre_steps):
@@ -194,8 +196,10 @@ class VITA(FrameAnonymizerMethod):
                 updates += 1
                 acc = action_accuracy()
             l_fb = [budget_update() for _ in range(int(s["budget_updates"]))]
-            log["steps"].append({"step": step, "l_action": round(l_t.item(), 4), "l_budget": round(l_b.item(), 4),
-                                 "budget_fit": mean(l_fb) if l_fb else None, "action_updates": updates, "val_top1": round(acc, 4)})
+            log["steps"].append({"step": step, "restarted": restarted, "restart_pretrain_steps": pre_steps if restarted else 0,
+                                 "l_action": round(l_t.item(), 4), "l_budget": round(l_b.item(), 4),
+                                 "budget_fit": mean(l_fb) if l_fb else None, "budget_updates": len(l_fb),
+                                 "action_updates": updates, "val_top1": round(acc, 4)})
             bar.update()
             bar.set_postfix(l_act=f"{l_t.item():.2f}", l_bud=f"{l_b.item():.2f}", acc=f"{acc:.2f}")
 

@@ -33,7 +33,9 @@ __all__ = [
     "NUDITY_MARK_COLOURS",
     "SECOND_PERSON_COLOURS",
     "PROP_ACTIONS",
-    "PROP_COLOUR",
+    "PLAIN_PROP_ACTIONS",
+    "PROP_CHECKER_COLOURS",
+    "PROP_PLAIN_COLOUR",
     "SHIRT_COLOURS",
     "TROUSER_COLOURS",
     "HOOD_COLOURS",
@@ -65,15 +67,17 @@ REVERSED_PAIRS: dict[str, str] = {
     "ClimbDown": "ClimbUp",
     "PutDown": "LiftUp",
 }
-# key is value's motion with a small prop at the named joint (a hand or a foot): only a few
-# pixels tell them apart, the fine spatial detail that down-sampling destroys (as a ball or a
-# gun does in HMDB51's kick_ball / shoot_gun or UCF101's YoYo / BaseballPitch).
+# key is value's motion holding a small checkered object at the named joint (a hand or a foot);
+# value holds a plain object of the same mean colour at the same joint. Only the pattern, a few
+# pixels across, tells the pair apart: the fine spatial detail that down-sampling averages away
+# (as a ball or a gun does in HMDB51's kick_ball / shoot_gun or UCF101's YoYo / BaseballPitch).
 PROP_ACTIONS: dict[str, tuple[str, str]] = {
     "shoot_gun": ("punch", "ha_b"),
     "kick_ball": ("kick", "ft_b"),
     "YoYo": ("ArmCircles", "ha_b"),
     "BaseballPitch": ("Throw", "ha_b"),
 }
+PLAIN_PROP_ACTIONS: dict[str, str] = {base: joint for base, joint in PROP_ACTIONS.values()}
 TINY_ACTIONS_HMDB: tuple[str, ...] = ("sit_down", "stand_up", "wave", "jump")
 TINY_ACTIONS_UCF: tuple[str, ...] = ("ClimbUp", "ClimbDown", "JumpingJack", "ArmCircles")
 
@@ -93,7 +97,11 @@ HAIR_COLOURS: tuple[Colour, ...] = ((125, 35, 175), (250, 205, 0))
 # Areola/navel marks: redder than any skin tone so they never read as another tone.
 NUDITY_MARK_COLOURS: tuple[Colour, ...] = ((140, 40, 90),)
 SECOND_PERSON_COLOURS: tuple[Colour, ...] = ((40, 205, 75), (0, 185, 235))
-PROP_COLOUR: Colour = (255, 255, 70)
+# The checkered object alternates a light and a dark colour; the plain one is their mean, so
+# after averaging over 4 x 4 pixels the two look the same.
+PROP_CHECKER_COLOURS: tuple[Colour, Colour] = ((235, 220, 110), (20, 20, 110))
+PROP_PLAIN_COLOUR: Colour = (128, 120, 110)
+PROP_CELLS = 4  # the object is PROP_CELLS x PROP_CELLS cells
 
 SHIRT_COLOURS: tuple[Colour, ...] = ((40, 60, 160), (20, 110, 110), (235, 110, 20), (230, 80, 170))
 TROUSER_COLOURS: tuple[Colour, ...] = ((55, 65, 90), (70, 95, 150), (35, 75, 45))
@@ -106,7 +114,8 @@ FLOOR_COLOURS: tuple[Colour, ...] = ((150, 170, 150), (160, 165, 190))
 
 # The colours whose presence in a frame means "this attribute's cue is visible".
 CUE_COLOURS: dict[str, tuple[Colour, ...]] = {
-    "face": FACE_COLOURS,
+    # A face is its features (eyes, mouth) on the head: small detail, no patch of its own colour.
+    "face": (EYE_COLOUR, MOUTH_COLOUR),
     "skin_color": SKIN_TONES,
     "gender": HAIR_COLOURS,
     "nudity": NUDITY_MARK_COLOURS,
@@ -616,6 +625,21 @@ def _view(img: np.ndarray, stamp: tuple[int, int, np.ndarray]) -> np.ndarray:
     return img[ya : ya + m.shape[0], xa : xa + m.shape[1]]
 
 
+def _prop(img: np.ndarray, centre, cell: int, checkered: bool, box: _Box | None = None) -> None:
+    """A square object of PROP_CELLS x PROP_CELLS cells centred on ``centre``: checkered, or plain in the mean colour."""
+    H, W = img.shape[:2]
+    side = PROP_CELLS * cell
+    xa, ya = int(round(float(centre[0]) - side / 2)), int(round(float(centre[1]) - side / 2))
+    for i in range(PROP_CELLS):
+        for j in range(PROP_CELLS):
+            colour = PROP_CHECKER_COLOURS[(i + j) % 2] if checkered else PROP_PLAIN_COLOUR
+            _rect(img, xa + j * cell, ya + i * cell, cell, cell, colour)
+    if box is not None:
+        x0, y0 = max(xa, 0), max(ya, 0)
+        inside = np.ones((max(min(ya + side, H) - y0, 0), max(min(xa + side, W) - x0, 0)), bool)
+        box.add(x0, y0, inside)
+
+
 def _rect(img: np.ndarray, x0: float, y0: float, w: int, h: int, colour) -> None:
     H, W = img.shape[:2]
     xa, ya = int(round(x0)), int(round(y0))
@@ -692,6 +716,9 @@ def render_video(spec: VideoSpec) -> RenderedVideo:
             visibility={a: v[::-1].copy() for a, v in base.visibility.items()},
         )
     motion_name, prop_joint = PROP_ACTIONS.get(spec.action, (spec.action, None))
+    checkered = prop_joint is not None
+    if not checkered:
+        prop_joint = PLAIN_PROP_ACTIONS.get(spec.action)
     if motion_name not in _MOTIONS:
         known = ", ".join(ACTIONS_HMDB + ACTIONS_UCF)
         raise ValueError(f"unknown VP-Synth action '{spec.action}'; known: {known}")
@@ -710,7 +737,7 @@ def render_video(spec: VideoSpec) -> RenderedVideo:
     skin = np.array(SKIN_TONES[int(srng.integers(len(SKIN_TONES)))], np.uint8)
     hair = np.array(HAIR_COLOURS[int(srng.integers(len(HAIR_COLOURS)))], np.uint8)
     companion = np.array(SECOND_PERSON_COLOURS[int(srng.integers(len(SECOND_PERSON_COLOURS)))], np.uint8)
-    face = np.array(FACE_COLOURS[int(srng.integers(len(FACE_COLOURS)))], np.uint8)
+    srng.integers(len(FACE_COLOURS))  # the face plate colour draw, kept so that every later draw is unchanged
     mark = np.array(NUDITY_MARK_COLOURS[int(srng.integers(len(NUDITY_MARK_COLOURS)))], np.uint8)
 
     # Geometry and timing: always the same draws in the same order whatever the action,
@@ -776,14 +803,14 @@ def render_video(spec: VideoSpec) -> RenderedVideo:
     r_hand = max(_MIN_LIMB_PX + 0.3, R_HAND * L)
     r_torso = R_TORSO * L
     r_head = HEAD_R * L
-    # The face is small detail inside the head (eyes, mouth on a pale plate): visible at the
-    # working resolution, gone after 4x down-sampling, as a real face is.
-    r_plate = 0.6 * r_head
-    eye = max(1, int(round(0.035 * L)))
-    mouth_h = max(1, int(round(0.03 * L)))
+    # The face is small detail on the head (two eyes and a mouth, no patch of its own colour):
+    # visible at the working resolution, mostly averaged away by 4x down-sampling, as a real face is.
+    r_plate = 0.8 * r_head
+    eye = max(2, int(round(0.045 * L)))
+    mouth_h = max(1, int(round(0.035 * L)))
     mouth_w = max(2, int(round(0.9 * r_plate)))
     r_mark = max(1.5, 0.032 * L)
-    r_prop = max(1.6, 0.035 * L)
+    prop_cell = max(2, int(round(0.05 * L)))
     # Long hair must survive down-scaling to 64 px: thick locks and a cap wider than the head
     # (thinner hair scored AP ~0.64 against >= 0.8 for the other cues with the cpu recognizers).
     r_lock = 0.5 * r_head
@@ -830,7 +857,7 @@ def render_video(spec: VideoSpec) -> RenderedVideo:
             _capsule(img, P[f"el_{k}"], P[f"ha_{k}"], r_arm, arm_colour, mb)
             _capsule(img, P[f"ha_{k}"], P[f"ha_{k}"], r_hand, arm_colour, mb)
         if prop_joint is not None:
-            _capsule(img, P[prop_joint], P[prop_joint], r_prop, PROP_COLOUR, mb)
+            _prop(img, P[prop_joint], prop_cell, checkered, mb)
         if bare:
             # A forearm across the chest can hide most marks; keep the cue readable by
             # restamping them when less than half of their pixels survive.
@@ -852,7 +879,6 @@ def render_video(spec: VideoSpec) -> RenderedVideo:
         _capsule(img, P["head"], P["head"], r_head, head_colour, mb)
         if vis["face"][t]:
             hx, hy = float(P["head"][0]), float(P["head"][1])
-            _capsule(img, P["head"], P["head"], r_plate, face, mb)
             for side in (-1.0, 1.0):
                 _rect(img, hx + side * 0.42 * r_plate - eye / 2, hy - 0.3 * r_plate - eye / 2, eye, eye, EYE_COLOUR)
             _rect(img, hx - mouth_w / 2, hy + 0.38 * r_plate, mouth_w, mouth_h, MOUTH_COLOUR)
