@@ -209,7 +209,7 @@ def start_server(exe: Path, root: Path, work: Path, *, use_snapshot: bool = True
 
 
 def create_annotator(server: Server, n: int) -> int:
-    """A user made through the API (it cannot log in; annotations name it in completed_by)."""
+    """A user made through the API (no password; :func:`annotator_token` gives it an API token)."""
     email = f"annotator{n}@example.org"
     status, body = server.api("POST", "/api/users/", {"email": email, "username": f"annotator{n}",
                                                       "first_name": "Annotator", "last_name": str(n)})
@@ -222,6 +222,22 @@ def create_annotator(server: Server, n: int) -> int:
     raise RuntimeError(f"cannot create {email}: HTTP {status} {body}")
 
 
+def annotator_token(server: Server, user_id: int) -> str:
+    """A legacy API token of the user's own, so that it submits annotations itself.
+
+    Label Studio's open-source API has no call that hands an admin another user's token (a user
+    fetches its own after logging in through the web form); the test server's database is ours,
+    so the token row is written there, as Django REST framework's token model stores it."""
+    key = secrets.token_hex(20)
+    with sqlite3.connect(server.data / "label_studio.sqlite3", timeout=30) as db:
+        db.execute("DELETE FROM authtoken_token WHERE user_id = ?", (user_id,))
+        db.execute("INSERT INTO authtoken_token (key, created, user_id) VALUES (?, datetime('now'), ?)", (key, user_id))
+    status, me = server.api("GET", "/api/current-user/whoami", token=key)
+    if status != 200 or int(me.get("id", -1)) != user_id:
+        raise RuntimeError(f"the token of user {user_id} does not sign in as that user: HTTP {status} {me}")
+    return key
+
+
 def choice(attribute: str, answer: str, result_id: str) -> dict:
     """One answer as Label Studio's editor submits it."""
     return {"id": result_id, "type": "choices", "value": {"choices": [answer]}, "origin": "manual",
@@ -229,13 +245,18 @@ def choice(attribute: str, answer: str, result_id: str) -> dict:
 
 
 def annotate(server: Server, task_id: int, user_id: int, answers: dict[str, str], *, lead_time: float = 20.0,
-             cancelled: bool = False) -> dict:
-    """Submit (or, ``cancelled``, skip) a task on behalf of an annotator."""
+             cancelled: bool = False, token: str | None = None) -> dict:
+    """Submit (or, ``cancelled``, skip) a task: as the annotator itself with its ``token`` (the server
+    then records who submitted), or without one on the annotator's behalf by the admin."""
     result = [] if cancelled else [
         choice(attr, answer, f"{attr[:3]}{task_id}u{user_id}{secrets.token_hex(2)}") for attr, answer in answers.items()
     ]
-    body = {"completed_by": user_id, "result": result, "was_cancelled": cancelled, "lead_time": lead_time}
-    status, answer = server.api("POST", f"/api/tasks/{task_id}/annotations/", body)
+    body = {"result": result, "was_cancelled": cancelled, "lead_time": lead_time}
+    if token is None:
+        body["completed_by"] = user_id
+    status, answer = server.api("POST", f"/api/tasks/{task_id}/annotations/", body, token=token)
+    if status == 201 and token is not None and answer.get("completed_by") != user_id:
+        raise RuntimeError(f"task {task_id}: the server recorded user {answer.get('completed_by')}, not {user_id}")
     if status != 201:
         raise RuntimeError(f"annotation of task {task_id} by user {user_id} refused: HTTP {status} {answer}")
     return answer

@@ -20,7 +20,7 @@ from vpbench.attributes import ATTRIBUTES
 from vpbench.cli import main
 from vpbench.data.builder import build_dataset, load_manifest
 
-from .labelstudio_server import INSTALL_HINT, annotate, create_annotator, free_port, label_studio_executable, project_tasks, start_server
+from .labelstudio_server import INSTALL_HINT, annotate, annotator_token, create_annotator, free_port, label_studio_executable, project_tasks, start_server
 
 pytestmark = pytest.mark.labelstudio
 
@@ -114,21 +114,23 @@ def test_push_annotate_pull_build(server, synth, tmp_path, capsys, monkeypatch):
     # (and task 0 a tie on face); annotator 2 annotates task 2 twice (the second, later one counts).
     truth = pd.read_csv(synth / "annotations" / "ground_truth.csv").set_index("video_id")
     users = [create_annotator(server, n) for n in (1, 2, 3)]
+    # Each annotator submits with its own API token: the server, not the test, records who did it.
+    tokens = {user: annotator_token(server, user) for user in users}
     rng = np.random.default_rng(7)
     by_video = {t["data"]["video_id"]: t["id"] for t in tasks}
     submitted: dict[tuple[str, int], tuple[int, ...]] = {}
     for i, video in enumerate(sorted(by_video)[:ANNOTATED]):
         for n, user in enumerate(users, 1):
             if n == 3 and i < 2:
-                annotate(server, by_video[video], user, {}, cancelled=True)
+                annotate(server, by_video[video], user, {}, cancelled=True, token=tokens[user])
                 continue
             bits = [int(truth.loc[video, a]) ^ int(rng.random() < 0.2) for a in ATTRIBUTES]
             if i == 0:
                 bits = [int(truth.loc[video, a]) for a in ATTRIBUTES]
                 bits[0] ^= n == 2
             if n == 2 and i == 2:
-                annotate(server, by_video[video], user, {a: "no" if b else "yes" for a, b in zip(ATTRIBUTES, bits)})
-            annotate(server, by_video[video], user, {a: "yes" if b else "no" for a, b in zip(ATTRIBUTES, bits)})
+                annotate(server, by_video[video], user, {a: "no" if b else "yes" for a, b in zip(ATTRIBUTES, bits)}, token=tokens[user])
+            annotate(server, by_video[video], user, {a: "yes" if b else "no" for a, b in zip(ATTRIBUTES, bits)}, token=tokens[user])
             submitted[(video, n)] = tuple(bits)
     labels, ties, kappa = _expected(submitted)
     assert ties, "the scenario must contain a tie"
@@ -160,6 +162,8 @@ def test_push_annotate_pull_build(server, synth, tmp_path, capsys, monkeypatch):
     tasks_exported = json.loads(export.read_text())
     assert len(tasks_exported) == len(videos)
     assert sum(a["was_cancelled"] for t in tasks_exported for a in t["annotations"]) == 2
+    # The server recorded each annotation as its annotator's own submission.
+    assert {(a["completed_by"], a["updated_by"]) for t in tasks_exported for a in t["annotations"]} == {(u, u) for u in users}
 
     built = tmp_path / "built"
     code, out, err = run(capsys, "build", "--dataset", "vp-hmdb51", "--raw", str(synth / "raw"), "--splits", str(synth / "splits"),
