@@ -42,6 +42,22 @@ def card_settings(name: str, profile: dict) -> dict:
     return dict(card["profiles"][profile["name"]])
 
 
+def optional_weight(name: str, value) -> float | None:
+    """A loss-weight option: ``None`` (take the profile's) or a number >= 0."""
+    if value is not None and float(value) < 0:
+        raise VPBenchError(f"{name} must be >= 0, got {value}")
+    return None if value is None else float(value)
+
+
+def seeded_draw(data, settings: dict, profile: dict, seed: int) -> tuple[np.random.Generator, "ClipDraw", int]:
+    """What every baseline's fit starts from: torch and numpy seeded from ``seed``, and the clip
+    drawer over the training videos at the method's clip length (else the profile's)."""
+    torch.manual_seed(seed)
+    rng = np.random.default_rng(seed)
+    clip_len = int(settings.get("clip_len", profile["clip_len"]))
+    return rng, ClipDraw(data.videos, clip_len, rng), clip_len
+
+
 class ClipDraw:
     """Random clips and frames of the training videos, as float [0, 1] tensors ``B x 3 x T x H x W``."""
 

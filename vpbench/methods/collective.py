@@ -29,10 +29,8 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..engine import optimizer_step
-from ..errors import VPBenchError
 from ..networks.recognizers import create_recognizer
 from .anonymizer_method import (
-    ClipDraw,
     FrameAnonymizerMethod,
     StagedFit,
     card_settings,
@@ -40,8 +38,10 @@ from .anonymizer_method import (
     data_digest,
     mean,
     normalized,
+    optional_weight,
     recognizer_epoch,
     reconstruction_steps,
+    seeded_draw,
 )
 from .base import FitData
 
@@ -78,19 +78,14 @@ class Collective(FrameAnonymizerMethod):
 
     def __init__(self, privacy_weight: float | None = None) -> None:
         super().__init__()
-        if privacy_weight is not None and float(privacy_weight) < 0:
-            raise VPBenchError(f"privacy_weight must be >= 0, got {privacy_weight}")
-        self.privacy_weight = None if privacy_weight is None else float(privacy_weight)
+        self.privacy_weight = optional_weight("privacy_weight", privacy_weight)
 
     def fit(self, data: FitData, profile: dict, seed: int = 0, progress: bool = True, checkpoint_dir=None) -> None:
         from tqdm import tqdm
 
         s = card_settings(self.name, profile)
         lam = self.privacy_weight if self.privacy_weight is not None else float(s["privacy_weight"])
-        torch.manual_seed(seed)
-        rng = np.random.default_rng(seed)
-        clip_len = int(s.get("clip_len", profile["clip_len"]))
-        draw = ClipDraw(data.videos, clip_len, rng)
+        rng, draw, clip_len = seeded_draw(data, s, profile, seed)
         actions = torch.tensor(np.asarray(data.actions), dtype=torch.long)
         privacy = torch.tensor(np.asarray(data.privacy), dtype=torch.float32)
         indices = np.arange(len(draw))

@@ -22,11 +22,9 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..engine import optimizer_step
-from ..errors import VPBenchError
 from ..networks.frame_models import ProjectedEncoder, create_frame_model
 from ..networks.recognizers import create_recognizer
 from .anonymizer_method import (
-    ClipDraw,
     FrameAnonymizerMethod,
     StagedFit,
     card_settings,
@@ -34,8 +32,10 @@ from .anonymizer_method import (
     data_digest,
     mean,
     normalized,
+    optional_weight,
     recognizer_epoch,
     reconstruction_steps,
+    seeded_draw,
 )
 from .base import FitData
 
@@ -100,9 +100,7 @@ class SPAct(FrameAnonymizerMethod):
 
     def __init__(self, action_weight: float | None = None) -> None:
         super().__init__()
-        if action_weight is not None and float(action_weight) < 0:
-            raise VPBenchError(f"action_weight must be >= 0, got {action_weight}")
-        self.action_weight = None if action_weight is None else float(action_weight)
+        self.action_weight = optional_weight("action_weight", action_weight)
 
     def fit(self, data: FitData, profile: dict, seed: int = 0, progress: bool = True, checkpoint_dir=None) -> None:
         from tqdm import tqdm
@@ -110,10 +108,7 @@ class SPAct(FrameAnonymizerMethod):
         s = card_settings(self.name, profile)
         w_action = self.action_weight if self.action_weight is not None else float(s["action_weight"])
         tau = float(s["temperature"])
-        torch.manual_seed(seed)
-        rng = np.random.default_rng(seed)
-        clip_len = int(s.get("clip_len", profile["clip_len"]))
-        draw = ClipDraw(data.videos, clip_len, rng)
+        rng, draw, clip_len = seeded_draw(data, s, profile, seed)
         actions = torch.tensor(np.asarray(data.actions), dtype=torch.long)
         indices = np.arange(len(draw))
         batch, clip = int(s["batch_size"]), s.get("grad_clip", 5.0)

@@ -32,7 +32,6 @@ from ..errors import VPBenchError
 from ..networks.frame_models import create_frame_model
 from ..networks.recognizers import create_recognizer
 from .anonymizer_method import (
-    ClipDraw,
     FrameAnonymizerMethod,
     StagedFit,
     card_settings,
@@ -40,8 +39,10 @@ from .anonymizer_method import (
     data_digest,
     mean,
     normalized,
+    optional_weight,
     recognizer_epoch,
     reconstruction_steps,
+    seeded_draw,
     subsample_frames,
 )
 from .base import FitData
@@ -100,10 +101,8 @@ class VITA(FrameAnonymizerMethod):
         super().__init__()
         if budget_models is not None and not 1 <= int(budget_models) <= MAX_BUDGET_MODELS:
             raise VPBenchError(f"budget_models must be 1 to {MAX_BUDGET_MODELS} (VITA's M), got {budget_models}")
-        if gamma is not None and float(gamma) < 0:
-            raise VPBenchError(f"gamma must be >= 0, got {gamma}")
         self.budget_models = None if budget_models is None else int(budget_models)
-        self.gamma = None if gamma is None else float(gamma)
+        self.gamma = optional_weight("gamma", gamma)
         self.restarting = bool(restarting)
 
     def fit(self, data: FitData, profile: dict, seed: int = 0, progress: bool = True, checkpoint_dir=None) -> None:
@@ -115,10 +114,7 @@ class VITA(FrameAnonymizerMethod):
         if not 1 <= m <= min(len(specs), MAX_BUDGET_MODELS):
             raise VPBenchError(f"vita: {m} budget models asked, the profile defines {len(specs)} (at most {MAX_BUDGET_MODELS})")
         gamma = self.gamma if self.gamma is not None else float(s["gamma"])
-        torch.manual_seed(seed)
-        rng = np.random.default_rng(seed)
-        clip_len = int(s.get("clip_len", profile["clip_len"]))
-        draw = ClipDraw(data.videos, clip_len, rng)
+        rng, draw, clip_len = seeded_draw(data, s, profile, seed)
         actions = torch.tensor(np.asarray(data.actions), dtype=torch.long)
         privacy = torch.tensor(np.asarray(data.privacy), dtype=torch.float32)
         n = len(draw)
