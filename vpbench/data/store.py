@@ -74,15 +74,20 @@ class FrameStore:
 
 
 def resize_frames(frames: np.ndarray, size: tuple[int, int]) -> np.ndarray:
-    """uint8 ``T x h x w x 3`` -> uint8 ``T x H x W x 3`` (bilinear with antialiasing)."""
+    """uint8 ``T x h x w x 3`` -> uint8 ``T x H x W x 3`` (bilinear with antialiasing).
+
+    Resized in uint8 on a channels-last view: torch's vectorized uint8 antialias kernel is about
+    20x faster than converting to float (a 320x240 HMDB51 video resized faster than it decodes),
+    and differs from the float path by at most one level of rounding.
+    """
     import torch
     import torch.nn.functional as F
 
     if frames.shape[1:3] == tuple(size):
         return np.ascontiguousarray(frames)
-    x = torch.from_numpy(np.ascontiguousarray(frames)).permute(0, 3, 1, 2).float()
-    y = F.interpolate(x, size=size, mode="bilinear", align_corners=False, antialias=True)
-    return y.round_().clamp_(0, 255).to(torch.uint8).permute(0, 2, 3, 1).contiguous().numpy()
+    x = torch.from_numpy(np.ascontiguousarray(frames)).permute(0, 3, 1, 2)  # NCHW view, channels-last memory
+    y = F.interpolate(x, size=tuple(size), mode="bilinear", align_corners=False, antialias=True)
+    return y.permute(0, 2, 3, 1).contiguous().numpy()
 
 
 def decode_job(dataset_dir: Path, path: str, num_frames: int, frame_interval: int, size: tuple[int, int]) -> tuple[str, int, int, tuple[int, int]]:
@@ -115,6 +120,15 @@ def _rasterize(boxes: pd.DataFrame, frame_idx: np.ndarray, src_wh: tuple[int, in
     return masks
 
 
+def _import_decoders() -> None:
+    import torch  # noqa: F401
+
+    try:
+        import decord  # noqa: F401
+    except ImportError:  # read_frames falls back to PyAV
+        pass
+
+
 def _decode_all(dataset_dir: Path, manifest: pd.DataFrame, size: tuple[int, int], frame_interval: int,
                 workers: int | None, progress: bool, desc: str) -> tuple[np.ndarray, np.ndarray]:
     from tqdm import tqdm
@@ -128,6 +142,7 @@ def _decode_all(dataset_dir: Path, manifest: pd.DataFrame, size: tuple[int, int]
                 parts.append(decode_video(job))
                 bar.update()
         else:
+            _import_decoders()  # before the fork: otherwise every worker pays torch's ~1 s import itself
             with ProcessPoolExecutor(max_workers=workers, mp_context=mp.get_context("fork")) as pool:
                 for frames in pool.map(decode_video, jobs, chunksize=4):
                     parts.append(frames)
