@@ -5,7 +5,7 @@ every video (decord, PyAV fallback) in one process per core and resizes its fram
 size. The ffmpeg side decodes the same files to the null muxer, one single-threaded ffmpeg process
 per core at a time: the practical limit of this CPU for these files. Each side runs --repeats
 times, interleaved; the row is the ratio of median throughputs (videos per second; one video
-gives the clips of a whole epoch). Two file sets: VP-Synth default (96 x 128) and a set of
+gives the clips of a whole epoch). Two file sets: VP-Synth default (64 x 80) and a set of
 real-format MPEG-4 AVIs at 320 x 240, 25 fps, 90 frames (HMDB51/UCF101's format).
 
     .venv/bin/python bench/decode.py [--repeats 5] [--work bench/.work]

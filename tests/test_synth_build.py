@@ -32,7 +32,7 @@ def test_synth_hmdb51_keeps_its_raw_tree_splits_and_exports_inside(tiny_hmdb):
     for p in m["path"]:
         assert p.startswith("raw/") and (tiny_hmdb / p).is_file()
     info = probe_video(tiny_hmdb / m["path"].iloc[0])
-    assert (info.codec, info.num_frames, info.width, info.height) == ("mpeg4", 20, 128, 96)
+    assert (info.codec, info.num_frames, info.width, info.height) == ("mpeg4", 20, 80, 64)
     for name in ("labelstudio-export.json", "boxes.csv", "ground_truth.csv"):
         assert (tiny_hmdb / "annotations" / name).is_file()
     assert (tiny_hmdb / "frame_labels.parquet").is_file() and (tiny_hmdb / "boxes.parquet").is_file()
@@ -77,7 +77,7 @@ def test_boxes_cover_every_frame_inside_the_frame(tiny_hmdb):
     boxes = pd.read_parquet(tiny_hmdb / "boxes.parquet")
     main = boxes[boxes["person"] == 0]
     assert len(main) == int(m["num_frames"].sum())
-    assert (boxes["x0"] >= 0).all() and (boxes["x1"] <= 128).all() and (boxes["y1"] <= 96).all()
+    assert (boxes["x0"] >= 0).all() and (boxes["x1"] <= 80).all() and (boxes["y1"] <= 64).all()
     assert (boxes["x1"] > boxes["x0"]).all() and (boxes["y1"] > boxes["y0"]).all()
 
 

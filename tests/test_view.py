@@ -215,9 +215,11 @@ def test_cli_view_no_app_with_a_box_method(fiftyone_db, synth, stprivacy_result,
     s = ds.select_group_slices("blackening").first()
     r = ds.select_group_slices("raw").match({"video_id": s["video_id"]}).first()
     box = s.frames[1]["persons"].detections[0].bounding_box
-    x0, y0 = int(box[0] * 128) + 2, int(box[1] * 96) + 2
-    x1, y1 = int((box[0] + box[2]) * 128) - 2, int((box[1] + box[3]) * 96) - 2
-    inside_black, inside_raw = read_video(s.filepath)[0, y0:y1, x0:x1], read_video(r.filepath)[0, y0:y1, x0:x1]
+    black_frames, raw_frames = read_video(s.filepath), read_video(r.filepath)
+    h, w = raw_frames.shape[1:3]
+    x0, y0 = int(box[0] * w) + 2, int(box[1] * h) + 2
+    x1, y1 = int((box[0] + box[2]) * w) - 2, int((box[1] + box[3]) * h) - 2
+    inside_black, inside_raw = black_frames[0, y0:y1, x0:x1], raw_frames[0, y0:y1, x0:x1]
     assert inside_black.mean() < 10 < inside_raw.mean()
 
 

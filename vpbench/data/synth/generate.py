@@ -125,7 +125,7 @@ def _plan(kind: str, size: str, seed: int) -> tuple[list[_Item], dict, dict]:
                     splits[vid] = ["test" if g in test_groups[k] else "train" for k in (1, 2, 3)]
     else:
         raise VPBenchError(f"'{kind}' is not a VP-Synth dataset")
-    settings = {"num_frames": cfg["num_frames"], "height": 96, "width": 128, "videos_per_class": n, "actions": list(actions)}
+    settings = {"num_frames": cfg["num_frames"], "height": 64, "width": 80, "videos_per_class": n, "actions": list(actions)}
     return items, splits, settings
 
 
