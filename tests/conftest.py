@@ -63,7 +63,7 @@ TINY_PROFILE = {
 TINY_STPRIVACY = {
     "tubelet": [2, 8, 8], "dim": 24, "heads": 2, "layers_per_psb": [1, 1, 1], "pab_layers": 1, "stem": "conv",
     "stem_channels": [8, 16], "alpha": 0.7, "lambda_action": 0.5, "lambda_privacy": 0.5, "init_epochs": 1,
-    "pab_warmup_epochs": 1, "adv_epochs": 1, "batch_size": 8, "lr": 0.002, "aux_lr": 0.002, "weight_decay": 0.05, "warmup_epochs": 0,
+    "pab_warmup_epochs": 1, "aux_warmup_epochs": 1, "adv_epochs": 1, "batch_size": 8, "lr": 0.002, "aux_lr": 0.002, "weight_decay": 0.05, "warmup_epochs": 0,
     "grad_clip": 1.0, "aux_action": {"arch": "video-cnn", "widths": [4, 8, 8, 8]},
     "aux_privacy": {"arch": "video-cnn", "widths": [4, 8, 8, 8]},
 }

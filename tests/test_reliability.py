@@ -201,15 +201,16 @@ def _fit_stprivacy(models_dir, checkpoint_dir=None):
 
 @pytest.fixture(scope="module")
 def staged_models(tmp_path_factory):
-    """STPrivacy with several epochs in each stage (phase 1, PAB warm start, phase 2)."""
+    """STPrivacy with several epochs in each stage (phase 1, PAB warm start, auxiliary warm start, phase 2)."""
     models = write_tiny_models(tmp_path_factory.mktemp("staged"))
     card = yaml.safe_load((models / "methods" / "stprivacy.yaml").read_text())
-    card["profiles"]["cpu"] = {**TINY_STPRIVACY, "batch_size": 4, "init_epochs": 2, "pab_warmup_epochs": 1, "adv_epochs": 2}
+    card["profiles"]["cpu"] = {**TINY_STPRIVACY, "batch_size": 4, "init_epochs": 2, "pab_warmup_epochs": 1, "aux_warmup_epochs": 1,
+                               "adv_epochs": 2}
     (models / "methods" / "stprivacy.yaml").write_text(yaml.safe_dump(card))
     return models
 
 
-@pytest.mark.parametrize("crash_after", [1, 2, 4])  # mid phase 1, phase 1 done, mid phase 2
+@pytest.mark.parametrize("crash_after", [1, 2, 4, 5])  # mid phase 1, phase 1 done, auxiliaries warm, mid phase 2
 def test_stprivacy_fit_resumed_after_a_crash_equals_an_uninterrupted_one(tmp_path, monkeypatch, staged_models, crash_after):
     reference = _fit_stprivacy(staged_models)
     with monkeypatch.context() as m:
@@ -219,7 +220,7 @@ def test_stprivacy_fit_resumed_after_a_crash_equals_an_uninterrupted_one(tmp_pat
     with monkeypatch.context() as m:
         count = _count_saves(m)
         resumed = _fit_stprivacy(staged_models, tmp_path)
-    assert count["saves"] == 5 - crash_after  # 2 + 1 + 2 epochs in all; only those left were trained
+    assert count["saves"] == 6 - crash_after  # 2 + 1 + 1 + 2 epochs in all; only those left were trained
     assert resumed.log == reference.log
     ref, got = reference.net.state_dict(), resumed.net.state_dict()
     assert all(torch.equal(ref[k], got[k]) for k in ref)
@@ -239,7 +240,8 @@ def kill_env(tmp_path_factory):
     profile["action"]["widths"] = profile["privacy"]["widths"] = [8, 16, 32, 32]
     (models / "recognizers.yaml").write_text(yaml.safe_dump({"name": "recognizers", "version": 1, "profiles": {"cpu": profile}}))
     card = yaml.safe_load((models / "methods" / "stprivacy.yaml").read_text())
-    card["profiles"]["cpu"] = {**TINY_STPRIVACY, "init_epochs": 2, "pab_warmup_epochs": 1, "adv_epochs": 2}
+    card["profiles"]["cpu"] = {**TINY_STPRIVACY, "init_epochs": 2, "pab_warmup_epochs": 1, "aux_warmup_epochs": 1,
+                               "adv_epochs": 2}
     (models / "methods" / "stprivacy.yaml").write_text(yaml.safe_dump(card))
     protocols = write_tiny_protocols(root / "protocols")
     for path in protocols.glob("*.yaml"):

@@ -127,3 +127,13 @@ def test_pab_warm_start_moves_only_the_pab_and_lowers_reconstruction_loss(tiny_m
     moved = {k for k in cold_w if not torch.equal(cold_w[k], warm_w[k])}
     assert moved and all(k.startswith(pab) for k in moved)
     assert all(p.requires_grad for p in warm.net.parameters())
+
+
+def test_auxiliary_warm_start_trains_the_auxiliaries_and_leaves_the_network_as_it_was(tiny_models, tmp_path):
+    without = _fit_tiny(tiny_models, tmp_path / "without", aux_warmup_epochs=0, adv_epochs=0)
+    with_aux = _fit_tiny(tiny_models, tmp_path / "with", aux_warmup_epochs=3, adv_epochs=0)
+    assert "aux_warmup" not in without.log
+    losses = with_aux.log["aux_warmup"]
+    assert len(losses) == 3 and all(set(e) == {"epoch", "l_action", "l_privacy"} for e in losses)
+    a, b = without.net.state_dict(), with_aux.net.state_dict()
+    assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)  # batch statistics included

@@ -67,8 +67,11 @@ def device() -> torch.device:
     return torch.device("cpu")
 
 
-def wrap(model: nn.Module) -> nn.Module:
-    """``model`` as DDP over the process group (BatchNorm synchronised on GPUs), or unchanged alone."""
+def wrap(model: nn.Module, find_unused_parameters: bool = False) -> nn.Module:
+    """``model`` as DDP over the process group (BatchNorm synchronised on GPUs), or unchanged alone.
+
+    ``find_unused_parameters``: for a loss that leaves part of the model out (STPrivacy's phases
+    each train through only some of its heads)."""
     if world()[1] <= 1:
         return model
     from torch.nn.parallel import DistributedDataParallel
@@ -77,8 +80,8 @@ def wrap(model: nn.Module) -> nn.Module:
     if dev.type == "cuda":
         # SyncBatchNorm needs GPUs; on CPU ranks each BatchNorm keeps its own batch statistics.
         model = nn.SyncBatchNorm.convert_sync_batchnorm(model)
-        return DistributedDataParallel(model, device_ids=[dev.index])
-    return DistributedDataParallel(model)
+        return DistributedDataParallel(model, device_ids=[dev.index], find_unused_parameters=find_unused_parameters)
+    return DistributedDataParallel(model, find_unused_parameters=find_unused_parameters)
 
 
 def share(n: int) -> tuple[slice, float]:
@@ -88,6 +91,23 @@ def share(n: int) -> tuple[slice, float]:
     bounds = np.linspace(0, n, size + 1).round().astype(int)
     lo, hi = int(bounds[rank]), int(bounds[rank + 1])
     return slice(lo, hi), (hi - lo) * size / max(n, 1)
+
+
+def local_share(n: int) -> tuple[np.ndarray, float]:
+    """Indices into a global batch of ``n`` that this rank trains on, and its loss weight. A rank
+    whose share is empty (a last batch smaller than the world) runs the first item at weight 0,
+    since DDP needs every rank in every backward pass."""
+    part, weight = share(n)
+    idx = np.arange(n)[part]
+    return (idx, weight) if len(idx) else (np.arange(min(n, 1)), 0.0)
+
+
+def sum_across(values) -> np.ndarray:
+    """Elementwise sums of a few numbers over the ranks (counts and loss sums for logging)."""
+    t = torch.tensor(np.asarray(values, dtype=np.float64))
+    if world()[1] > 1:
+        _dist().all_reduce(t)
+    return t.numpy()
 
 
 def gather_rows(local: np.ndarray, n: int) -> np.ndarray:

@@ -80,15 +80,6 @@ def _settings(cfg: TrainConfig, seed: int, task: str, items: np.ndarray, targets
     return {"config": asdict(cfg), "seed": int(seed), "task": task, "data": data}
 
 
-def _local_share(n: int) -> tuple[np.ndarray, float]:
-    """Indices into a global batch of ``n`` that this rank trains on, and its loss weight. A rank
-    whose share is empty (a last batch smaller than the world) runs the first item at weight 0,
-    since DDP needs every rank in every backward pass."""
-    part, weight = distributed.share(n)
-    idx = np.arange(n)[part]
-    return (idx, weight) if len(idx) else (np.arange(min(n, 1)), 0.0)
-
-
 def _to_device(x: torch.Tensor, dev: torch.device) -> torch.Tensor:
     """uint8 batch to the training device (pinned and asynchronous on a GPU)."""
     if dev.type == "cuda":
@@ -142,7 +133,7 @@ def train_video_recognizer(
                     y = int(rng.integers(0, h - cfg.crop + 1))
                     x = int(rng.integers(0, w - cfg.crop + 1))
                     views.append((v, start, (y, x, y + cfg.crop, x + cfg.crop)))
-                part, weight = _local_share(len(sel))
+                part, weight = distributed.local_share(len(sel))
                 clips = [clip_tensor(store, v, start, cfg.clip_len, box) for v, start, box in (views[i] for i in part)]
                 batch = normalize(_to_device(torch.stack(clips), dev).permute(0, 4, 1, 2, 3))
                 loss = weight * _loss(task, ddp(batch), target_t[torch.as_tensor(sel[part])].to(dev))
@@ -213,7 +204,7 @@ def train_frame_recognizer(
                 sel = order[b * cfg.batch_size : (b + 1) * cfg.batch_size]
                 ys = rng.integers(0, h - cfg.crop + 1, len(sel))
                 xs = rng.integers(0, w - cfg.crop + 1, len(sel))
-                part, weight = _local_share(len(sel))
+                part, weight = distributed.local_share(len(sel))
                 sel, ys, xs = sel[part], ys[part], xs[part]
                 imgs = torch.stack([torch.from_numpy(store.frames[f, y : y + cfg.crop, x : x + cfg.crop]) for f, y, x in zip(sel, ys, xs)])
                 logits = ddp(normalize(_to_device(imgs, dev).permute(0, 3, 1, 2)))

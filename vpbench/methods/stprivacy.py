@@ -33,10 +33,12 @@ from .base import FitData, PrivacyMethod, check_videos
 BLACK = (0.0 - MEAN) / STD  # the normalized value of a black pixel
 
 
+_PIXEL_RANGE = ((0.0 - MEAN) / STD, (1.0 - MEAN) / STD)  # black and white, normalized
+
+
 def _straight_through_clamp(x: torch.Tensor) -> torch.Tensor:
     """Clamp to the valid pixel range forward; identity gradient backward (so the adversary's signal reaches outliers)."""
-    lo, hi = (0.0 - MEAN) / STD, (1.0 - MEAN) / STD
-    return x + (x.clamp(lo, hi) - x).detach()
+    return x + (x.clamp(*_PIXEL_RANGE) - x).detach()
 
 
 def _normalize(videos: torch.Tensor) -> torch.Tensor:
@@ -124,14 +126,32 @@ class STPrivacy(PrivacyMethod):
             "init": None if init is None else str(init), "data": _data_digest(data),
         })
 
-        def sample(sel) -> torch.Tensor:
+        def sample(sel) -> tuple[torch.Tensor, list[torch.Tensor], np.ndarray, float]:
+            """This rank's share of a global batch: clips, Gumbel noise, batch positions, loss weight.
+
+            Every rank draws the clip starts and the Gumbel noise of the whole global batch (the
+            numbers one process draws) and keeps its own share, as the recognizers' training does.
+            """
+            starts = [int(rng.integers(0, max(len(videos[int(k)]) - clip_len, 0) + 1)) for k in sel]
+            noise = net.draw_gumbel_noise(rng, len(sel))
+            part, weight = distributed.local_share(len(sel))
+            work = self.log.setdefault("work", {"world_size": distributed.world()[1], "clips": 0, "clips_here": 0})
+            work["clips"] += len(sel)  # the global batches' clips; clips_here: this rank's (rank 0's in a checkpoint)
+            work["clips_here"] += len(part) if weight else 0
             clips = []
-            for k in sel:
-                v = videos[int(k)]
-                start = int(rng.integers(0, max(len(v) - clip_len, 0) + 1))
-                idx = np.minimum(np.arange(start, start + clip_len), len(v) - 1)
-                clips.append(torch.from_numpy(v[idx]))
-            return _normalize(torch.stack(clips).to(dev))
+            for i in part:
+                v = videos[int(sel[i])]
+                clips.append(torch.from_numpy(v[np.minimum(np.arange(starts[i], starts[i] + clip_len), len(v) - 1)]))
+            local = torch.as_tensor(part)
+            return _normalize(torch.stack(clips).to(dev)), [g[local].to(dev) for g in noise], np.asarray(sel)[part], weight
+
+        def begin(stage: str, objects: dict, epochs: int) -> tuple[int, int, list]:
+            """Resume ``stage`` from the checkpoint (its first epoch still to run, the step, its log); a
+            finished stage returns ``epochs``, so its loop runs no more."""
+            first, saved = ckpt.start(stage, objects)
+            self.log.update(saved.get("log", {}))
+            first = epochs if first is None else first
+            return first, first * steps_per_epoch, self.log.setdefault(stage, [])
 
         def step_opt(opt, params, loss, step, total, warmup, base_lr):
             optimizer_step(opt, params, loss, cosine_lr(step, total, warmup, base_lr), clip)
@@ -140,26 +160,28 @@ class STPrivacy(PrivacyMethod):
         e1 = int(s["init_epochs"])
         opt = torch.optim.AdamW(net.parameters(), lr=lr, weight_decay=float(s["weight_decay"]))
         total, warmup = e1 * steps_per_epoch, int(float(s.get("warmup_epochs", 1)) * steps_per_epoch)
-        first, saved = ckpt.start("phase1", {"net": net, "opt": opt})
-        self.log.update(saved.get("log", {}))
-        history = self.log.setdefault("phase1", [])
-        first = e1 if first is None else first
-        step = first * steps_per_epoch
+        first, step, history = begin("phase1", {"net": net, "opt": opt}, e1)
+        # One DDP wrapper for all phases (wrapping a module twice would reduce its gradients twice);
+        # each phase's loss leaves some heads out, hence find_unused_parameters.
+        ddp = distributed.wrap(net, find_unused_parameters=True)
+        quiet = True if not progress or not distributed.is_main() else None
         net.train()
-        with tqdm(total=total, initial=step, desc="stprivacy phase 1 (init)", unit="step", disable=None if progress else True) as bar:
+        with tqdm(total=total, initial=step, desc="stprivacy phase 1 (init)", unit="step", disable=quiet) as bar:
             for epoch in range(first, e1):
                 order = rng.permutation(len(videos))
                 correct = seen = 0
                 losses = []
                 for b in range(steps_per_epoch):
-                    sel = order[b * batch : (b + 1) * batch]
-                    out = net(sample(sel), black_value=BLACK)
-                    ce = F.cross_entropy(out.action_logits, actions[sel])
+                    x, noise, mine, weight = sample(order[b * batch : (b + 1) * batch])
+                    out = ddp(x, black_value=BLACK, gumbel_noise=noise, video=False)
+                    ce = F.cross_entropy(out.action_logits, actions[mine])
                     spars = sparsity_loss(out.decisions, config.alpha)
-                    step_opt(opt, net.parameters(), spars + ce, step, total, warmup, lr)
-                    correct += int((out.action_logits.argmax(1) == actions[sel]).sum())
-                    seen += len(sel)
-                    losses.append((spars.item(), ce.item()))
+                    step_opt(opt, net.parameters(), weight * (spars + ce), step, total, warmup, lr)
+                    hits, n_seen, *mean = distributed.sum_across([
+                        float((out.action_logits.argmax(1) == actions[mine]).sum()) if weight else 0.0, len(mine) if weight else 0,
+                        weight * spars.item(), weight * ce.item()])
+                    correct, seen = correct + int(hits), seen + int(n_seen)
+                    losses.append(tuple(v / distributed.world()[1] for v in mean))
                     step += 1
                     bar.update()
                 spars_m, ce_m = np.mean(losses, axis=0)
@@ -173,35 +195,30 @@ class STPrivacy(PrivacyMethod):
         # a few epochs of L1 reconstruction of the kept tubelets, with everything else frozen,
         # start it near the identity instead (SPAct initializes its anonymizer the same way).
         # Eq. 12 is unchanged: only PAB parameters move, and the paper profile sets 0 epochs.
+        norms = [m for m in net.modules() if isinstance(m, torch.nn.modules.batchnorm._BatchNorm)]
         e_warm = int(s.get("pab_warmup_epochs", 0)) if config.use_pab else 0
         if e_warm:
             pab_params = [p for m in (net.pab, net.pab_norm, net.to_pixels) for p in m.parameters()]
             opt_pab = torch.optim.AdamW(pab_params, lr=lr, weight_decay=float(s["weight_decay"]))
             total = e_warm * steps_per_epoch
-            first, saved = ckpt.start("pab_warmup", {"net": net, "opt": opt_pab})
-            self.log.update(saved.get("log", {}))
-            history = self.log.setdefault("pab_warmup", [])
-            first = e_warm if first is None else first
-            step = first * steps_per_epoch
+            first, step, history = begin("pab_warmup", {"net": net, "opt": opt_pab}, e_warm)
             frozen = [p for p in net.parameters() if all(p is not q for q in pab_params)]
             for p in frozen:
                 p.requires_grad_(False)
-            norms = [m for m in net.modules() if isinstance(m, torch.nn.modules.batchnorm._BatchNorm)]
             for m in norms:  # frozen means frozen: the stem's batch statistics stay too
                 m.eval()
-            with tqdm(total=total, initial=step, desc="stprivacy PAB warm start", unit="step", disable=None if progress else True) as bar:
+            with tqdm(total=total, initial=step, desc="stprivacy PAB warm start", unit="step", disable=quiet) as bar:
                 for epoch in range(first, e_warm):
                     order = rng.permutation(len(videos))
                     losses = []
                     for b in range(steps_per_epoch):
-                        sel = order[b * batch : (b + 1) * batch]
-                        x = sample(sel)
-                        out = net(x, black_value=BLACK)
+                        x, noise, _, weight = sample(order[b * batch : (b + 1) * batch])
+                        out = ddp(x, black_value=BLACK, gumbel_noise=noise, actions=False)
                         mask = net._mask_to_video(out.decisions[-1].detach())
                         target = x * mask + net._black(BLACK, x) * (1.0 - mask)
                         loss = (out.video - target).abs().mean()
-                        step_opt(opt_pab, pab_params, loss, step, total, 0, lr)
-                        losses.append(loss.item())
+                        step_opt(opt_pab, pab_params, weight * loss, step, total, 0, lr)
+                        losses.append(distributed.mean_across(weight * loss.item()))
                         step += 1
                         bar.update()
                     history.append({"epoch": epoch + 1, "l1_reconstruction": float(np.mean(losses))})
@@ -223,31 +240,68 @@ class STPrivacy(PrivacyMethod):
         aux_lr = float(s.get("aux_lr", lr))
         opt_a = torch.optim.AdamW(aux_a.parameters(), lr=aux_lr, weight_decay=float(s["weight_decay"]))
         opt_p = torch.optim.AdamW(aux_p.parameters(), lr=aux_lr, weight_decay=float(s["weight_decay"]))
+        # The network's step reads the auxiliaries' plain modules (their gradients there are thrown
+        # away); their own steps go through DDP, which averages their gradients over the ranks.
+        ddp_a, ddp_p = distributed.wrap(aux_a), distributed.wrap(aux_p)
+
+        # Auxiliary warm start (a choice; cpu profile only): the auxiliary recognizers first learn on
+        # the warm-started network's output, the network fixed, as SPAct's initialization pre-trains
+        # its action and privacy models. Without it phase 2 opens against an action recognizer at
+        # chance, whose loss tells the anonymizer nothing, while the privacy term already scrambles it.
+        e_aux = int(s.get("aux_warmup_epochs", 0))
+        if e_aux:
+            # The network is saved too, though fixed here: a resumed fit skips the earlier stages.
+            first, step, history = begin("aux_warmup", {"net": net, "aux_action": aux_a, "aux_privacy": aux_p,
+                                                        "opt_action": opt_a, "opt_privacy": opt_p}, e_aux)
+            total = e_aux * steps_per_epoch
+            aux_a.train()
+            aux_p.train()
+            for m in norms:  # the network is fixed here, its batch statistics included
+                m.eval()
+            with tqdm(total=total, initial=step, desc="stprivacy auxiliary warm start", unit="step", disable=quiet) as bar:
+                for epoch in range(first, e_aux):
+                    order = rng.permutation(len(videos))
+                    losses = []
+                    for b in range(steps_per_epoch):
+                        x, noise, mine, weight = sample(order[b * batch : (b + 1) * batch])
+                        with torch.no_grad():
+                            video = net(x, black_value=BLACK, gumbel_noise=noise, actions=False).video.clamp(*_PIXEL_RANGE)
+                        l_a = F.cross_entropy(ddp_a(video), actions[mine])
+                        step_opt(opt_a, aux_a.parameters(), weight * l_a, step, total, warmup, aux_lr)
+                        l_p = F.binary_cross_entropy_with_logits(ddp_p(video), privacy[mine])
+                        step_opt(opt_p, aux_p.parameters(), weight * l_p, step, total, warmup, aux_lr)
+                        losses.append(tuple(distributed.mean_across(weight * v.item()) for v in (l_a, l_p)))
+                        step += 1
+                        bar.update()
+                    m = np.mean(losses, axis=0)
+                    history.append({"epoch": epoch + 1, "l_action": float(m[0]), "l_privacy": float(m[1])})
+                    bar.set_postfix(l_act=f"{m[0]:.2f}", l_priv=f"{m[1]:.2f}")
+                    ckpt.save(epoch + 1, log=self.log)
+            for m in norms:
+                m.train()
+
         total = e2 * steps_per_epoch
-        first, saved = ckpt.start("phase2", {"net": net, "opt": opt_net, "aux_action": aux_a, "aux_privacy": aux_p,
-                                             "opt_action": opt_a, "opt_privacy": opt_p})
-        self.log.update(saved.get("log", {}))
-        history = self.log.setdefault("phase2", [])
-        first = e2 if first is None else first
-        step = first * steps_per_epoch
+        first, step, history = begin("phase2", {"net": net, "opt": opt_net, "aux_action": aux_a, "aux_privacy": aux_p,
+                                                "opt_action": opt_a, "opt_privacy": opt_p}, e2)
         aux_a.train()
         aux_p.train()
-        with tqdm(total=total, initial=step, desc="stprivacy phase 2 (adversarial)", unit="step", disable=None if progress else True) as bar:
+        with tqdm(total=total, initial=step, desc="stprivacy phase 2 (adversarial)", unit="step", disable=quiet) as bar:
             for epoch in range(first, e2):
                 order = rng.permutation(len(videos))
                 losses = []
                 for b in range(steps_per_epoch):
-                    sel = order[b * batch : (b + 1) * batch]
-                    out = net(sample(sel), black_value=BLACK)
+                    x, noise, mine, weight = sample(order[b * batch : (b + 1) * batch])
+                    out = ddp(x, black_value=BLACK, gumbel_noise=noise, actions=False)
                     video = _straight_through_clamp(out.video)
                     spars = sparsity_loss(out.decisions, config.alpha)
-                    l_action = F.cross_entropy(aux_a(video), actions[sel])
-                    l_privacy = F.binary_cross_entropy_with_logits(aux_p(video), privacy[sel])
-                    step_opt(opt_net, net.parameters(), spars + la * l_action - lp * l_privacy, step, total, warmup, lr)
+                    l_action = F.cross_entropy(aux_a(video), actions[mine])
+                    l_privacy = F.binary_cross_entropy_with_logits(aux_p(video), privacy[mine])
+                    step_opt(opt_net, net.parameters(), weight * (spars + la * l_action - lp * l_privacy), step, total, warmup, lr)
                     detached = video.detach()
-                    step_opt(opt_a, aux_a.parameters(), F.cross_entropy(aux_a(detached), actions[sel]), step, total, warmup, aux_lr)
-                    step_opt(opt_p, aux_p.parameters(), F.binary_cross_entropy_with_logits(aux_p(detached), privacy[sel]), step, total, warmup, aux_lr)
-                    losses.append((spars.item(), l_action.item(), l_privacy.item()))
+                    step_opt(opt_a, aux_a.parameters(), weight * F.cross_entropy(ddp_a(detached), actions[mine]), step, total, warmup, aux_lr)
+                    step_opt(opt_p, aux_p.parameters(), weight * F.binary_cross_entropy_with_logits(ddp_p(detached), privacy[mine]),
+                             step, total, warmup, aux_lr)
+                    losses.append(tuple(distributed.mean_across(weight * v.item()) for v in (spars, l_action, l_privacy)))
                     step += 1
                     bar.update()
                 m = np.mean(losses, axis=0)

@@ -17,6 +17,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -74,7 +75,7 @@ class STPrivacyConfig:
 
 @dataclass
 class STPrivacyOutput:
-    video: torch.Tensor  # B x 3 x T x H x W, normalized space
+    video: torch.Tensor | None  # B x 3 x T x H x W, normalized space (None when not asked for in training)
     decisions: list[torch.Tensor]  # Î_(m) after each PSB, B x L x N
     keep_probs: torch.Tensor  # last PSB's keep probability, B x L x N
     action_logits: torch.Tensor | None
@@ -346,20 +347,34 @@ class STPrivacyNet(nn.Module):
 
     # --------------------------------------------------------------------- forward
 
-    def forward(self, x: torch.Tensor, keep_ratio: float | None = None, black_value=0.0) -> STPrivacyOutput:
-        """Transform a normalized clip; dropped tubelets are filled with ``black_value`` (per channel)."""
+    def forward(self, x: torch.Tensor, keep_ratio: float | None = None, black_value=0.0,
+                gumbel_noise: Sequence[torch.Tensor] | None = None, video: bool = True, actions: bool = True) -> STPrivacyOutput:
+        """Transform a normalized clip; dropped tubelets are filled with ``black_value`` (per channel).
+
+        Training only: ``gumbel_noise`` gives the Gumbel samples of each PSB's decisions (``B x L x N x 2``
+        each, from :meth:`draw_gumbel_noise`) instead of fresh ones; distributed training draws them
+        for the whole global batch on every rank so that a rank's share sees one process's noise.
+        ``video=False`` / ``actions=False`` skip the PAB / the action head (``None`` in the output),
+        for the phases whose loss does not use them (DDP needs every computed output in the loss).
+        """
         if self.training and keep_ratio is None:
-            return self._forward_train(x, black_value)
+            return self._forward_train(x, black_value, gumbel_noise, video, actions)
         if keep_ratio is None:
             keep_ratio = self.config.alpha ** len(self.psbs)
         return self._forward_infer(x, float(keep_ratio), black_value)
 
-    def _forward_train(self, x: torch.Tensor, black_value) -> STPrivacyOutput:
+    def draw_gumbel_noise(self, rng, batch: int) -> list[torch.Tensor]:
+        """Standard Gumbel samples (numpy ``rng``) for the decisions of ``batch`` clips, one ``B x L x N x 2`` per PSB."""
+        L, hp, wp = self.config.grid
+        return [torch.from_numpy(rng.gumbel(size=(batch, L, hp * wp, 2)).astype(np.float32)) for _ in self.psbs]
+
+    def _forward_train(self, x: torch.Tensor, black_value, gumbel_noise=None, with_video: bool = True,
+                       with_actions: bool = True) -> STPrivacyOutput:
         tokens = self.tokenize(x)
         b, L, n, d = tokens.shape
         policy = tokens.new_ones(b, L, n)
         decisions = []
-        for psb in self.psbs:
+        for m, psb in enumerate(self.psbs):
             flat = tokens.reshape(b, L * n, d)
             flat_policy = policy.reshape(b, L * n)
             for layer in psb.layers:
@@ -367,11 +382,13 @@ class STPrivacyNet(nn.Module):
             tokens = flat.reshape(b, L, n, d)
             log_z = psb.predictor(tokens, policy)
             # Hard in the forward pass (exact 0/1), straight-through softmax gradient backward.
-            keep = F.gumbel_softmax(log_z, tau=self.config.gumbel_tau, hard=True)[..., 0]
+            keep = _hard_gumbel_softmax(log_z, self.config.gumbel_tau, None if gumbel_noise is None else gumbel_noise[m])[..., 0]
             policy = policy * keep
             decisions.append(policy)
         keep_probs = log_z[..., 0].exp()
-        action_logits = self._pool_actions(tokens, policy)
+        action_logits = self._pool_actions(tokens, policy) if with_actions else None
+        if not with_video:
+            return STPrivacyOutput(None, decisions, keep_probs, action_logits)
         black = self._black(black_value, x)
         if self.config.use_pab:
             flat = tokens.reshape(b, L * n, d)
@@ -423,6 +440,15 @@ class STPrivacyNet(nn.Module):
         else:
             video = torch.where(self._mask_to_video(kept) > 0, x, black)
         return STPrivacyOutput(video, decisions, keep_probs, action_logits)
+
+
+def _hard_gumbel_softmax(logits: torch.Tensor, tau: float, noise: torch.Tensor | None) -> torch.Tensor:
+    """``F.gumbel_softmax(logits, tau, hard=True)``, with given Gumbel samples when there are some."""
+    if noise is None:
+        return F.gumbel_softmax(logits, tau=tau, hard=True)
+    soft = ((logits + noise.to(logits.dtype)) / tau).softmax(-1)
+    hard = torch.zeros_like(soft).scatter_(-1, soft.argmax(-1, keepdim=True), 1.0)
+    return hard - soft.detach() + soft
 
 
 # ----------------------------------------------------------------------------- losses and costs
