@@ -157,7 +157,8 @@ def test_view_has_one_sample_per_video_with_labels_votes_and_boxes(fiftyone_db, 
     for b in mine.itertuples():
         [det] = [d for d in s.frames[b.frame + 1]["persons"].detections if d.index == b.person]  # frames count from 1
         assert det.label == "person"
-        assert det.bounding_box == pytest.approx([b.x0 / 128, b.y0 / 96, (b.x1 - b.x0) / 128, (b.y1 - b.y0) / 96])
+        w, h = s.metadata.frame_width, s.metadata.frame_height
+        assert det.bounding_box == pytest.approx([b.x0 / w, b.y0 / h, (b.x1 - b.x0) / w, (b.y1 - b.y0) / h])
     all_boxes = np.array([b for s in ds.iter_samples() for f in s.frames.values() if f["persons"] for b in (d.bounding_box for d in f["persons"].detections)])
     assert len(all_boxes) == len(boxes) and (all_boxes >= 0).all() and (all_boxes[:, :2] + all_boxes[:, 2:] <= 1 + 1e-9).all()
     fl = frame_labels[frame_labels["video_id"] == "jump/vpsynth_jump_000"]
