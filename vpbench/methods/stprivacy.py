@@ -31,9 +31,7 @@ from ..networks.stprivacy import STPrivacyConfig, STPrivacyNet, load_vit_weights
 from .base import FitData, PrivacyMethod, check_videos
 
 BLACK = (0.0 - MEAN) / STD  # the normalized value of a black pixel
-
-
-_PIXEL_RANGE = ((0.0 - MEAN) / STD, (1.0 - MEAN) / STD)  # black and white, normalized
+_PIXEL_RANGE = (BLACK, (1.0 - MEAN) / STD)  # black and white, normalized
 
 
 def _straight_through_clamp(x: torch.Tensor) -> torch.Tensor:
