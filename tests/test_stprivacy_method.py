@@ -137,3 +137,25 @@ def test_auxiliary_warm_start_trains_the_auxiliaries_and_leaves_the_network_as_i
     assert len(losses) == 3 and all(set(e) == {"epoch", "l_action", "l_privacy"} for e in losses)
     a, b = without.net.state_dict(), with_aux.net.state_dict()
     assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)  # batch statistics included
+
+
+def test_one_backward_pass_gives_each_model_the_gradient_of_its_own_loss():
+    """The adversarial step's single pass: recognizer r gets d loss_r, the transformer upstream lambda x it."""
+    from vpbench.engine import scale_grad
+
+    torch.manual_seed(0)
+    g, r = torch.nn.Linear(4, 4), torch.nn.Linear(4, 2)
+    x, target = torch.randn(8, 4), torch.randint(0, 2, (8,))
+    ce = torch.nn.functional.cross_entropy
+    ce(r(scale_grad(g(x), -0.5)), target).backward()
+    one_pass = [p.grad.clone() for p in (*g.parameters(), *r.parameters())]
+    for p in (*g.parameters(), *r.parameters()):
+        p.grad = None
+    (-0.5 * ce(r(g(x)), target)).backward()  # the transformer's separate pass
+    g_grads = [p.grad.clone() for p in g.parameters()]
+    for p in r.parameters():
+        p.grad = None
+    ce(r(g(x).detach()), target).backward()  # the recognizer's separate pass
+    separate = g_grads + [p.grad for p in r.parameters()]
+    assert all(torch.allclose(a, b, atol=1e-7) for a, b in zip(one_pass, separate))
+    assert not torch.allclose(one_pass[0], torch.zeros_like(one_pass[0]))
