@@ -134,7 +134,7 @@ def test_auxiliary_warm_start_trains_the_auxiliaries_and_leaves_the_network_as_i
     with_aux = _fit_tiny(tiny_models, tmp_path / "with", aux_warmup_epochs=3, adv_epochs=0)
     assert "aux_warmup" not in without.log
     losses = with_aux.log["aux_warmup"]
-    assert len(losses) == 3 and all(set(e) == {"epoch", "l_action", "l_privacy"} for e in losses)
+    assert len(losses) == 3 and all(set(e) == {"epoch", "l_action", "l_privacy", "seconds"} for e in losses)
     a, b = without.net.state_dict(), with_aux.net.state_dict()
     assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)  # batch statistics included
 

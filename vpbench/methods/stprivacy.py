@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import hashlib
 import math
+import time
 from dataclasses import asdict
 from pathlib import Path
 
@@ -149,7 +150,17 @@ class STPrivacy(PrivacyMethod):
             first, saved = ckpt.start(stage, objects)
             self.log.update(saved.get("log", {}))
             first = epochs if first is None else first
+            clock[0] = time.perf_counter()
             return first, first * steps_per_epoch, self.log.setdefault(stage, [])
+
+        clock = [0.0]
+
+        def end_epoch(history: list, epoch: int, **values) -> None:
+            """Log the epoch (its wall seconds included) and checkpoint the fit."""
+            now = time.perf_counter()
+            history.append({"epoch": epoch + 1, **{k: v if isinstance(v, list) else float(v) for k, v in values.items()}, "seconds": round(now - clock[0], 2)})
+            clock[0] = now
+            ckpt.save(epoch + 1, log=self.log)
 
         def step_opt(opt, params, loss, step, total, warmup, base_lr):
             optimizer_step(opt, params, loss, cosine_lr(step, total, warmup, base_lr), clip)
@@ -183,10 +194,9 @@ class STPrivacy(PrivacyMethod):
                     step += 1
                     bar.update()
                 spars_m, ce_m = np.mean(losses, axis=0)
-                history.append({"epoch": epoch + 1, "l_spars": float(spars_m), "l_action_self": float(ce_m), "train_top1": correct / max(seen, 1),
-                                "keep_share": [d.detach().mean().item() for d in out.decisions]})
                 bar.set_postfix(top1=f"{correct / max(seen, 1):.2f}", spars=f"{spars_m:.3f}")
-                ckpt.save(epoch + 1, log=self.log)
+                end_epoch(history, epoch, l_spars=spars_m, l_action_self=ce_m, train_top1=correct / max(seen, 1),
+                          keep_share=[d.detach().mean().item() for d in out.decisions])
 
         # PAB warm start (a choice: the paper does not say how the PAB starts phase 2). Phase 1
         # never trains the PAB, so phase 2 would begin from random pixels that carry no action;
@@ -219,9 +229,8 @@ class STPrivacy(PrivacyMethod):
                         losses.append(distributed.mean_across(weight * loss.item()))
                         step += 1
                         bar.update()
-                    history.append({"epoch": epoch + 1, "l1_reconstruction": float(np.mean(losses))})
                     bar.set_postfix(l1=f"{np.mean(losses):.3f}")
-                    ckpt.save(epoch + 1, log=self.log)
+                    end_epoch(history, epoch, l1_reconstruction=np.mean(losses))
             for p in frozen:
                 p.requires_grad_(True)
             for m in norms:
@@ -271,9 +280,8 @@ class STPrivacy(PrivacyMethod):
                         step += 1
                         bar.update()
                     m = np.mean(losses, axis=0)
-                    history.append({"epoch": epoch + 1, "l_action": float(m[0]), "l_privacy": float(m[1])})
                     bar.set_postfix(l_act=f"{m[0]:.2f}", l_priv=f"{m[1]:.2f}")
-                    ckpt.save(epoch + 1, log=self.log)
+                    end_epoch(history, epoch, l_action=m[0], l_privacy=m[1])
             for m in norms:
                 m.train()
 
@@ -304,9 +312,8 @@ class STPrivacy(PrivacyMethod):
                     step += 1
                     bar.update()
                 m = np.mean(losses, axis=0)
-                history.append({"epoch": epoch + 1, "l_spars": float(m[0]), "l_action": float(m[1]), "l_privacy": float(m[2])})
                 bar.set_postfix(l_act=f"{m[1]:.2f}", l_priv=f"{m[2]:.2f}")
-                ckpt.save(epoch + 1, log=self.log)
+                end_epoch(history, epoch, l_spars=m[0], l_action=m[1], l_privacy=m[2])
         net.eval()
 
     # --- inference -----------------------------------------------------------------
