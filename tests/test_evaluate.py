@@ -44,6 +44,10 @@ def test_known_writes_a_result_with_the_contract_keys(env, tmp_path):
     assert 0 <= r["scores"]["action_top1"]["value"] <= 1 and 0 <= r["scores"]["privacy_cmap"]["value"] <= 100
     assert (r["method"]["name"], r["protocol"]["name"], r["protocol"]["version"], r["dataset"]["name"], r["seed"]) == ("raw", "known", 1, "synth-hmdb51", 0)
     assert set(r["per_attribute"]) == {"face", "skin_color", "gender", "nudity", "relationship"}
+    per_action = r["per_action"]  # keyed by class name; their video-weighted mean is the top-1
+    assert sum(e["videos"] for e in per_action.values()) == r["counts"]["test_videos"]
+    assert sum(e["top1"] * e["videos"] for e in per_action.values()) / r["counts"]["test_videos"] == pytest.approx(r["scores"]["action_top1"]["value"])
+    assert set(per_action) <= {"sit_down", "stand_up", "wave", "jump"}
     for phase in ("decode", "transform", "train_action", "train_privacy", "test", "total"):
         assert r["wall_time_s"][phase] >= 0
     assert r["config"]["profile"]["crop"] == 32 and "torch" in r["versions"]

@@ -73,3 +73,14 @@ def test_bootstrap_of_a_tuple_metric_equals_separate_bootstraps():
     both = bootstrap_ci(lambda p, l: (privacy_f1(p, l), privacy_cmap(p, l)), [probs, truth], n_boot=100, seed=3)
     assert both == [bootstrap_ci(privacy_f1, [probs, truth], n_boot=100, seed=3),
                     bootstrap_ci(privacy_cmap, [probs, truth], n_boot=100, seed=3)]
+
+
+def test_per_action_top1_names_each_class_and_where_its_errors_go():
+    from vpbench.metrics import per_action_top1
+
+    scores = np.eye(3)[[0, 0, 1, 2, 2, 1]]  # class 0 right twice; class 1: right, wrong (->2); class 2: 2 right
+    labels = [0, 0, 1, 1, 2, 2]
+    scores[5] = np.eye(3)[1]  # class 2's second video goes to class 1
+    got = per_action_top1(scores, labels, ["a", "b", "c"])
+    assert got == {"a": {"top1": 1.0, "videos": 2}, "b": {"top1": 0.5, "videos": 2, "most_confused_with": "c"},
+                   "c": {"top1": 0.5, "videos": 2, "most_confused_with": "b"}}

@@ -35,7 +35,7 @@ from .data.store import FrameStore, load_store
 from .engine import TrainConfig, predict_frames, predict_videos, train_frame_recognizer, train_video_recognizer
 from .errors import VPBenchError, did_you_mean
 from .methods import METHODS, FitData, PrivacyMethod, create_method
-from .metrics import action_top1, bootstrap_ci, privacy_scores
+from .metrics import action_top1, bootstrap_ci, per_action_top1, privacy_scores
 from .networks.recognizers import create_recognizer
 from .resume import WorkDir, check_finished_result
 from .plots import write_preview
@@ -131,7 +131,13 @@ def _f1_and_cmap(probs, labels) -> tuple[float, float]:
     return scores["f1"], scores["cmap"]
 
 
-def _scores(action_probs, action_labels, privacy_probs, privacy_labels, protocol: dict, seed: int) -> dict:
+def _action_names(manifest) -> list[str]:
+    """Class names by action index (the manifest's ``action`` column)."""
+    names = manifest.drop_duplicates("action_index").set_index("action_index")["action"]
+    return [str(names.get(i, i)) for i in range(int(manifest["action_index"].max()) + 1)]
+
+
+def _scores(action_probs, action_labels, privacy_probs, privacy_labels, protocol: dict, seed: int, action_names: list[str]) -> dict:
     boot = protocol.get("bootstrap", {})
     n_boot, level = int(boot.get("samples", 1000)), float(boot.get("level", 0.95))
     higher = {m["name"]: bool(m["higher_is_better"]) for m in protocol["metrics"]}
@@ -145,6 +151,7 @@ def _scores(action_probs, action_labels, privacy_probs, privacy_labels, protocol
             "privacy_cmap": _score(priv["cmap"], cmap_ci, higher["privacy_cmap"]),
         },
         "per_attribute": priv["per_attribute"],
+        "per_action": per_action_top1(action_probs, action_labels, action_names),
         "excluded_attributes": priv["excluded"],
         "bootstrap": {"samples": n_boot, "level": level, "unit": "test videos"},
     }
@@ -280,7 +287,7 @@ def _run_job(request: EvaluationRequest, protocol: dict, profile: dict, job: dic
                   checkpoint=work.file("train_privacy.pt"))
         a_probs = timer.run("test", work.arrays, "test_action", lambda: predict_videos(action_model, store, te, "action", clip_len, crop, views["clips"], views["crops"], request.progress, "testing actions"))
         p_probs = timer.run("test", work.arrays, "test_privacy", lambda: predict_videos(privacy_model, store, te, "privacy", clip_len, crop, views["clips"], views["crops"], request.progress, "testing privacy"))
-        result = timer.run("score", _scores, a_probs, actions[te], p_probs, privacy[te].astype(np.int64), protocol, request.seed)
+        result = timer.run("score", _scores, a_probs, actions[te], p_probs, privacy[te].astype(np.int64), protocol, request.seed, _action_names(manifest))
         result["counts"] = {"train_videos": int(n_train), "test_videos": int(len(te))}
         eval_info = {"content_sha256": load_info(eval_dir)["content_sha256"]}
 
@@ -385,7 +392,7 @@ def _frame_protocol(request, protocol, profile, job, method, timer, train_cfg, f
     a_probs = timer.run("test", work.arrays, "test_action", lambda: predict_videos(action_model, f_store, test_videos, "action", clip_len, crop, views["clips"], views["crops"], request.progress, "testing actions"))
     a_labels = f_rows["action"].iloc[test_videos].map(action_index).to_numpy()
     p_probs, p_labels, _ = timer.run("test", work.arrays, "test_frame_privacy", lambda: predict_frames(frame_model, f_store, test_videos, crop, views["crops"]))
-    result = timer.run("score", _scores, a_probs, a_labels, p_probs, p_labels, protocol, request.seed)
+    result = timer.run("score", _scores, a_probs, a_labels, p_probs, p_labels, protocol, request.seed, _action_names(action_manifest))
     result["bootstrap"]["unit"] = "test videos (action), test frames (privacy)"
     result["counts"] = {"action_train_videos": int(len(a_rows)), "frame_train_videos": int(n_ft), "test_videos": int(len(test_videos)), "test_frames": int(len(p_labels))}
     result["_eval_info"] = {"content_sha256": load_info(frames_dir)["content_sha256"], "action_trained_on": job["action_train"]}

@@ -42,6 +42,23 @@ def action_top1(scores, labels) -> float:
     return float(np.mean(np.argmax(scores, axis=1) == labels))
 
 
+def per_action_top1(scores, labels, names) -> dict:
+    """Top-1 of each action class present in ``labels``, and the class its errors go to most
+    (``names[i]`` names class ``i``): which actions a method costs, e.g. a prop pair merged."""
+    scores = _as_2d("scores", scores)
+    labels = np.asarray(labels).reshape(-1)
+    predicted = np.argmax(scores, axis=1)
+    out = {}
+    for c in np.unique(labels):
+        mine = predicted[labels == c]
+        wrong = mine[mine != c]
+        entry = {"top1": float(np.mean(mine == c)), "videos": int(len(mine))}
+        if len(wrong):
+            entry["most_confused_with"] = str(names[int(np.bincount(wrong).argmax())])
+        out[str(names[int(c)])] = entry
+    return out
+
+
 def _check_privacy(probs, labels) -> tuple[np.ndarray, np.ndarray]:
     probs, labels = _as_2d("probs", probs), _as_2d("labels", labels)
     if probs.shape != labels.shape:
