@@ -390,17 +390,20 @@ class STPrivacyNet(nn.Module):
         if not with_video:
             return STPrivacyOutput(None, decisions, keep_probs, action_logits)
         black = self._black(black_value, x)
+        # Multiplying (not indexing) keeps a gradient from the output to the decisions.
         if self.config.use_pab:
             flat = tokens.reshape(b, L * n, d)
             flat_policy = policy.reshape(b, L * n)
             for layer in self.pab:
                 flat = layer(flat, flat_policy)
-            video = self._tokens_to_video(self.to_pixels(self.pab_norm(flat)).reshape(b, L, n, -1))
+            pixels = self.to_pixels(self.pab_norm(flat)).reshape(b, L, n, -1)
+            # Blended per tubelet, before the one reshuffle into a video (fewer full-size passes).
+            black_tubelet = black.view(3, 1).expand(3, pixels.shape[-1] // 3).reshape(-1)
+            keep = policy.unsqueeze(-1)
+            video = self._tokens_to_video(pixels * keep + black_tubelet * (1.0 - keep))
         else:
-            video = x
-        # Multiplying (not indexing) keeps a gradient from the output to the decisions.
-        mask = self._mask_to_video(policy)
-        video = video * mask + black * (1.0 - mask)
+            mask = self._mask_to_video(policy)
+            video = x * mask + black * (1.0 - mask)
         return STPrivacyOutput(video, decisions, keep_probs, action_logits)
 
     def _forward_infer(self, x: torch.Tensor, keep_ratio: float, black_value) -> STPrivacyOutput:
