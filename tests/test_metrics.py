@@ -84,3 +84,15 @@ def test_per_action_top1_names_each_class_and_where_its_errors_go():
     got = per_action_top1(scores, labels, ["a", "b", "c"])
     assert got == {"a": {"top1": 1.0, "videos": 2}, "b": {"top1": 0.5, "videos": 2, "most_confused_with": "c"},
                    "c": {"top1": 0.5, "videos": 2, "most_confused_with": "b"}}
+
+
+def test_average_precision_equals_scikit_learn_with_ties_and_few_positives():
+    from vpbench.metrics import _ap
+
+    rng = np.random.default_rng(0)
+    for case in range(300):
+        n = int(rng.integers(1, 40))
+        truth = rng.random(n) < rng.uniform(0.05, 0.9)
+        truth[int(rng.integers(0, n))] = True  # AP needs a positive
+        prob = rng.random(n).round(int(rng.integers(0, 3)))  # rounding makes ties
+        assert _ap(prob, truth) == pytest.approx(average_precision_score(truth, prob), abs=1e-12), case
