@@ -302,7 +302,8 @@ class STPrivacy(PrivacyMethod):
                     # One backward pass serves the three alternate updates: each auxiliary gets the
                     # gradient of its own loss on this output, and the network, through scale_grad,
                     # lambda_action times the action one and -lambda_privacy times the privacy one
-                    # (eq. 13). The same numbers as three passes, in about two thirds of the time.
+                    # (eq. 13). The updates of three separate passes (dropout masks aside), without
+                    # running the auxiliaries twice.
                     l_action = F.cross_entropy(ddp_a(scale_grad(video, la)), actions[mine])
                     l_privacy = F.binary_cross_entropy_with_logits(ddp_p(scale_grad(video, -lp)), privacy[mine])
                     net_lr, aux_step_lr = cosine_lr(step, total, warmup, lr), cosine_lr(step, total, warmup, aux_lr)
