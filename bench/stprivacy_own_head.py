@@ -24,19 +24,19 @@ from vpbench.config import frame_interval, recognizer_profile
 from vpbench.data.builder import load_manifest
 from vpbench.data.store import load_store
 from vpbench.evaluate import _split_indices
-from vpbench.methods.stprivacy import BLACK, _normalize
-from vpbench.networks.stprivacy import STPrivacyConfig, STPrivacyNet
+from vpbench.methods.stprivacy import BLACK, STPrivacy, _normalize
+from vpbench.networks.stprivacy import STPrivacyNet
 
 
 def load_net(path: Path) -> STPrivacyNet:
     blob = load_torch(path, "STPrivacy checkpoint")
     if "states" in blob:  # a fit checkpoint: the network of the stage it stopped in
-        config, weights = json.loads(blob["settings"])["config"], blob["states"]["net"]
+        state = {"config": json.loads(blob["settings"])["config"], "weights": blob["states"]["net"]}
     else:  # a trained method file
-        config, weights = blob["state"]["config"], blob["state"]["weights"]
-    net = STPrivacyNet(STPrivacyConfig(**{k: tuple(v) if isinstance(v, list) else v for k, v in config.items()}))
-    net.load_state_dict(weights)
-    return net.eval()
+        state = blob["state"]
+    method = STPrivacy()
+    method.load_state_dict(state)  # the method's own checks and config conversion
+    return method.net
 
 
 @torch.no_grad()
