@@ -139,6 +139,18 @@ def test_auxiliary_warm_start_trains_the_auxiliaries_and_leaves_the_network_as_i
     assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)  # batch statistics included
 
 
+def test_adv_lr_sets_the_networks_phase_2_learning_rate_only(tiny_models, tmp_path):
+    before = _fit_tiny(tiny_models, tmp_path / "before", aux_warmup_epochs=0, adv_epochs=0)
+    fixed = _fit_tiny(tiny_models, tmp_path / "fixed", aux_warmup_epochs=0, adv_epochs=1, adv_lr=0.0)
+    moved = _fit_tiny(tiny_models, tmp_path / "moved", aux_warmup_epochs=0, adv_epochs=1)
+    params = lambda m: dict(m.net.named_parameters())  # noqa: E731 (batch statistics move in any training pass)
+    a, b, c = params(before), params(fixed), params(moved)
+    # adv_lr 0: phase 2 leaves the network's weights as phase 1 made them (phase 1 still trained at lr).
+    assert all(torch.equal(a[k], b[k]) for k in a)
+    assert any(not torch.equal(a[k], c[k]) for k in a)
+    assert len(fixed.log["phase2"]) == 1
+
+
 def test_one_backward_pass_gives_each_model_the_gradient_of_its_own_loss():
     """The adversarial step's single pass: recognizer r gets d loss_r, the transformer upstream lambda x it."""
     from vpbench.engine import scale_grad
