@@ -143,8 +143,8 @@ def test_adv_lr_sets_the_networks_phase_2_learning_rate_only(tiny_models, tmp_pa
     before = _fit_tiny(tiny_models, tmp_path / "before", aux_warmup_epochs=0, adv_epochs=0)
     fixed = _fit_tiny(tiny_models, tmp_path / "fixed", aux_warmup_epochs=0, adv_epochs=1, adv_lr=0.0)
     moved = _fit_tiny(tiny_models, tmp_path / "moved", aux_warmup_epochs=0, adv_epochs=1)
-    params = lambda m: dict(m.net.named_parameters())  # noqa: E731 (batch statistics move in any training pass)
-    a, b, c = params(before), params(fixed), params(moved)
+    # Parameters only: batch statistics move in any training pass.
+    a, b, c = (dict(m.net.named_parameters()) for m in (before, fixed, moved))
     # adv_lr 0: phase 2 leaves the network's weights as phase 1 made them (phase 1 still trained at lr).
     assert all(torch.equal(a[k], b[k]) for k in a)
     assert any(not torch.equal(a[k], c[k]) for k in a)
