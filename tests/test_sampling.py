@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from vpbench.data.sampling import ClipSampler, crop_boxes, random_crop_box
+from vpbench.data.sampling import ClipSampler, crop_boxes, random_crop_box, random_scaled_box
 from vpbench.errors import VPBenchError
 
 
@@ -34,6 +34,20 @@ def test_three_crops_span_the_long_side():
     assert crop_boxes(128, 96, 96, 1) == [(16, 0, 112, 96)]
     y0, x0, y1, x1 = random_crop_box(96, 128, 64, np.random.default_rng(0))
     assert 0 <= y0 and y1 <= 96 and 0 <= x0 and x1 <= 128 and y1 - y0 == 64
+
+
+def test_scaled_boxes_keep_the_aspect_ratio_and_stay_inside_the_frame():
+    rng = np.random.default_rng(0)
+    sides = []
+    for _ in range(200):
+        y0, x0, y1, x1 = random_scaled_box(96, 128, 0.8, rng)
+        assert 0 <= y0 < y1 <= 96 and 0 <= x0 < x1 <= 128
+        assert abs((x1 - x0) / (y1 - y0) - 128 / 96) < 0.03
+        sides.append((y1 - y0) / 96)
+    assert 0.79 <= min(sides) < 0.82 and 0.98 < max(sides) <= 1.0  # s spans [min_scale, 1]
+    assert random_scaled_box(96, 128, 1.0, rng) == (0, 0, 96, 128)
+    with pytest.raises(VPBenchError):
+        random_scaled_box(96, 128, 0.0, rng)
 
 
 def test_bad_sampler_settings_are_errors():

@@ -151,6 +151,21 @@ def test_adv_lr_sets_the_networks_phase_2_learning_rate_only(tiny_models, tmp_pa
     assert len(fixed.log["phase2"]) == 1
 
 
+def test_scale_jitter_crops_and_resizes_each_training_clip(tiny_models, tmp_path):
+    from vpbench.methods.stprivacy import _crop_and_resize
+
+    x = torch.arange(2 * 3 * 2 * 8 * 10, dtype=torch.float32).reshape(2, 3, 2, 8, 10)
+    y = _crop_and_resize(x, [(0, 0, 8, 10), (2, 3, 6, 8)])
+    assert y.shape == x.shape and torch.equal(y[0], x[0])  # the whole-frame box is the identity
+    assert y[1].amin() >= x[1, :, :, 2:6, 3:8].amin() and y[1].amax() <= x[1, :, :, 2:6, 3:8].amax()
+    plain = _fit_tiny(tiny_models, tmp_path / "plain", adv_epochs=0)
+    again = _fit_tiny(tiny_models, tmp_path / "again", adv_epochs=0)
+    jittered = _fit_tiny(tiny_models, tmp_path / "jittered", adv_epochs=0, train_min_scale=0.8)
+    a, b, c = (m.net.state_dict() for m in (plain, again, jittered))
+    assert all(torch.equal(a[k], b[k]) for k in a)  # a fit is deterministic, so the difference is the jitter
+    assert any(not torch.equal(a[k], c[k]) for k in a)
+
+
 def test_one_backward_pass_gives_each_model_the_gradient_of_its_own_loss():
     """The adversarial step's single pass: recognizer r gets d loss_r, the transformer upstream lambda x it."""
     from vpbench.engine import scale_grad

@@ -79,3 +79,15 @@ def random_crop_box(height: int, width: int, size: int, rng: np.random.Generator
     y = int(rng.integers(0, height - size + 1))
     x = int(rng.integers(0, width - size + 1))
     return (y, x, y + size, x + size)
+
+
+def random_scaled_box(height: int, width: int, min_scale: float, rng: np.random.Generator) -> tuple[int, int, int, int]:
+    """A random ``(y0, x0, y1, x1)`` crop with the frame's aspect ratio and sides ``s`` times the frame's,
+    ``s`` uniform in ``[min_scale, 1]`` (scale jitter for networks that need the whole frame)."""
+    if not 0.0 < min_scale <= 1.0:
+        raise VPBenchError(f"min_scale must be in (0, 1], got {min_scale}")
+    s = float(rng.uniform(min_scale, 1.0))
+    h, w = max(1, round(height * s)), max(1, round(width * s))
+    y = int(rng.integers(0, height - h + 1))
+    x = int(rng.integers(0, width - w + 1))
+    return (y, x, y + h, x + w)

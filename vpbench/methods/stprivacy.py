@@ -25,6 +25,7 @@ import torch.nn.functional as F
 from .. import distributed
 from ..checkpoint import Checkpointer
 from ..config import method_card
+from ..data.sampling import random_scaled_box
 from ..engine import MEAN, STD, cosine_lr, optimizer_step, optimizer_steps, scale_grad
 from ..errors import VPBenchError
 from ..networks.recognizers import create_recognizer
@@ -50,6 +51,16 @@ def _data_digest(data: FitData) -> str:
     h = hashlib.sha256(np.asarray(data.actions).tobytes() + np.asarray(data.privacy).tobytes())
     h.update(str([len(v) for v in data.videos]).encode())
     return h.hexdigest()
+
+
+def _crop_and_resize(clips: torch.Tensor, boxes: list[tuple[int, int, int, int]]) -> torch.Tensor:
+    """Each ``3,T,H,W`` clip cut to its ``(y0, x0, y1, x1)`` box and resized back to ``H x W`` (bilinear)."""
+    c, t, h, w = clips.shape[1:]
+    return torch.stack([
+        F.interpolate(clip[:, :, y0:y1, x0:x1].reshape(1, c * t, y1 - y0, x1 - x0), size=(h, w), mode="bilinear",
+                      align_corners=False).reshape(c, t, h, w)
+        for clip, (y0, x0, y1, x1) in zip(clips, boxes)
+    ])
 
 
 def _to_uint8(x: torch.Tensor) -> torch.Tensor:
@@ -119,6 +130,10 @@ class STPrivacy(PrivacyMethod):
         lr = float(s["lr"])
         clip = float(s.get("grad_clip", 1.0))
         la, lp = float(s["lambda_action"]), float(s["lambda_privacy"])
+        # Scale jitter of the training clips (a choice, cpu profile; the paper names no augmentation):
+        # each clip is a random crop of min_scale..1 of the frame's sides, resized back. No flip
+        # (left/right actions). 1.0: the whole frame, as the paper profile trains.
+        jitter = float(s.get("train_min_scale", 1.0))
         # Every epoch of every stage ends in a checkpoint; a killed fit resumes from the last one.
         ckpt = Checkpointer(None if checkpoint_dir is None else Path(checkpoint_dir) / "fit.pt", rng, {
             "method": self.name, "version": self.version, "settings": s, "config": asdict(config), "seed": int(seed),
@@ -133,6 +148,7 @@ class STPrivacy(PrivacyMethod):
             """
             starts = [int(rng.integers(0, max(len(videos[int(k)]) - clip_len, 0) + 1)) for k in sel]
             noise = net.draw_gumbel_noise(rng, len(sel))
+            boxes = [random_scaled_box(config.height, config.width, jitter, rng) for _ in sel] if jitter < 1.0 else None
             part, weight = distributed.local_share(len(sel))
             work = self.log.setdefault("work", {"world_size": distributed.world()[1], "clips": 0, "clips_here": 0})
             work["clips"] += len(sel)  # the global batches' clips; clips_here: this rank's (rank 0's in a checkpoint)
@@ -142,7 +158,10 @@ class STPrivacy(PrivacyMethod):
                 v = videos[int(sel[i])]
                 clips.append(torch.from_numpy(v[np.minimum(np.arange(starts[i], starts[i] + clip_len), len(v) - 1)]))
             local = torch.as_tensor(part)
-            return _normalize(torch.stack(clips).to(dev)), [g[local].to(dev) for g in noise], np.asarray(sel)[part], weight
+            x = _normalize(torch.stack(clips).to(dev))
+            if boxes is not None:
+                x = _crop_and_resize(x, [boxes[i] for i in part])
+            return x, [g[local].to(dev) for g in noise], np.asarray(sel)[part], weight
 
         def begin(stage: str, objects: dict, epochs: int) -> tuple[int, int, list]:
             """Resume ``stage`` from the checkpoint (its first epoch still to run, the step, its log); a
