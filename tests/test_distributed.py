@@ -32,7 +32,8 @@ def env(tmp_path_factory):
     # STPrivacy with the paper's linear tubelet projection (the cpu profile's conv stem has BatchNorm).
     card_path = models / "methods" / "stprivacy.yaml"
     card = yaml.safe_load(card_path.read_text())
-    card["profiles"]["cpu"] = {**TINY_STPRIVACY, "stem": "linear", "batch_size": 6, "aux_action": VIT, "aux_privacy": VIT}
+    card["profiles"]["cpu"] = {**TINY_STPRIVACY, "stem": "linear", "batch_size": 6, "aux_action": VIT, "aux_privacy": VIT,
+                               "train_min_scale": 0.8}  # the scale-jitter crops, drawn for the global batch, split too
     card_path.write_text(yaml.safe_dump(card))
     return {"root": root, "models": models, "protocols": write_tiny_protocols(root / "protocols")}
 

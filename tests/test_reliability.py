@@ -205,7 +205,7 @@ def staged_models(tmp_path_factory):
     models = write_tiny_models(tmp_path_factory.mktemp("staged"))
     card = yaml.safe_load((models / "methods" / "stprivacy.yaml").read_text())
     card["profiles"]["cpu"] = {**TINY_STPRIVACY, "batch_size": 4, "init_epochs": 2, "pab_warmup_epochs": 1, "aux_warmup_epochs": 1,
-                               "adv_epochs": 2}
+                               "adv_epochs": 2, "train_min_scale": 0.8}  # the jitter's draws resume too
     (models / "methods" / "stprivacy.yaml").write_text(yaml.safe_dump(card))
     return models
 
