@@ -164,6 +164,9 @@ def test_scale_jitter_crops_and_resizes_each_training_clip(tiny_models, tmp_path
     a, b, c = (m.net.state_dict() for m in (plain, again, jittered))
     assert all(torch.equal(a[k], b[k]) for k in a)  # a fit is deterministic, so the difference is the jitter
     assert any(not torch.equal(a[k], c[k]) for k in a)
+    for bad in (0.0, 1.5):
+        with pytest.raises(VPBenchError, match="train_min_scale must be in"):
+            _fit_tiny(tiny_models, tmp_path / f"bad{bad}", adv_epochs=0, train_min_scale=bad)
 
 
 def test_one_backward_pass_gives_each_model_the_gradient_of_its_own_loss():

@@ -134,6 +134,8 @@ class STPrivacy(PrivacyMethod):
         # each clip is a random crop of min_scale..1 of the frame's sides, resized back. No flip
         # (left/right actions). 1.0: the whole frame, as the paper profile trains.
         jitter = float(s.get("train_min_scale", 1.0))
+        if not 0.0 < jitter <= 1.0:  # checked here: above 1 would otherwise mean "no jitter" without a word
+            raise VPBenchError(f"models/methods/stprivacy.yaml: train_min_scale must be in (0, 1], got {jitter}")
         # Every epoch of every stage ends in a checkpoint; a killed fit resumes from the last one.
         ckpt = Checkpointer(None if checkpoint_dir is None else Path(checkpoint_dir) / "fit.pt", rng, {
             "method": self.name, "version": self.version, "settings": s, "config": asdict(config), "seed": int(seed),
