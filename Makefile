@@ -48,7 +48,9 @@ demo-run/%: $(STAMP)
 	  --profile cpu --seed 0 --data-root $(DEMO_OUT)/data --out $(DEMO_OUT)/results --resume
 
 # Measurements, not tests: bench/results.json (see bench/run_all.py; BENCH_ARGS=--quick for a short run).
+# bench/decode.py compares against the ffmpeg command line: installed like .ci/run does (a no-op when present).
 bench: $(STAMP)
+	bash tools/install-ffmpeg.sh
 	$(PY) bench/run_all.py $(BENCH_ARGS)
 
 test: $(STAMP)

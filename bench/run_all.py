@@ -28,12 +28,16 @@ def main() -> None:
         (["decode.py", *repeats], BENCH_DIR / "decode.json"),
         (["cache.py", *repeats], BENCH_DIR / "cache.json"),
         (["stprivacy_speed.py", "--repeats", "7" if args.quick else "15"], BENCH_DIR / "stprivacy_speed.rows.json"),
+        (["anonymize_memory.py", "--frames", "30" if args.quick else "60"], BENCH_DIR / "anonymize_memory.json"),
         (["evaluate.py", *(["--methods", *methods] if methods else [])], BENCH_DIR / "evaluate.json"),
     ]
     rows = []
     for script, produced in scripts:
         print(f"== bench/{script[0]}", flush=True)
-        subprocess.run([sys.executable, str(BENCH_DIR / script[0]), *script[1:]], check=True)
+        done = subprocess.run([sys.executable, str(BENCH_DIR / script[0]), *script[1:]])
+        if done.returncode != 0:
+            # The script printed its own reason above; one line here, not a CalledProcessError traceback.
+            sys.exit(f"bench/{script[0]} failed (exit {done.returncode}); the benches before it wrote their rows")
         rows.extend(json.loads(produced.read_text()))
     write_rows(BENCH_DIR / "results.json", rows)
     print(f"== {BENCH_DIR / 'results.json'}")

@@ -227,7 +227,7 @@ def test_bad_videos_are_skipped_with_their_reason_and_the_rest_is_built(corpus):
 def test_strict_build_turns_the_first_skip_into_one_error_line(corpus):
     assert _error(corpus["manifest_strict"]) == (
         "--strict: 4 input(s) skipped, first: videos/empty.avi: empty file (0 bytes) "
-        "(all in strict/build_report.json); nothing else was written"
+        "(all in strict.build_report.json); nothing else was written"
     )
     assert not (corpus["root"] / "strict" / "manifest.parquet").exists()
 
@@ -270,7 +270,7 @@ def test_split_file_with_an_unknown_video_and_a_repeated_line(corpus):
     assert report["videos"] == 4
     assert _error(corpus["hmdb_strict"]) == (
         "--strict: 2 input(s) skipped, first: brush/caf\\xe9.avi: file name is not valid UTF-8; rename the file "
-        "(all in hmdb_strict/build_report.json); nothing else was written"
+        "(all in hmdb_strict.build_report.json); nothing else was written"
     )
 
 

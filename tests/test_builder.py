@@ -117,7 +117,9 @@ def test_strict_fails_and_keeps_the_previous_build(tmp_path):
     with pytest.raises(VPBenchError, match=r"--strict: 1 input\(s\) skipped, first: ride_bike/ride_bike_clip_3.avi: empty file"):
         _build(tmp_path, raw, splits, labels, strict=True)
     assert (tmp_path / "out" / "manifest.parquet").read_bytes() == before
-    report = json.loads((tmp_path / "out" / "build_report.json").read_text())
+    # The previous build's report stays; the failure reports beside the folder.
+    assert json.loads((tmp_path / "out" / "build_report.json").read_text())["skipped"] == []
+    report = json.loads((tmp_path / "out.build_report.json").read_text())
     assert report["skipped"] == [{"path": "ride_bike/ride_bike_clip_3.avi", "reason": "empty file (0 bytes)"}]
 
 

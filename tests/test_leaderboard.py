@@ -74,6 +74,37 @@ def test_mixed_protocol_versions_are_refused(tmp_path):
     assert str(bad) in str(err.value) and "\n" not in str(err.value)
 
 
+@pytest.mark.parametrize("part, move, detail", [
+    ("protocol", lambda path: path.parents[3] / "cross" / path.parent.parent.name / path.parent.name / path.name,
+     "protocol.name is 'known' but its protocol folder is 'cross'"),
+    ("dataset", lambda path: path.parents[2] / "vp-hmdb51" / path.parent.name / path.name,
+     "dataset.name is 'synth-hmdb51' but its dataset folder is 'vp-hmdb51'"),
+    ("method", lambda path: path.parents[1] / "raw" / "cpu-seed1.json",
+     "method.name is 'blackening' but its method folder is 'raw'; run is 'cpu-seed0' but its run file name is 'cpu-seed1'"),
+    ("run", lambda path: path.with_name("cpu-seed7.json"), "run is 'cpu-seed0' but its run file name is 'cpu-seed7'"),
+])
+def test_a_result_that_disagrees_with_its_path_is_refused(tmp_path, part, move, detail):
+    """A result copied into another method's folder would make a second row of that method (and overwrite its preview)."""
+    write_result(tmp_path, method="raw")
+    moved = move(write_result(tmp_path / "elsewhere", method="blackening").relative_to(tmp_path / "elsewhere"))
+    (tmp_path / moved).parent.mkdir(parents=True, exist_ok=True)
+    (tmp_path / "elsewhere" / "known" / "synth-hmdb51" / "blackening" / "cpu-seed0.json").rename(tmp_path / moved)
+    with pytest.raises(VPBenchError) as err:
+        load_results(tmp_path)
+    assert str(err.value) == (f"{tmp_path / moved}: {detail}; a result lives at <protocol>/<dataset>/<method>/<run>.json, "
+                              "here known/synth-hmdb51/blackening/cpu-seed0.json")
+
+
+def test_cli_refuses_a_result_under_another_methods_folder(tmp_path):
+    write_result(tmp_path, method="raw")
+    bad = write_result(tmp_path, method="blackening")
+    copy = bad.parents[1] / "raw" / "cpu-seed1.json"
+    copy.write_text(bad.read_text().replace('"run": "cpu-seed0"', '"run": "cpu-seed1"'))
+    _assert_one_line_error(_cli("leaderboard", "--results", tmp_path, "--out", tmp_path / "lb"), str(copy),
+                           "method.name is 'blackening' but its method folder is 'raw'")
+    assert not (tmp_path / "lb").exists()
+
+
 def test_an_empty_results_folder_is_an_error(tmp_path):
     with pytest.raises(VPBenchError, match="no result files"):
         load_results(tmp_path)

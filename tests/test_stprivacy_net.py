@@ -9,6 +9,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from vpbench.errors import VPBenchError
+
 from vpbench.networks.stprivacy import (
     Attention,
     STPrivacyConfig,
@@ -314,8 +316,8 @@ def test_load_vit_weights_maps_timm_state_dict(tmp_path):
     path = tmp_path / "vit_s.pth"
     torch.save({"model": state}, path)
     report = load_vit_weights(net, path)
-    assert len(report["used"]) == 4 * 12 + 2
-    assert set(report["skipped"]) == {"cls_token", "pos_embed", "norm.weight", "head.weight"} | {
+    assert len(report["used"]) == 4 * 12 + 3
+    assert set(report["skipped"]) == {"cls_token", "norm.weight", "head.weight"} | {
         k for k in state if k.startswith("blocks.4.")
     }
     layers = [net.psbs[0].layers[0], net.psbs[1].layers[0], net.psbs[2].layers[0], net.pab[0]]
@@ -327,6 +329,9 @@ def test_load_vit_weights_maps_timm_state_dict(tmp_path):
     inflated = state["patch_embed.proj.weight"].unsqueeze(2).expand(-1, -1, 2, -1, -1) / 2
     assert torch.equal(net.stem.weight, inflated)
     assert torch.equal(net.stem.bias, state["patch_embed.proj.bias"])
+    # Same 4x4 grid: the image positions (class token dropped) are every temporal slice's positions.
+    for t in range(net.grid[0]):
+        assert torch.equal(net.pos_embed[0, t], state["pos_embed"][0, 1:])
     # A static clip embeds as the image would.
     frame = torch.randn(1, 3, 8, 8)
     clip = frame.unsqueeze(2).expand(-1, -1, 2, -1, -1)
@@ -351,3 +356,47 @@ def test_gradients_reach_every_parameter_in_a_training_step():
     ]
     assert missing == []
     assert out.action_logits.shape == (4, 5)
+
+
+def test_vit_positions_are_resized_to_the_tubelet_grid_from_a_safetensors_file(tmp_path):
+    """ViT-S/16 at 224 has 14x14 positions; a 128x160 input with 16x16 tubelets has an 8x10 grid."""
+    from safetensors.torch import save_file
+
+    config = STPrivacyConfig(frames=4, height=128, width=160, tubelet=(2, 16, 16), dim=24, heads=2, layers_per_psb=(1, 1, 1), pab_layers=1)
+    net = STPrivacyNet(config)
+    # A smooth ramp over the 14x14 grid: bicubic resizing keeps it a ramp, increasing along both axes.
+    ramp = torch.arange(14.0)[:, None] + 10 * torch.arange(14.0)[None, :]
+    positions = torch.cat([torch.full((1, 1, 24), 7.0), ramp.reshape(1, 196, 1).expand(1, 196, 24)], 1).contiguous()
+    save_file({"pos_embed": positions, "blocks.0.norm1.weight": torch.ones(24)}, str(tmp_path / "vit.safetensors"))
+    report = load_vit_weights(net, tmp_path / "vit.safetensors")
+    assert set(report["used"]) == {"pos_embed", "blocks.0.norm1.weight"}
+    grid = net.pos_embed.detach()[0].reshape(2, 8, 10, 24)
+    assert torch.equal(grid[0], grid[1])  # every temporal slice alike
+    assert (grid[0, 1:, :, 0] > grid[0, :-1, :, 0]).all() and (grid[0, :, 1:, 0] > grid[0, :, :-1, 0]).all()
+    assert grid.min() >= 0 and grid.max() <= 13 + 130  # within the source range: the class token's 7 is not mixed in
+    # Corners stay near the source corners: an 8x10 cell's centre lies about a quarter cell inside (align_corners=False).
+    assert abs(float(grid[0, 0, 0, 0]) - 0.0) < 4 and abs(float(grid[0, -1, -1, 0]) - 143.0) < 4
+
+
+def test_a_weights_file_that_fits_nothing_is_one_line(tmp_path):
+    torch.save({"model": {"blocks.0.attn.qkv.weight": torch.zeros(9, 9)}}, tmp_path / "other.pth")
+    with pytest.raises(VPBenchError, match=r"other.pth: no tensor fits this network \(dim 24, 4 layers\); is it a ViT-S state dict\?"):
+        load_vit_weights(STPrivacyNet(TINY), tmp_path / "other.pth")
+    (tmp_path / "bad.safetensors").write_bytes(b"not safetensors")
+    with pytest.raises(VPBenchError, match="bad.safetensors: not a safetensors file"):
+        load_vit_weights(STPrivacyNet(TINY), tmp_path / "bad.safetensors")
+
+
+def test_the_paper_profile_needs_vit_weights_or_an_explicit_none(tmp_path):
+    from vpbench.config import method_card
+    from vpbench.methods import create_method
+
+    paper = method_card("stprivacy")["profiles"]["paper"]
+    with pytest.raises(VPBenchError, match="pass --option init_weights=PATH .*or --option init_weights=none"):
+        create_method("stprivacy").initial_weights(paper)
+    assert create_method("stprivacy", init_weights="none").initial_weights(paper) is None
+    with pytest.raises(VPBenchError, match="nope.pth: ViT weights file not found"):
+        create_method("stprivacy", init_weights=str(tmp_path / "nope.pth")).initial_weights(paper)
+    (tmp_path / "vit.pth").write_bytes(b"x")
+    assert create_method("stprivacy", init_weights=str(tmp_path / "vit.pth")).initial_weights(paper) == str(tmp_path / "vit.pth")
+    assert create_method("stprivacy").initial_weights(method_card("stprivacy")["profiles"]["cpu"]) is None

@@ -79,3 +79,40 @@ def to_json(obj: Any) -> str:
 
 def atomic_write_json(path: str | os.PathLike, obj: Any) -> Path:
     return atomic_write_text(path, to_json(obj))
+
+
+def check_output_dir(path: str | os.PathLike, what: str = "output folder") -> Path:
+    """Refuse, before any work, an output folder that cannot be written: a file in its place, a file
+    among its parents, or a read-only place. Creates nothing; the check writes (and removes) one
+    temporary file in the nearest existing folder, since permission bits do not tell (root writes anyway,
+    a read-only mount refuses everyone)."""
+    from .errors import VPBenchError
+
+    path = Path(path)
+    if path.exists() and not path.is_dir():
+        raise VPBenchError(f"{path}: the {what} is an existing file, not a folder")
+    probe = path
+    while not probe.exists():
+        if probe.parent == probe:
+            break
+        probe = probe.parent
+    if not probe.is_dir():
+        raise VPBenchError(f"{path}: cannot make the {what}: {probe} is a file")
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=".vpbench-write-check.", dir=probe)
+        os.close(fd)
+        os.unlink(tmp)
+    except OSError as exc:
+        raise VPBenchError(f"{path}: cannot write the {what} there ({exc.strerror or type(exc).__name__})") from None
+    return path
+
+
+def check_output_file(path: str | os.PathLike, what: str = "output file") -> Path:
+    """Like :func:`check_output_dir`, for a file to be written: refuses a folder in its place."""
+    from .errors import VPBenchError
+
+    path = Path(path)
+    if path.is_dir():
+        raise VPBenchError(f"{path}: the {what} is an existing folder; name a file")
+    check_output_dir(path.parent, f"folder of the {what}")
+    return path

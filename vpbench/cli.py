@@ -1,12 +1,16 @@
 """The `vpbench` command line: a thin layer over the Python API.
 
 User mistakes (a :class:`VPBenchError`) print one line and exit 2; ``--debug``
-shows the traceback instead.
+shows the traceback instead. A command stopped by Ctrl-C exits 130 and one
+stopped by SIGTERM 143, each after one line and after its cleanup ran, so that
+a script or CI never takes an interrupted command for a finished one.
 """
 
 from __future__ import annotations
 
 import logging
+import os
+import signal
 import sys
 from pathlib import Path
 from typing import Optional
@@ -43,6 +47,23 @@ def _root(
 ) -> None:
     _state["debug"] = debug
     logging.basicConfig(level=logging.DEBUG if debug else logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+
+
+# Option callbacks shared by the commands (``typer.Option(..., callback=positive_int)``). Typer's own
+# ``min=`` prints a usage block of several lines; these fail like every user error, in one line, while
+# the arguments are parsed (before any command starts).
+def positive_int(param: typer.CallbackParam, value: Optional[int]) -> Optional[int]:
+    """An optional count that must be at least 1 (``--workers``)."""
+    if value is not None and value < 1:
+        raise VPBenchError(f"{param.opts[0]} must be at least 1, got {value}")
+    return value
+
+
+def non_negative_int(param: typer.CallbackParam, value: Optional[int]) -> Optional[int]:
+    """A seed: a non-negative integer (``--seed``; numpy's generators refuse a negative one, late)."""
+    if value is not None and value < 0:
+        raise VPBenchError(f"{param.opts[0]} must be a non-negative integer, got {value}")
+    return value
 
 
 @app.command(
@@ -84,17 +105,28 @@ def build(
         strict=strict, tie_policy=tie_policy, min_frames=min_frames, workers=workers,
     )
     typer.echo(format_summary(summarize_dataset(result.out)))
+    for fold in result.report["unusable_folds"]:
+        typer.echo(f"  warning: {fold}: `vpbench evaluate` cannot use that fold")
     if result.report["skipped"]:
         typer.echo(f"  {len(result.report['skipped'])} input(s) skipped: see {result.out / 'build_report.json'}")
     typer.echo(f"  written to {result.out}")
 
 
-@app.command(epilog="Example:\n\n  vpbench info data/synth-hmdb51")
-def info(dataset_dir: Path = typer.Argument(..., help="A built dataset directory.")) -> None:
-    """Print the summary of a built dataset."""
+@app.command(epilog="Examples:\n\n  vpbench info data/synth-hmdb51\n\n  vpbench info data/vp-hmdb51 --verify      (also hash every video)\n\n"
+             "Every run checks that info.json and the manifest agree and that every video is there with its built size; "
+             "a mismatch is an error (exit 2).")
+def info(
+    dataset_dir: Path = typer.Argument(..., help="A built dataset directory."),
+    verify: bool = typer.Option(False, "--verify", help="Also hash every video against the manifest's sha256."),
+) -> None:
+    """Print the summary of a built dataset, after checking it is intact."""
     from .data.summary import format_summary, summarize_dataset
+    from .data.verify import verify_dataset
 
+    verify_dataset(dataset_dir, hashes=verify)
     typer.echo(format_summary(summarize_dataset(dataset_dir)))
+    if verify:
+        typer.echo("  every video matches its sha256")
 
 
 @app.command(
@@ -167,7 +199,7 @@ def evaluate(
     dataset: Optional[str] = typer.Option(None, "--dataset", "-d", help="Evaluate on this dataset only (default: every one of the suite)."),
     data_root: Path = typer.Option(Path("data"), "--data-root", help="Folder of built datasets, one subfolder per dataset name; missing VP-Synth datasets are built there."),
     profile: str = typer.Option("cpu", "--profile", help="Recognizer and method settings: cpu (two cores, minutes) or paper (the published settings, for a GPU)."),
-    seed: int = typer.Option(0, "--seed", help="Seed of every random choice of the run."),
+    seed: int = typer.Option(0, "--seed", callback=non_negative_int, help="Seed of every random choice of the run."),
     out: Path = typer.Option(Path("results"), "--out", help="Results folder: <out>/<protocol>/<dataset>/<method>/<run>.json."),
     resume: bool = typer.Option(False, "--resume", help="Keep finished results (refusing ones of another protocol version) and continue interrupted evaluations from their last epoch checkpoint (<run>.work/)."),
     checkpoint: Optional[Path] = typer.Option(None, "--checkpoint", help="A learned method's trained state (.pt) instead of training it."),
@@ -240,18 +272,27 @@ def anonymize(
     method: str = typer.Option(..., "--method", "-m", help="A registered method (see `vpbench methods`)."),
     checkpoint: Optional[Path] = typer.Option(None, "--checkpoint", help="Trained state of a learned method (.pt from `vpbench evaluate`)."),
     keep_ratio: Optional[float] = typer.Option(None, "--keep-ratio", help="STPrivacy: share of tubelets kept (default alpha^3); lower = more privacy."),
-    boxes: Optional[Path] = typer.Option(None, "--boxes", help="Person boxes CSV (frame,x0,y0,x1,y1) for box-based methods."),
+    boxes: Optional[Path] = typer.Option(None, "--boxes", help="Person boxes CSV (frame,x0,y0,x1,y1; pixels, x1/y1 exclusive) for box-based methods; a box that cannot act is an error naming its line."),
     whole_frame: bool = typer.Option(False, "--whole-frame", help="Box-based methods act on the whole frame."),
+    allow_empty_boxes: bool = typer.Option(False, "--allow-empty-boxes", help="Accept a --boxes file with no box at all (the output then equals the input)."),
     option: Optional[list[str]] = typer.Option(None, "--option", help="Method option key=value (repeatable)."),
 ) -> None:
-    """Anonymize one video with a (trained) method."""
-    from .anonymize import anonymize_video
+    """Anonymize one video with a (trained) method, streaming (memory does not grow with the video's length).
+
+    Prints and records in OUTPUT.json the share of pixels the method changed.
+    """
+    from .anonymize import anonymize_video, format_share
 
     options = _parse_options(option)
     if keep_ratio is not None:
         options["keep_ratio"] = keep_ratio
-    done = anonymize_video(method, src, dst, checkpoint=checkpoint, options=options, boxes=boxes, whole_frame=whole_frame)
-    typer.echo(f"{dst}: {done['frames']} frames at {done['fps']:.3g} fps, {done['width']}x{done['height']} ({method})")
+    done = anonymize_video(method, src, dst, checkpoint=checkpoint, options=options, boxes=boxes, whole_frame=whole_frame,
+                           allow_empty_boxes=allow_empty_boxes)
+    share = done["changed_share"]
+    typer.echo(f"{done['output']}: {done['frames']} frames at {done['fps']:.3g} fps, {done['width']}x{done['height']} ({method}), "
+               f"{format_share(share)} of pixels changed; record in {done['record']}")
+    if share == 0 and method != "raw":
+        typer.echo(f"warning: '{method}' changed no pixel: the output is the input, re-encoded", err=True)
 
 
 @app.command(
@@ -307,27 +348,155 @@ from .cli_annotate import annotate_app  # noqa: E402 - registered after the top-
 app.add_typer(annotate_app, name="annotate")
 
 
+class Terminated(BaseException):
+    """SIGTERM, raised in the main thread as Ctrl-C raises KeyboardInterrupt, so that ``finally`` blocks and
+    ``except BaseException`` cleanups run (atomic writes remove their temporaries, a build its staging
+    folder). A BaseException, not an Exception: no ``except Exception`` on the way may swallow it."""
+
+
+# Exit codes of a command stopped by a signal: 128 + the signal number, as a shell reports it.
+EXIT_SIGINT, EXIT_SIGTERM = 130, 143
+
+
 def main(argv: list[str] | None = None) -> None:
+    """The ``vpbench`` console script: exits with the command's code (0, 2 for a user error, 130 after
+    Ctrl-C, 143 after SIGTERM)."""
+    signals = _Signals()
     try:
-        app(args=argv, standalone_mode=False)
+        code = _run(argv)
+    except Terminated:  # arrived while an error was being reported
+        code = _stopped(EXIT_SIGTERM)
+    finally:
+        signals.restore()
+    if code == 0 and signals.undelivered:
+        # A signal Python dropped where it arrived (see _Signals) that the command outran: it still asked to stop.
+        code = _stopped(EXIT_SIGTERM if signal.SIGTERM in signals.undelivered else EXIT_SIGINT)
+    if code:
+        sys.exit(code)
+
+
+def _run(argv: list[str] | None) -> int:
+    try:
+        returned = app(args=argv, standalone_mode=False)
     except VPBenchError as exc:
         if _state["debug"]:
             raise
         typer.echo(f"error: {exc}", err=True)
-        sys.exit(2)
+        return 2
     except typer.Exit as exc:
-        sys.exit(exc.exit_code)
-    except typer.Abort:
-        typer.echo("aborted", err=True)
-        sys.exit(130)
-    except KeyboardInterrupt:
-        typer.echo("interrupted", err=True)
-        sys.exit(130)
+        return exc.exit_code
+    except (typer.Abort, KeyboardInterrupt):  # Abort: Ctrl-C (or end of input) at a prompt
+        return _stopped(EXIT_SIGINT)
+    except Terminated:
+        return _stopped(EXIT_SIGTERM)
     except Exception as exc:
         if isinstance(exc, _usage_error_types()):
             exc.show()
-            sys.exit(exc.exit_code)
+            return exc.exit_code
         raise
+    # standalone_mode=False: Typer returns what would have been the exit code instead of exiting. It turns
+    # Ctrl-C inside a command into a returned 130, and a `raise typer.Exit(n)` into n; commands return None.
+    if isinstance(returned, int) and not isinstance(returned, bool) and returned != 0:
+        return _stopped(EXIT_SIGINT) if returned == EXIT_SIGINT else returned
+    return 0
+
+
+def _stopped(code: int) -> int:
+    """Report a signal in one line (whatever the command was printing) and return its exit code."""
+    typer.echo("interrupted" if code == EXIT_SIGINT else "terminated", err=True)
+    return code
+
+
+class _Signals:
+    """While a command runs: SIGINT raises KeyboardInterrupt (as Python's default does) and SIGTERM raises
+    :class:`Terminated`, in the main thread, so that cleanups run. Two cases where a raise would not stop
+    the command are handled:
+
+    - Python drops an exception raised where it cannot propagate (a ``__del__``, a weakref callback, the
+      fork hooks that run each time a worker pool forks) and only prints "Exception ignored in". The
+      command would go on to the end and exit 0. Such a signal is delivered again a moment later.
+    - A main thread that blocks the signal (``pthread_sigmask`` around a few renames that must not be
+      split, see vpbench.data.staging) still receives it when another thread (a torch or tqdm thread)
+      took it from the OS. It waits until the main thread unblocks it.
+
+    Under torchrun everything stays as Python has it: torchrun stops its ranks with SIGTERM when one
+    fails, and a rank waiting in a collective runs no Python handler until the collective times out;
+    torchrun would wait out its grace period and then SIGKILL it. The default action ends it at once.
+    """
+
+    RETRY_S = 0.02
+
+    def __init__(self) -> None:
+        self.undelivered: set[int] = set()
+        self._restore: list = []
+        if "TORCHELASTIC_RUN_ID" in os.environ:
+            return
+        self._owner = os.getpid()
+        self._terminating = False
+        try:
+            for signum in (signal.SIGINT, signal.SIGTERM):
+                self._restore.append((signum, signal.signal(signum, self._handler)))
+        except ValueError:  # main() called outside the main thread: signals stay as they are
+            self.restore()
+            return
+        self._hook = sys.unraisablehook
+        sys.unraisablehook = self._unraisable
+
+    def restore(self) -> None:
+        for signum, previous in reversed(self._restore):
+            signal.signal(signum, previous)
+        if self._restore:
+            sys.unraisablehook = self._hook
+        self._restore = []
+
+    def _handler(self, signum: int, frame) -> None:
+        if os.getpid() != self._owner:
+            # A forked worker (a decoding pool) inherits the handler: it acts as if it were not there.
+            if signum == signal.SIGINT:
+                raise KeyboardInterrupt
+            signal.signal(signum, signal.SIG_DFL)
+            os.kill(os.getpid(), signum)
+            return
+        if self._held(signum):
+            self._later(signum)
+            return
+        self.undelivered.discard(signum)
+        if signum == signal.SIGINT:
+            raise KeyboardInterrupt
+        if self._terminating:
+            return  # a second SIGTERM waits for the cleanup the first one started (SIGKILL still ends everything)
+        self._terminating = True
+        raise Terminated()
+
+    def _unraisable(self, unraisable) -> None:
+        if os.getpid() == self._owner and isinstance(unraisable.exc_value, (KeyboardInterrupt, Terminated)):
+            terminated = isinstance(unraisable.exc_value, Terminated)
+            self._terminating = self._terminating and not terminated
+            self._later(signal.SIGTERM if terminated else signal.SIGINT)
+            return
+        self._hook(unraisable)
+
+    @staticmethod
+    def _held(signum: int) -> bool:
+        try:
+            return signum in signal.pthread_sigmask(signal.SIG_BLOCK, [])
+        except (AttributeError, OSError, ValueError):  # no POSIX thread signal masks
+            return False
+
+    def _later(self, signum: int) -> None:
+        """Deliver ``signum`` to the main thread again shortly, from a helper thread."""
+        import _thread
+        import threading
+
+        self.undelivered.add(signum)
+
+        def again() -> None:
+            if self._restore and signum in self.undelivered:
+                _thread.interrupt_main(signum)
+
+        timer = threading.Timer(self.RETRY_S, again)
+        timer.daemon = True
+        timer.start()
 
 
 def _usage_error_types() -> tuple[type, ...]:

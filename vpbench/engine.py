@@ -250,6 +250,7 @@ def train_frame_recognizer(
 def predict_frames(model: nn.Module, store: FrameStore, videos: np.ndarray, crop: int, num_crops: int = 3, batch: int = 256) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Sigmoid scores per frame (averaged over crops), the frame labels, and each frame's video."""
     model.eval()
+    dev = next(model.parameters()).device  # where train_frame_recognizer left it (a GPU when there is one)
     h, w = store.frame_size
     crops = crop_boxes(h, w, crop, num_crops)
     frames = np.concatenate([np.arange(store.offsets[v], store.offsets[v + 1]) for v in videos])
@@ -259,7 +260,7 @@ def predict_frames(model: nn.Module, store: FrameStore, videos: np.ndarray, crop
         sel = frames[i : i + batch]
         acc = 0
         for y0, x0, y1, x1 in crops:
-            imgs = torch.from_numpy(store.frames[sel, y0:y1, x0:x1])
+            imgs = _to_device(torch.from_numpy(store.frames[sel, y0:y1, x0:x1]), dev)
             acc = acc + model(normalize(imgs.permute(0, 3, 1, 2))).sigmoid()
-        probs.append((acc / len(crops)).numpy())
+        probs.append((acc / len(crops)).float().cpu().numpy())
     return np.concatenate(probs).astype(np.float64), store.frame_labels[frames].astype(np.int64), owner

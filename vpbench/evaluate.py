@@ -18,7 +18,7 @@ import os
 import platform
 import subprocess
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -26,18 +26,18 @@ import pandas as pd
 import torch
 
 from . import __version__, distributed
-from .atomic import atomic_write_json
+from .atomic import atomic_write_json, check_output_dir
 from .attributes import ATTRIBUTES
 from .config import frame_interval, load_protocol, method_card, recognizer_profile
-from .data.builder import build_dataset, load_info, load_manifest
+from .data.builder import build_dataset, check_seed, load_info, load_manifest
 from .data.datasets import DATASETS
 from .data.store import FrameStore, load_store
 from .engine import TrainConfig, predict_frames, predict_videos, train_frame_recognizer, train_video_recognizer
 from .errors import VPBenchError, did_you_mean
-from .methods import METHODS, FitData, PrivacyMethod, create_method
+from .methods import METHODS, FitData, PrivacyMethod, check_method_arguments, check_options, create_method
 from .metrics import action_top1, bootstrap_ci, per_action_top1, privacy_scores
 from .networks.recognizers import create_recognizer
-from .resume import WorkDir, check_finished_result
+from .resume import WorkDir, check_finished_result, check_work_dir
 from .plots import write_preview
 from .results import RESULT_SCHEMA_VERSION, preview_path
 
@@ -204,20 +204,95 @@ def evaluate(request: EvaluationRequest) -> list[Path]:
             raise VPBenchError(f"protocol '{protocol['name']}' ({request.suite} suite) does not evaluate on '{request.dataset}'{did_you_mean(request.dataset, names)}; it evaluates on: {', '.join(names)}")
     method_cls = METHODS.get(request.method)  # unknown names fail before any work
     profile = recognizer_profile(request.profile, request.models_dir)
+    request = _preflight(request, protocol, jobs, profile)
     # A thread count the user chose (torchrun sets OMP_NUM_THREADS=1) is kept; else every core.
     if "OMP_NUM_THREADS" not in os.environ:
         torch.set_num_threads(max(1, os.cpu_count() or 1))
     expected = {"schema_version": RESULT_SCHEMA_VERSION, "protocol": {"name": protocol["name"], "version": protocol["version"]},
                 "method": {"name": request.method, "version": method_cls.version}}
+    paths = [_result_path(request, protocol, job) for job in jobs]
+    if request.resume:  # a stale finished result of the last job is refused before the first job trains
+        for path in paths:
+            if path.is_file():
+                check_finished_result(path, expected)
     written = []
-    for job in jobs:
-        path = Path(request.out) / protocol["name"] / job["evaluate"] / request.method / f"{request.run_id()}.json"
+    for job, path in zip(jobs, paths):
         if request.resume and path.is_file():
-            check_finished_result(path, expected)
             written.append(path)
             continue
         written.append(_run_job(request, protocol, profile, job, path))
     return written
+
+
+def _result_path(request: EvaluationRequest, protocol: dict, job: dict) -> Path:
+    return Path(request.out) / protocol["name"] / job["evaluate"] / request.method / f"{request.run_id()}.json"
+
+
+# The datasets a job reads, by the protocol's key for them.
+_DATASET_ROLES = ("method_train", "evaluate", "action_train", "frames")
+
+
+def _preflight(request: EvaluationRequest, protocol: dict, jobs: list[dict], profile: dict) -> EvaluationRequest:
+    """Every check that needs no training and no decoding, for every job, before the first job starts:
+    a bad argument found after an hour of training (or after a preview and a work folder were
+    written) wastes the hour and leaves a half-made run behind. Returns the request with its method
+    options checked (see :func:`vpbench.methods.check_options`)."""
+    check_seed(request.seed)
+    check_method_arguments(request.method, checkpoint=request.checkpoint, whole_frame=request.whole_frame)
+    options = check_options(request.method, dict(request.method_options))
+    method = create_method(request.method, **options)  # the constructor checks option ranges
+    check_output_dir(request.out, "results folder")
+    if request.checkpoint is not None:
+        method.load(request.checkpoint)  # a truncated or foreign checkpoint fails now, not after decoding
+    method_card(request.method, request.models_dir)
+    request = replace(request, method_options=options)
+    fold = int(protocol.get("fold", 1))
+    for job in jobs:
+        for role in _DATASET_ROLES:
+            if job.get(role):
+                _check_dataset(request, protocol, job, role, fold, method)
+        if request.resume:
+            check_work_dir(_result_path(request, protocol, job), _resume_settings(request, protocol, profile, job))
+    return request
+
+
+def _check_dataset(request: EvaluationRequest, protocol: dict, job: dict, role: str, fold: int, method: PrivacyMethod) -> None:
+    """A dataset of the job: its info.json and manifest readable, and the split the job takes from it not empty."""
+    name = job[role]
+    path = Path(request.data_root) / name
+    # What the job reads (see _fit_or_load, _evaluate_job, _frame_protocol): the method-training set only to
+    # fit a method; a frame job reads its evaluation set as the frame-labelled set.
+    if role == "method_train":
+        needed = method.learned and request.checkpoint is None
+    else:
+        needed = not (role == "evaluate" and "frames" in job)
+    if not (path / "info.json").is_file():
+        if not needed:
+            return
+        spec = DATASETS.get(name)
+        if request.suite == "synth" and spec.synthetic:
+            check_output_dir(path, f"folder of dataset '{name}' (built on first use)")
+            return
+        raise VPBenchError(f"{path}: dataset '{name}' is not built; run `vpbench build --dataset {name} --out {path} ...` first")
+    load_info(path)  # even when not needed: the result records the build seed of every dataset of the job
+    if not needed:
+        return
+    manifest = load_manifest(path)
+    # The frame protocol's real suite splits the frame-labelled set by its own first fold; the synthetic
+    # suite takes one split of the action dataset's fold (see _frame_protocol).
+    split_fold = 1 if role == "frames" and not job.get("frames_from_split") else fold
+    train, test = _split_indices(manifest, split_fold)
+    if role == "frames" and job.get("frames_from_split"):
+        which = job["frames_from_split"]
+        parts = {which: np.where(manifest[f"split_{fold}"] == which)[0]}
+    elif role in ("method_train", "action_train"):
+        parts = {"train": train}
+    else:
+        parts = {"train": train, "test": test}
+    for part, rows in parts.items():
+        if len(rows) == 0:
+            raise VPBenchError(f"{path}: dataset '{name}' has no {part} video in fold {split_fold}; "
+                               f"protocol '{protocol['name']}' needs them (its {role.replace('_', ' ')} set)")
 
 
 def _fit_or_load(request: EvaluationRequest, method: PrivacyMethod, profile: dict, job: dict, data_root: Path, timer: Timer, ckpt_path: Path, fold: int, work: WorkDir) -> dict:
@@ -246,12 +321,21 @@ def _fit_or_load(request: EvaluationRequest, method: PrivacyMethod, profile: dic
 
 
 def _run_job(request: EvaluationRequest, protocol: dict, profile: dict, job: dict, path: Path) -> Path:
+    work = WorkDir(path, _resume_settings(request, protocol, profile, job), request.resume)
+    try:
+        return _evaluate_job(request, protocol, profile, job, path, work)
+    except BaseException:
+        # A failed or interrupted run keeps its checkpoints for --resume, not a folder with nothing to resume from.
+        work.discard_if_empty()
+        raise
+
+
+def _evaluate_job(request: EvaluationRequest, protocol: dict, profile: dict, job: dict, path: Path, work: WorkDir) -> Path:
     timer = Timer()
     t_start = time.perf_counter()
     data_root = Path(request.data_root)
     fold = int(protocol.get("fold", 1))
     method = create_method(request.method, **request.method_options)
-    work = WorkDir(path, _resume_settings(request, protocol, profile, job), request.resume)
     method_info = _fit_or_load(request, method, profile, job, data_root, timer, path.with_suffix(".pt"), fold, work)
     clip_len, crop = int(profile["clip_len"]), int(profile["crop"])
     views = protocol["test_views"]

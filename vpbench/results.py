@@ -140,6 +140,28 @@ def find_result_files(root: str | os.PathLike) -> list[Path]:
     return sorted(p for p in root.glob("*/*/*/*.json") if p.is_file() and not p.name.startswith("."))
 
 
+# The parts of a result's path and the keys of the document that must name the same thing.
+_LOCATION = (("protocol", "protocol.name"), ("dataset", "dataset.name"), ("method", "method.name"), ("run", "run"))
+
+
+def check_result_location(result: Result) -> None:
+    """Refuse a result whose document disagrees with its place ``<protocol>/<dataset>/<method>/<run>.json``.
+
+    The leaderboard groups and names rows by the document while previews and links follow the path:
+    a result copied or renamed into another method's folder would give two rows of one method and
+    overwrite one's preview with the other's."""
+    *folders, name = result.relpath.split("/")
+    where = dict(zip(("protocol", "dataset", "method"), folders))
+    where["run"] = name[: -len(".json")] if name.endswith(".json") else name
+    said = {"protocol": result.protocol, "dataset": result.dataset, "method": result.method, "run": result.run}
+    wrong = [(part, key) for part, key in _LOCATION if said[part] != where.get(part)]
+    if wrong:
+        detail = "; ".join(f"{key} is '{said[part]}' but its {part} {'file name' if part == 'run' else 'folder'} is '{where.get(part)}'"
+                           for part, key in wrong)
+        expected = f"{said['protocol']}/{said['dataset']}/{said['method']}/{said['run']}.json"
+        raise VPBenchError(f"{result.path}: {detail}; a result lives at <protocol>/<dataset>/<method>/<run>.json, here {expected}")
+
+
 def load_results(root: str | os.PathLike, current_versions: dict[str, int | str] | None = None) -> list[Result]:
     """All results under ``root``, validated; refuses an empty folder and mixed versions of one protocol.
 
@@ -150,6 +172,8 @@ def load_results(root: str | os.PathLike, current_versions: dict[str, int | str]
     if not files:
         raise VPBenchError(f"{root}: no result files (expected <protocol>/<dataset>/<method>/<run>.json, as `vpbench evaluate --out` writes)")
     results = [Result(p, p.relative_to(root).as_posix(), load_result_file(p)) for p in files]
+    for r in results:
+        check_result_location(r)
     for r in results:
         want = (current_versions or {}).get(r.protocol)
         if want is not None and r.doc["protocol"]["version"] != want:

@@ -9,7 +9,9 @@ deterministic and are simply redone. A run without ``--resume`` starts the
 folder afresh; with ``--resume`` it continues from it when the settings match
 and refuses when they do not (a checkpoint of other settings would give a
 result that no configuration produces). The folder is removed once the
-result JSON is written.
+result JSON is written, and when a run fails or is interrupted before it holds
+anything to resume from (its ``run.json`` alone). ``vpbench evaluate --resume``
+checks every job's folder with :func:`check_work_dir` before the first job starts.
 
 A finished result met by ``--resume`` is kept only if it was written for the
 same protocol version, method version and result schema.
@@ -53,30 +55,15 @@ class WorkDir:
             return
         meta = self.path / SETTINGS_FILE
         if resume and self.path.is_dir():
-            self._check(meta)
+            if not check_work_dir(result, self.settings):
+                # Killed before run.json was written: nothing in the folder can be trusted to match.
+                shutil.rmtree(self.path)
         elif self.path.exists():
             shutil.rmtree(self.path)
         for stale in stale_temporaries(result) + stale_temporaries(Path(result).with_suffix(".pt")):
             stale.unlink(missing_ok=True)
         atomic_write_json(meta, self.settings)
         distributed.barrier()
-
-    def _check(self, meta: Path) -> None:
-        try:
-            saved = json.loads(meta.read_text(encoding="utf-8"))
-        except FileNotFoundError:
-            # Killed before run.json was written: nothing in the folder can be trusted to match.
-            shutil.rmtree(self.path)
-            return
-        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-            raise VPBenchError(f"{meta}: unreadable resume state ({type(exc).__name__}); delete {self.path} or run without --resume") from None
-        if saved != self.settings:
-            keys = sorted(set(saved) | set(self.settings)) if isinstance(saved, dict) else ["(all)"]
-            differ = [k for k in keys if not isinstance(saved, dict) or saved.get(k) != self.settings.get(k)]
-            raise VPBenchError(
-                f"{meta}: the interrupted run had other settings ({', '.join(differ)} differ); "
-                f"delete {self.path} or run without --resume to start over"
-            )
 
     def file(self, name: str) -> Path:
         return self.path / name
@@ -105,6 +92,40 @@ class WorkDir:
     def finish(self) -> None:
         if distributed.is_main():
             shutil.rmtree(self.path, ignore_errors=True)
+
+    def discard_if_empty(self) -> None:
+        """Remove the folder when it holds nothing to resume from (only ``run.json``): a run that failed or
+        was interrupted before its first checkpoint leaves no work folder behind."""
+        if not distributed.is_main() or not self.path.is_dir():
+            return
+        if all(p.name == SETTINGS_FILE or p.name.endswith(".tmp") for p in self.path.iterdir()):
+            shutil.rmtree(self.path, ignore_errors=True)
+
+
+def check_work_dir(result: Path, settings: dict) -> bool:
+    """Whether ``--resume`` can continue the work folder of ``result`` under ``settings``: True when it
+    exists with the same settings, False when there is none (or it lacks its ``run.json``, so nothing
+    in it can be trusted); refuses one written under other settings. Reads only: ``vpbench evaluate``
+    calls it for every job before the first one starts."""
+    path = work_dir_of(Path(result))
+    meta = path / SETTINGS_FILE
+    if not path.is_dir():
+        return False
+    try:
+        saved = json.loads(meta.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return False
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise VPBenchError(f"{meta}: unreadable resume state ({type(exc).__name__}); delete {path} or run without --resume") from None
+    settings = _plain(settings)
+    if saved != settings:
+        keys = sorted(set(saved) | set(settings)) if isinstance(saved, dict) else ["(all)"]
+        differ = [k for k in keys if not isinstance(saved, dict) or saved.get(k) != settings.get(k)]
+        raise VPBenchError(
+            f"{meta}: the interrupted run had other settings ({', '.join(differ)} differ); "
+            f"delete {path} or run without --resume to start over"
+        )
+    return True
 
 
 def check_finished_result(path: Path, expected: dict) -> None:

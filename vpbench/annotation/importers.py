@@ -159,7 +159,8 @@ def _load_json(path: Path, what: str) -> Any:
 
 
 def _short(value: Any, limit: int = 60) -> str:
-    text = repr(value)
+    # A numpy scalar (a cell of a pickle or a parquet table) shows as the number it holds, not np.int64(2).
+    text = repr(value.item() if isinstance(value, np.generic) else value)
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
 

@@ -146,14 +146,22 @@ def _check_votes(votes: pd.DataFrame) -> None:
         raise unknown_name_error("attribute", unknown[0], ATTRIBUTES)
     vote = pd.to_numeric(votes["vote"], errors="coerce")
     if not vote.isin([0, 1]).all():
-        bad = votes.loc[~vote.isin([0, 1]), "vote"].iloc[0]
-        raise VPBenchError(f"votes must be 0 or 1, found {bad!r}")
+        row = votes.loc[~vote.isin([0, 1])].iloc[0]
+        # A cell of a pandas column is a numpy scalar, whose repr (np.int64(2)) means nothing to a user.
+        raise VPBenchError(
+            f"votes must be 0 or 1, found {_plain(row['vote'])!r} ({row['attribute']} of video '{row['key']}')"
+        )
     dup = votes.duplicated(["key", "annotator", "attribute"], keep=False)
     if dup.any():
         row = votes.loc[dup].iloc[0]
         raise VPBenchError(
             f"annotator '{row['annotator']}' votes more than once on {row['attribute']} of video '{row['key']}'"
         )
+
+
+def _plain(value: object) -> object:
+    """A numpy scalar as the Python number it holds (its repr is then 2, not np.int64(2))."""
+    return value.item() if isinstance(value, np.generic) else value
 
 
 def aggregate_votes(votes: pd.DataFrame, tie_policy: str = DEFAULT_TIE_POLICY) -> Aggregate:

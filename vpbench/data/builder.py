@@ -25,7 +25,7 @@ import numpy as np
 import pandas as pd
 
 from .. import __version__
-from ..atomic import atomic_write, atomic_write_json
+from ..atomic import atomic_write, atomic_write_json, check_output_dir
 from ..attributes import ATTRIBUTES, STPRIVACY_PICKLE_ORDER, parse_attribute_order
 from ..errors import VPBenchError, unknown_name_error
 from .datasets import DATASETS, DatasetSpec
@@ -33,6 +33,7 @@ from .layouts import (
     escapes_root, list_videos, read_hmdb51_splits, read_manifest_table, read_ucf101_class_index, read_ucf101_splits,
     resolves_inside, video_key,
 )
+from .staging import build_lock, commit, discard, new_staging
 from .video import VideoError, probe_video
 
 LABEL_FORMATS = ("labelstudio", "csv", "stprivacy-pickle", "pa-hmdb51")
@@ -268,23 +269,26 @@ def _manifest_sources(manifest: Path, raw: Path | None, report: list[dict]) -> t
     return table[["video_id", "file", "action", *split_cols]].sort_values("video_id").reset_index(drop=True), root, inline
 
 
-def _read_boxes(path: Path, video_ids: set[str], num_frames: dict[str, int]) -> pd.DataFrame:
-    """Person boxes CSV: ``video_id, frame, person, x0, y0, x1, y1`` (pixels, x1/y1 exclusive)."""
-    try:
-        boxes = pd.read_csv(path)
-    except Exception as exc:
-        raise VPBenchError(f"{path}: cannot read boxes CSV ({type(exc).__name__})") from None
+def _read_boxes(path: Path, video_ids: set[str], num_frames: dict[str, int], sizes: dict[str, tuple[int, int]]) -> pd.DataFrame:
+    """Person boxes CSV: ``video_id, frame, person, x0, y0, x1, y1`` (pixels, x1/y1 exclusive).
+
+    ``sizes``: each video's probed ``(width, height)``. Every cell must be a number; a box of a built
+    video that cannot act (inverted, no pixel in the frame, past the last frame) is an error naming its
+    line (:mod:`vpbench.data.boxes`). Rows of videos not in the dataset are dropped after the cell check.
+    """
+    from .boxes import check_boxes, read_boxes_csv
+
     need = ["video_id", "frame", "person", "x0", "y0", "x1", "y1"]
-    missing = [c for c in need if c not in boxes.columns]
-    if missing:
-        raise VPBenchError(f"{path}: boxes CSV lacks columns {', '.join(missing)}")
-    boxes = boxes[need].copy()
-    boxes["video_id"] = boxes["video_id"].astype(str).map(video_key)
+    boxes = read_boxes_csv(path, need[1:], text=["video_id"])
+    boxes["video_id"] = boxes["video_id"].map(video_key)
     boxes = boxes[boxes["video_id"].isin(video_ids)]
-    too_far = boxes["frame"].to_numpy() >= boxes["video_id"].map(num_frames).to_numpy()
-    if too_far.any():
-        row = boxes[too_far].iloc[0]
-        raise VPBenchError(f"{path}: box for frame {row['frame']} of '{row['video_id']}', which has {num_frames[row['video_id']]} frames")
+    if boxes.empty:
+        # Box-based methods would then change nothing on this dataset while looking anonymized.
+        raise VPBenchError(f"{path}: no box for any of the {len(video_ids)} built videos; check its video_id column")
+    vid = boxes["video_id"]
+    boxes = check_boxes(boxes, path, vid.map(num_frames).to_numpy(), vid.map(lambda v: sizes[v][0]).to_numpy(),
+                        vid.map(lambda v: sizes[v][1]).to_numpy(), video=vid)
+    boxes = boxes[need].copy()
     for c in need[1:]:
         boxes[c] = boxes[c].astype(np.int32)
     return boxes.sort_values(["video_id", "frame", "person"]).reset_index(drop=True)
@@ -320,49 +324,98 @@ def build_dataset(
     """
     spec = DATASETS.get(dataset)
     out = Path(out)
-    if spec.synthetic:
-        from .synth.generate import generate_synth
+    check_build_arguments(out, seed=seed, min_frames=min_frames, workers=workers)
+    with build_lock(out):
+        if spec.synthetic:
+            from .synth.generate import check_synth_target
 
-        gen = generate_synth(spec.name, out, size=size, seed=seed, progress=progress)
-        real = DATASETS.get("vp-hmdb51" if spec.layout == "hmdb51" else "vp-ucf101")
-        return _build(
-            real, out, raw=gen.raw, splits=gen.splits, labels=[gen.export], label_format="labelstudio",
-            label_order=None, frame_labels=gen.frames, boxes=gen.boxes, manifest=None, seed=seed, strict=strict,
-            tie_policy=tie_policy, min_frames=min_frames, workers=workers, progress=progress, name=spec.name,
-            extra_info={"synthetic": gen.info},
-        )
-    return _build(
-        spec, out, raw=raw, splits=splits, labels=labels, label_format=label_format, label_order=label_order,
-        frame_labels=frame_labels, boxes=boxes, manifest=manifest, seed=seed, strict=strict, tie_policy=tie_policy,
-        min_frames=min_frames, workers=workers, progress=progress, name=name or spec.name, extra_info={},
-    )
+            check_synth_target(out)
+        else:
+            _check_raw_entry(out, raw, spec)
+        staging = new_staging(out)
+        try:
+            if spec.synthetic:
+                from .synth.generate import generate_synth
+
+                gen = generate_synth(spec.name, staging, size=size, seed=seed, workers=workers, progress=progress)
+                real = DATASETS.get("vp-hmdb51" if spec.layout == "hmdb51" else "vp-ucf101")
+                result = _build(
+                    real, staging, out, raw=gen.raw, splits=gen.splits, labels=[gen.export], label_format="labelstudio",
+                    label_order=None, frame_labels=gen.frames, boxes=gen.boxes, manifest=None, seed=seed, strict=strict,
+                    tie_policy=tie_policy, min_frames=min_frames, workers=workers, progress=progress, name=spec.name,
+                    extra_info={"synthetic": gen.info},
+                )
+            else:
+                result = _build(
+                    spec, staging, out, raw=raw, splits=splits, labels=labels, label_format=label_format, label_order=label_order,
+                    frame_labels=frame_labels, boxes=boxes, manifest=manifest, seed=seed, strict=strict, tie_policy=tie_policy,
+                    min_frames=min_frames, workers=workers, progress=progress, name=name or spec.name, extra_info={},
+                )
+            # What the new build wrote replaces the old entry of that name; build outputs it did not write this time
+            # (frame labels, boxes) go as stale; everything else in the old folder (a raw tree in place, the clip
+            # cache, your own files) moves over.
+            commit(staging, out, replaced=BUILD_OUTPUTS | {p.name for p in staging.iterdir()})
+        except BaseException:
+            discard(staging)
+            raise
+    failure_report_path(out).unlink(missing_ok=True)
+    return BuildResult(out, result.info, result.report, result.manifest)
 
 
-def _raw_root(out: Path, raw: Path) -> str:
-    """How the dataset reaches its raw tree: ``"raw"`` when it lives in ``out/raw``, else its absolute path
-    (then ``out/raw`` becomes a symlink to it, made by :func:`_link_raw`)."""
-    return "raw" if (out / "raw").resolve() == raw.resolve() and not (out / "raw").is_symlink() else str(raw.resolve())
+# The files a build writes at the top of the dataset folder (besides raw/ and, for VP-Synth, splits/ and annotations/).
+BUILD_OUTPUTS = frozenset({"manifest.parquet", "info.json", "build_report.json", "frame_labels.parquet", "boxes.parquet"})
 
 
-def _link_raw(out: Path, raw_root: str) -> None:
+def failure_report_path(out: Path) -> Path:
+    """Where a failed build (``--strict``, no usable video) reports: beside the folder, which it leaves as it was."""
+    return out.parent / f"{out.name}.build_report.json"
+
+
+def check_build_arguments(out: Path, *, seed: int, min_frames: int, workers: int | None) -> None:
+    """The mistakes that can be seen before any work: one line each, nothing written."""
+    check_seed(seed)
+    if min_frames < 1:
+        raise VPBenchError(f"--min-frames must be at least 1, got {min_frames}")
+    check_workers(workers)
+    check_output_dir(out, "dataset folder")
+
+
+def check_seed(seed) -> int:
+    """A seed is a non-negative integer (numpy's generators refuse the rest, and only after the work began)."""
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0 or seed >= 2**63:
+        raise VPBenchError(f"--seed must be a non-negative integer, got {seed}")
+    return int(seed)
+
+
+def check_workers(workers: int | None) -> None:
+    if workers is not None and workers < 1:
+        raise VPBenchError(f"--workers must be at least 1, got {workers}")
+
+
+def _check_raw_entry(out: Path, raw, spec: DatasetSpec) -> None:
+    """A real build links ``out/raw`` to its raw tree; a folder already there that is not that tree is not replaced."""
     link = out / "raw"
-    if raw_root == "raw" or (link.is_symlink() and link.resolve() == Path(raw_root)):
+    if raw is None or spec.layout == "manifest" or link.is_symlink() or not link.exists():
         return
-    if link.is_symlink():
-        link.unlink()
-    elif link.exists():
-        raise VPBenchError(f"{link} exists and is not the raw folder {raw_root}; choose another --out")
-    link.symlink_to(raw_root, target_is_directory=True)
+    if link.resolve() != Path(raw).resolve():
+        raise VPBenchError(f"{link} exists and is not the raw folder {Path(raw).resolve()}; choose another --out")
 
 
-def _build(spec: DatasetSpec, out: Path, *, raw, splits, labels, label_format, label_order, frame_labels, boxes,
+def _raw_root(staging: Path, out: Path, raw: Path) -> str:
+    """How the dataset reaches its raw tree: ``"raw"`` when it lives in its own ``raw/`` (VP-Synth's, written into
+    the staging folder, or one the user put in ``out/raw``), else its absolute path (``raw`` becomes a symlink to it)."""
+    if (staging / "raw").resolve() == raw.resolve():
+        return "raw"
+    in_place = out / "raw"
+    return "raw" if in_place.resolve() == raw.resolve() and not in_place.is_symlink() else str(raw.resolve())
+
+
+def _build(spec: DatasetSpec, staging: Path, out: Path, *, raw, splits, labels, label_format, label_order, frame_labels, boxes,
            manifest, seed, strict, tie_policy, min_frames, workers, progress, name, extra_info) -> BuildResult:
     from ..annotation import TIE_POLICIES, aggregate_votes, read_pa_hmdb51
 
     if tie_policy not in TIE_POLICIES:
         raise unknown_name_error("tie policy", tie_policy, TIE_POLICIES)
-    if min_frames < 1:
-        raise VPBenchError("--min-frames must be at least 1")
     skipped: list[dict] = []
     label_set = load_labels(labels, label_format, label_order)
 
@@ -414,8 +467,13 @@ def _build(spec: DatasetSpec, out: Path, *, raw, splits, labels, label_format, l
             skipped.append({"path": file, "reason": f"too short: {info['num_frames']} frames, one clip needs {min_frames}"})
         else:
             keep.append(vid)
-            infos.append({**info, "sha256": digest})
+            infos.append({**info, "sha256": digest, "bytes": (root / file).stat().st_size})
     source = source[source["video_id"].isin(set(keep))].reset_index(drop=True)
+    if source.empty:
+        skipped = sorted(skipped, key=lambda r: (r["path"], r["reason"]))
+        atomic_write_json(failure_report_path(out), {"dataset": name, "skipped": skipped, "warnings": label_set.warnings, "videos": 0})
+        first = f"; first: {skipped[0]['path']}: {skipped[0]['reason']}" if skipped else ""
+        raise VPBenchError(f"no usable video for {name}: {len(skipped)} input(s) skipped{first} (all in {failure_report_path(out)})")
     info_table = pd.DataFrame(infos, index=keep).loc[source["video_id"]].reset_index(drop=True)
 
     aggregate = aggregate_votes(votes[votes["key"].isin(set(keep))], tie_policy=tie_policy)
@@ -427,7 +485,7 @@ def _build(spec: DatasetSpec, out: Path, *, raw, splits, labels, label_format, l
     split_cols = sorted((c for c in source.columns if c.startswith("split_")), key=lambda c: int(c.split("_")[1]))
     # Manifest paths are relative to the dataset directory and never leave it: the raw tree
     # (for a generic manifest without --raw, the manifest's folder) is reached through out/raw.
-    root_rel = _raw_root(out, root)
+    root_rel = _raw_root(staging, out, root)
     prefix = "raw/"
 
     manifest_df = pd.DataFrame({
@@ -451,27 +509,27 @@ def _build(spec: DatasetSpec, out: Path, *, raw, splits, labels, label_format, l
     manifest_df["height"] = info_table["height"].astype(np.int32)
     manifest_df["codec"] = info_table["codec"].astype(str)
     manifest_df["sha256"] = info_table["sha256"].astype(str)
+    manifest_df["bytes"] = info_table["bytes"].astype(np.int64)  # a cheap check that a video is still the one built
 
     num_frames = dict(zip(manifest_df["video_id"], manifest_df["num_frames"]))
     warnings = split_warnings + label_set.warnings + aggregate.notes
+    unusable_folds = [f"{c} has no {value} video" for c in split_cols for value in ("train", "test")
+                      if not (manifest_df[c] == value).any()]
     frame_table = label_set.frame_labels
     if frame_labels is not None:
         frame_table = read_pa_hmdb51(Path(frame_labels)).frame_labels
     if frame_table is not None:
         frame_table = _frame_labels_for(frame_table, num_frames, warnings)
-    boxes_table = _read_boxes(Path(boxes), set(num_frames), num_frames) if boxes is not None else None
+    boxes_table = _read_boxes(Path(boxes), set(num_frames), num_frames, dict(zip(manifest_df["video_id"], zip(manifest_df["width"], manifest_df["height"])))) if boxes is not None else None
 
     skipped = sorted(skipped, key=lambda r: (r["path"], r["reason"]))
-    report = {"dataset": name, "skipped": skipped, "warnings": warnings, "videos": len(manifest_df)}
+    report = {"dataset": name, "skipped": skipped, "warnings": warnings, "unusable_folds": unusable_folds, "videos": len(manifest_df)}
     if strict and skipped:
-        atomic_write_json(out / "build_report.json", report)
+        atomic_write_json(failure_report_path(out), report)
         raise VPBenchError(
             f"--strict: {len(skipped)} input(s) skipped, first: {skipped[0]['path']}: {skipped[0]['reason']} "
-            f"(all in {out / 'build_report.json'}); nothing else was written"
+            f"(all in {failure_report_path(out)}); nothing else was written"
         )
-    if manifest_df.empty:
-        atomic_write_json(out / "build_report.json", report)
-        raise VPBenchError(f"no usable video for {name}: see {out / 'build_report.json'}")
 
     info = {
         "name": name,
@@ -502,16 +560,16 @@ def _build(spec: DatasetSpec, out: Path, *, raw, splits, labels, label_format, l
         "files": {"frame_labels": frame_table is not None, "boxes": boxes_table is not None},
         **extra_info,
     }
-    out.mkdir(parents=True, exist_ok=True)
-    _link_raw(out, root_rel)
-    _write_parquet(out / "manifest.parquet", manifest_df)
+    if root_rel != "raw":
+        (staging / "raw").symlink_to(root_rel, target_is_directory=True)
+    _write_parquet(staging / "manifest.parquet", manifest_df)
     if frame_table is not None:
-        _write_parquet(out / "frame_labels.parquet", frame_table)
+        _write_parquet(staging / "frame_labels.parquet", frame_table)
     if boxes_table is not None:
-        _write_parquet(out / "boxes.parquet", boxes_table)
-    atomic_write_json(out / "build_report.json", report)
+        _write_parquet(staging / "boxes.parquet", boxes_table)
+    atomic_write_json(staging / "build_report.json", report)
     # info.json last: its presence marks a complete build.
-    atomic_write_json(out / "info.json", info)
+    atomic_write_json(staging / "info.json", info)
     return BuildResult(out, info, report, manifest_df)
 
 
@@ -563,4 +621,12 @@ def load_info(dataset_dir: str | os.PathLike) -> dict:
     path = Path(dataset_dir) / "info.json"
     if not path.is_file():
         raise VPBenchError(f"{dataset_dir}: not a built dataset (no info.json); run `vpbench build` first")
-    return json.loads(path.read_text())
+    try:
+        info = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise VPBenchError(f"{path}: unreadable ({type(exc).__name__}); rebuild the dataset") from None
+    # Every reader takes the name and the content hash: a file lacking them is as damaged as a truncated one.
+    missing = [k for k in ("name", "content_sha256") if not isinstance(info, dict) or not isinstance(info.get(k), str)]
+    if missing:
+        raise VPBenchError(f"{path}: not a dataset's info.json (no {' or '.join(missing)}); rebuild the dataset")
+    return info

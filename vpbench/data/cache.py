@@ -124,7 +124,10 @@ def build_cache(dataset_dir: str | os.PathLike, frame_size: tuple[int, int], fra
 
     from .store import decode_job, decode_video
 
+    from .verify import verify_dataset
+
     dataset_dir = Path(dataset_dir)
+    verify_dataset(dataset_dir, progress=progress)  # a cache of videos the labels no longer describe would hide it
     info, manifest = _dataset_identity(dataset_dir)
     size = (int(frame_size[0]), int(frame_size[1]))
     interval = int(frame_interval)

@@ -205,6 +205,8 @@ def read_manifest_table(path: str | os.PathLike) -> pd.DataFrame:
         empty = [i for i, v in enumerate(table[column]) if pd.isna(v) or not str(v).strip()]
         if empty:
             raise VPBenchError(f"{path}: row {empty[0] + 1}: empty '{column}'")
+    if table.empty:
+        raise VPBenchError(f"{path}: the manifest lists no video (only a header)")
     if "split" in table.columns:
         if any(c.startswith("split_") for c in table.columns):
             raise VPBenchError(f"{path}: give either a 'split' column or 'split_<k>' columns, not both")
@@ -227,6 +229,13 @@ def read_manifest_table(path: str | os.PathLike) -> pd.DataFrame:
             raise VPBenchError(f"{path}: row {i + 1}: path '{_one_line(file)}' has control characters; it cannot name a video")
         if escapes_root(file):
             raise VPBenchError(f"{path}: row {i + 1}: path '{_one_line(file)}' leaves the dataset root ('..' or an absolute path); paths must be relative to it")
+    # Two rows for one video id (the same file, or a.avi beside a.mp4) would be two label sets for one video.
+    first_row: dict[str, int] = {}
+    for i, file in enumerate(table["file"]):
+        key = video_key(file)
+        if key in first_row:
+            raise VPBenchError(f"{path}: row {i + 1}: path '{_one_line(file)}' is the video of row {first_row[key] + 1} again (id '{_one_line(key)}'); list each video once")
+        first_row[key] = i
     return table
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -176,44 +176,129 @@ def _decode_all_av(path: str | os.PathLike) -> np.ndarray:
     return np.stack(frames)
 
 
+def iter_video(path: str | os.PathLike, window: int, limit: int | None = None) -> Iterator[np.ndarray]:
+    """Decode the frames in order, ``window`` at a time: uint8 ``t x H x W x 3`` (the last window may be shorter).
+
+    Memory is bounded by the window, not by the video's length (PyAV, decoding incrementally).
+    Stops after ``limit`` frames, or at the first frame that fails to decode, as :func:`read_video`
+    does on a truncated file; a video with no decodable frame is an error.
+    """
+    if window < 1:
+        raise VPBenchError(f"iter_video needs a window of at least one frame, got {window}")
+    container = _open_av(path)
+    try:
+        stream = container.streams.video[0]
+        stream.thread_type = "AUTO"
+        decoded, buffer, count = container.decode(stream), [], 0
+        while limit is None or count < limit:
+            try:
+                frame = next(decoded)
+            except StopIteration:
+                break
+            except Exception as exc:
+                if count == 0:
+                    raise VideoError(f"{path}: decoding failed ({_short(exc)})") from None
+                break
+            buffer.append(frame.to_ndarray(format="rgb24"))
+            count += 1
+            if len(buffer) == window:
+                yield np.stack(buffer)
+                buffer = []
+        if buffer:
+            yield np.stack(buffer)
+        elif count == 0:
+            raise VideoError(f"{path}: no decodable frame")
+    finally:
+        container.close()
+
+
+VIDEO_FORMATS = {".avi": "avi", ".mp4": "mp4", ".mkv": "matroska", ".mov": "mov"}  # suffix -> container we write
+
+
+def video_format(path: str | os.PathLike) -> str:
+    """The container written for ``path``'s suffix; a suffix we cannot write is an error (checked before any work)."""
+    path = Path(path)
+    fmt = VIDEO_FORMATS.get(path.suffix.lower())
+    if fmt is None:
+        raise VPBenchError(f"{path}: cannot write video with suffix '{path.suffix}' (use .avi, .mp4, .mkv or .mov)")
+    return fmt
+
+
+def _check_frames(frames: np.ndarray) -> np.ndarray:
+    frames = np.asarray(frames)
+    if frames.dtype != np.uint8 or frames.ndim != 4 or frames.shape[-1] != 3 or len(frames) == 0:
+        raise VPBenchError(f"write_video needs uint8 frames of shape T x H x W x 3, got {frames.dtype} {frames.shape}")
+    return frames
+
+
+def _encode(target: Path, windows: Iterable[np.ndarray], fps: float, bit_rate: int, fmt: str) -> int:
+    """The one encoder: windows of frames, encoded as they come (the size is the first window's).
+
+    MPEG-4 Part 2 (HMDB51/UCF101's codec), single-threaded so that the same frames give the same
+    bytes whether they arrive in one window or many. Returns the number of frames encoded.
+    """
+    import av
+
+    container = av.open(str(target), "w", format=fmt)
+    try:
+        stream, count = None, 0
+        for window in windows:
+            window = _check_frames(window)
+            if stream is None:
+                stream = container.add_stream("mpeg4", rate=_fraction(fps))
+                stream.width, stream.height = window.shape[2], window.shape[1]
+                stream.pix_fmt = "yuv420p"
+                stream.bit_rate = bit_rate
+                stream.codec_context.thread_count = 1
+            elif window.shape[1:3] != (stream.height, stream.width):
+                raise VPBenchError(f"frame {count} is {window.shape[2]}x{window.shape[1]}, the video is {stream.width}x{stream.height}")
+            for f in window:
+                for packet in stream.encode(av.VideoFrame.from_ndarray(np.ascontiguousarray(f), format="rgb24")):
+                    container.mux(packet)
+            count += len(window)
+        if stream is None:
+            raise VPBenchError(f"{target}: no frame to write")
+        for packet in stream.encode():
+            container.mux(packet)
+    finally:
+        container.close()
+    return count
+
+
+def write_video_windows(path: str | os.PathLike, windows: Iterable[np.ndarray], fps: float = 25.0, bit_rate: int = 4_000_000,
+                        expect_frames: int | None = None) -> Path:
+    """Encode an iterable of uint8 ``t x H x W x 3`` windows as one video, window by window.
+
+    Memory is bounded by a window, not by the video's length. The file is encoded under a temporary
+    name beside ``path`` and renamed only when complete, so a crash, an error raised by the iterable
+    or an interrupt leaves neither a truncated video nor the temporary file. ``expect_frames``: the
+    frame count the written file must have, checked before the rename.
+    """
+    from ..atomic import atomic_write
+
+    path = Path(path)
+    fmt = video_format(path)
+
+    def _write(tmp: Path) -> None:
+        count = _encode(tmp, windows, fps, bit_rate, fmt)
+        if expect_frames is not None:
+            # Demuxing the packets is cheap; a frame lost between encoder and muxer must not get renamed into place.
+            written = probe_video(tmp, verify=False).num_frames
+            if count != expect_frames or written != expect_frames:
+                raise VPBenchError(f"{path}: wrote {written} frames, expected {expect_frames}")
+
+    return atomic_write(path, _write)
+
+
 def write_video(path: str | os.PathLike, frames: np.ndarray, fps: float = 25.0, bit_rate: int = 4_000_000) -> Path:
     """Encode uint8 ``T x H x W x 3`` frames as MPEG-4 Part 2 (HMDB51/UCF101's codec).
 
     The container follows the suffix (``.avi`` as in HMDB51/UCF101, ``.mp4``...).
     Encoding is single-threaded so that the same frames give the same bytes.
     The file is written to a temporary name and renamed, so a crash never
-    leaves a truncated video behind.
+    leaves a truncated video behind. One window of :func:`write_video_windows`.
     """
-    import av
-
-    from ..atomic import atomic_write
-
-    frames = np.asarray(frames)
-    if frames.dtype != np.uint8 or frames.ndim != 4 or frames.shape[-1] != 3 or len(frames) == 0:
-        raise VPBenchError(f"write_video needs uint8 frames of shape T x H x W x 3, got {frames.dtype} {frames.shape}")
-    path = Path(path)
-    fmt = {".avi": "avi", ".mp4": "mp4", ".mkv": "matroska", ".mov": "mov"}.get(path.suffix.lower())
-    if fmt is None:
-        raise VPBenchError(f"{path}: cannot write video with suffix '{path.suffix}' (use .avi, .mp4, .mkv or .mov)")
-    rate = _fraction(fps)
-
-    def _write(tmp: Path) -> None:
-        container = av.open(str(tmp), "w", format=fmt)
-        try:
-            stream = container.add_stream("mpeg4", rate=rate)
-            stream.width, stream.height = frames.shape[2], frames.shape[1]
-            stream.pix_fmt = "yuv420p"
-            stream.bit_rate = bit_rate
-            stream.codec_context.thread_count = 1
-            for f in frames:
-                for packet in stream.encode(av.VideoFrame.from_ndarray(np.ascontiguousarray(f), format="rgb24")):
-                    container.mux(packet)
-            for packet in stream.encode():
-                container.mux(packet)
-        finally:
-            container.close()
-
-    return atomic_write(path, _write)
+    return write_video_windows(path, [_check_frames(frames)], fps=fps, bit_rate=bit_rate)
 
 
 def _fraction(fps: float):

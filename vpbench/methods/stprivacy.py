@@ -91,6 +91,24 @@ class STPrivacy(PrivacyMethod):
         self.log: dict = {}
 
     # --- training ----------------------------------------------------------------
+    def initial_weights(self, settings: dict) -> str | None:
+        """The local ViT file the fit starts from, or None for random weights.
+
+        A profile whose ``init_weights`` is ``required`` (the paper profile: the paper starts from an ImageNet
+        ViT-S) refuses to start without one, unless the option says ``none``."""
+        init = self.init_weights if self.init_weights is not None else settings.get("init_weights")
+        if init is None or str(init).lower() == "none":
+            return None
+        if init == "required":
+            raise VPBenchError(
+                "this STPrivacy profile starts from an ImageNet ViT-S, as the paper does: pass --option init_weights=PATH "
+                "(a local timm-format deit_small_patch16_224 state dict, .safetensors or .pth), "
+                "or --option init_weights=none to train from random weights"
+            )
+        if not Path(init).is_file():
+            raise VPBenchError(f"{init}: ViT weights file not found (option init_weights)")
+        return str(init)
+
     def _config(self, settings: dict, profile: dict, num_actions: int) -> STPrivacyConfig:
         tubelet = list(settings["tubelet"])
         if self.delta_t is not None:
@@ -115,10 +133,12 @@ class STPrivacy(PrivacyMethod):
         self.frame_interval = int(profile.get("frame_interval_used", 1))
         torch.manual_seed(seed)
         rng = np.random.default_rng(seed)
+        init = self.initial_weights(s)
         self.net = net = STPrivacyNet(config)
-        init = self.init_weights or s.get("init_weights")
-        if init:
-            self.log["init_weights"] = load_vit_weights(net, init)
+        if init is None:
+            self.log["init_weights"] = {"file": None, "chosen_by": "option init_weights=none" if self.init_weights else "profile"}
+        else:
+            self.log["init_weights"] = {"file": Path(init).name, **load_vit_weights(net, init)}
         dev = distributed.device()  # the GPU when there is one (the paper profile), else the CPU
         net.to(dev)
         clip_len = config.frames

@@ -502,21 +502,17 @@ def count_flops(config: STPrivacyConfig, keep_ratio: float | None = None) -> int
 
 
 def load_vit_weights(net: STPrivacyNet, path: str | Path) -> dict[str, list[str]]:
-    """Initialize from a local timm-style ViT state dict; returns ``{"used": [...], "skipped": [...]}``.
+    """Initialize from a local timm-format ViT state dict (``.safetensors``, ``.pth``/``.pt``/``.bin``);
+    returns ``{"used": [...], "skipped": [...]}``. Nothing is downloaded.
 
     ``blocks.{i}.*`` map onto the PSB layers then the PAB layers, in order. The
     2D patch kernel is inflated over dT (averaged, so a static clip embeds as
-    the image would) when the stem is linear and the shapes agree. Nothing is
-    downloaded.
+    the image would) when the stem is linear and the spatial shapes agree. The
+    image's positional embedding (its class-token entry dropped) is resized
+    bicubically from its square grid to the tubelet grid, as timm does for
+    another image size, and given to every temporal slice alike.
     """
-    from ..checkpoint import load_torch
-
-    state = load_torch(path, "ViT weights file")
-    for key in ("model", "state_dict"):
-        if isinstance(state, dict) and key in state and isinstance(state[key], dict):
-            state = state[key]
-    if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
-        raise VPBenchError(f"{path}: not a ViT state dict (expected a mapping of parameter names to tensors)")
+    state = _read_state_dict(Path(path))
     layers = net.transformer_layers
     targets: dict[str, torch.Tensor] = {}
     for i, layer in enumerate(layers):
@@ -530,9 +526,54 @@ def load_vit_weights(net: STPrivacyNet, path: str | Path) -> dict[str, list[str]
                 used.append(key)
             elif key in ("patch_embed.proj.weight", "patch_embed.proj.bias") and _inflate_patch(net, key, value):
                 used.append(key)
+            elif key == "pos_embed" and _resize_pos_embed(net, value):
+                used.append(key)
             else:
                 skipped.append(key)
+    if not used:
+        raise VPBenchError(f"{path}: no tensor fits this network (dim {net.config.dim}, {len(layers)} layers); is it a ViT-S state dict?")
     return {"used": used, "skipped": skipped}
+
+
+def _read_state_dict(path: Path) -> dict[str, torch.Tensor]:
+    from ..checkpoint import load_torch
+
+    if path.suffix == ".safetensors":
+        if not path.is_file():
+            raise VPBenchError(f"{path}: ViT weights file not found")
+        from safetensors import SafetensorError
+        from safetensors.torch import load_file
+
+        try:
+            state = load_file(str(path), device="cpu")
+        except (SafetensorError, OSError, ValueError) as exc:
+            raise VPBenchError(f"{path}: not a safetensors file ({str(exc).splitlines()[0] if str(exc) else type(exc).__name__})") from None
+    else:
+        state = load_torch(path, "ViT weights file")
+        for key in ("model", "state_dict"):
+            if isinstance(state, dict) and key in state and isinstance(state[key], dict):
+                state = state[key]
+    if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
+        raise VPBenchError(f"{path}: not a ViT state dict (expected a mapping of parameter names to tensors)")
+    return state
+
+
+def _resize_pos_embed(net: STPrivacyNet, value: torch.Tensor) -> bool:
+    """``1 x (prefix + G*G) x D`` image positions -> ``1 x L x (Hp*Wp) x D`` tubelet positions."""
+    L, hp, wp = net.grid
+    if value.dim() != 3 or value.shape[-1] != net.config.dim:
+        return False
+    n = value.shape[1]
+    side = math.isqrt(n)
+    prefix = n - side * side  # the class (and distillation) token entries come first in timm's layout
+    if prefix not in (0, 1, 2) or side == 0:
+        return False
+    grid = value[:, prefix:].reshape(1, side, side, -1).permute(0, 3, 1, 2).float()
+    if (side, side) != (hp, wp):
+        grid = F.interpolate(grid, size=(hp, wp), mode="bicubic", align_corners=False, antialias=(hp < side or wp < side))
+    spatial = grid.permute(0, 2, 3, 1).reshape(1, 1, hp * wp, -1)
+    net.pos_embed.copy_(spatial.expand(1, L, hp * wp, -1).to(net.pos_embed.dtype))
+    return True
 
 
 def _inflate_patch(net: STPrivacyNet, key: str, value: torch.Tensor) -> bool:

@@ -23,7 +23,6 @@ from __future__ import annotations
 import csv
 import io
 import multiprocessing as mp
-import shutil
 import uuid
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
@@ -262,24 +261,51 @@ def _annotation(ann_id: int, annotator: dict, task_id: int, result: list, create
     }
 
 
-_BUILD_ENTRIES = {"raw", "splits", "annotations", "info.json", "manifest.parquet", "build_report.json",
-                  "frame_labels.parquet", "boxes.parquet",
-                  # vpbench's own derived outputs: kept, and refused as stale by content hash after a rebuild.
-                  "cache", "fiftyone-media"}
+GENERATED_LIST = "annotations/generated_files.txt"  # every file the generator wrote, relative to the dataset folder
+_DERIVED = ("cache", "fiftyone-media")  # vpbench's own outputs from a dataset: kept, and refused as stale by content hash
 
 
-def _clear_previous(out: Path) -> None:
-    """Only a (possibly interrupted) VP-Synth build may be overwritten; anything else is refused."""
-    if not out.exists():
+def check_synth_target(out: Path) -> None:
+    """Refuse to rebuild VP-Synth over a folder holding a file VP-Synth did not write, naming the first one.
+
+    A rebuild replaces ``raw/``, ``splits/`` and ``annotations/``: a folder is only taken for a previous VP-Synth
+    build when its info.json says so, and then every file in those three must be one the generator listed."""
+    import json
+
+    if not out.exists() or (out.is_dir() and not any(out.iterdir())):
         return
-    foreign = sorted(p.name for p in out.iterdir() if p.name not in _BUILD_ENTRIES and not p.name.startswith("."))
-    if foreign:
-        raise VPBenchError(f"{out} holds files that are not a VP-Synth build ({', '.join(foreign[:3])}); choose an empty --out")
+    if not out.is_dir():
+        raise VPBenchError(f"{out}: exists and is not a folder; choose another --out")
+    try:
+        info = json.loads((out / "info.json").read_text())
+        synthetic = isinstance(info, dict) and "synthetic" in info
+    except (OSError, ValueError):
+        synthetic = False
+    if not synthetic:
+        first = min((p for p in out.rglob("*") if not p.is_dir()), default=None) or min(out.iterdir())
+        raise VPBenchError(f"{out} is not a VP-Synth build (it holds {first.relative_to(out)}); choose an empty or new --out")
+    written = _generated_files(out)
     for sub in ("raw", "splits", "annotations"):
-        if (out / sub).is_symlink():
-            (out / sub).unlink()
-        elif (out / sub).exists():
-            shutil.rmtree(out / sub)
+        for path in sorted((out / sub).rglob("*")) if (out / sub).is_dir() and not (out / sub).is_symlink() else []:
+            rel = path.relative_to(out).as_posix()
+            if (path.is_file() or path.is_symlink()) and rel not in written:
+                raise VPBenchError(f"{out}: {rel} was not written by VP-Synth, and a rebuild would delete it; move it out or choose another --out")
+
+
+def _generated_files(out: Path) -> set[str]:
+    listed = out / GENERATED_LIST
+    if listed.is_file():
+        return set(listed.read_text().splitlines())
+    # A build from before the list: its videos are the manifest's, its split files and annotations all its own.
+    import pandas as pd
+
+    try:
+        videos = set(pd.read_parquet(out / "manifest.parquet", columns=["path"])["path"])
+    except Exception:  # noqa: BLE001 - pyarrow reports a damaged file with several types
+        videos = set()
+    own = {p.relative_to(out).as_posix() for sub in ("splits", "annotations") if (out / sub).is_dir()
+           for p in (out / sub).rglob("*") if p.is_file()}
+    return videos | own
 
 
 def generate_synth(kind: str, out: str | Path, size: str = "default", seed: int = 0, workers: int | None = None, progress: bool = True) -> SynthOutput:
@@ -288,7 +314,8 @@ def generate_synth(kind: str, out: str | Path, size: str = "default", seed: int 
 
     out = Path(out)
     items, splits, settings = _plan(kind, size, seed)
-    _clear_previous(out)
+    if out.exists() and any(out.iterdir()):
+        raise VPBenchError(f"{out}: VP-Synth generates into an empty folder")
     raw, split_dir, ann_dir = out / "raw", out / "splits", out / "annotations"
     raw.mkdir(parents=True, exist_ok=True)
     workers = workers or min(mp.cpu_count(), 8)
@@ -359,6 +386,9 @@ def generate_synth(kind: str, out: str | Path, size: str = "default", seed: int 
     for item in items:
         writer.writerow([item.video_id, *(item.attributes[a] for a in ATTRIBUTES)])
     atomic_write_text(ann_dir / "ground_truth.csv", truth.getvalue())
+
+    written = sorted(p.relative_to(out).as_posix() for sub in ("raw", "splits", "annotations") for p in (out / sub).rglob("*") if p.is_file())
+    atomic_write_text(out / GENERATED_LIST, "".join(f"{p}\n" for p in [*written, GENERATED_LIST]))
 
     info = {
         "generator": "vp-synth", "generator_version": GENERATOR_VERSION, "size": size, "seed": seed, "fps": FPS,
