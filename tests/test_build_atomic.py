@@ -54,6 +54,14 @@ def _snapshot(folder: Path) -> dict:
     return snap
 
 
+def _refused(capsys, folder: Path, *args) -> str:
+    """The one error line of ``vpbench build ... --out folder``, after checking the folder is untouched."""
+    before = _snapshot(folder)
+    message = _error(capsys, "build", *args, "--out", folder)
+    assert _snapshot(folder) == before
+    return message
+
+
 def _siblings(folder: Path) -> set[str]:
     return {p.name for p in folder.parent.iterdir()}
 
@@ -117,26 +125,20 @@ def test_building_vp_synth_into_a_folder_of_your_videos_refuses_and_deletes_noth
     (target / "raw" / "c").mkdir(parents=True)
     (target / "splits").mkdir()
     (target / "raw" / "c" / "bikes.mp4").write_bytes(b"my video")
-    before = _snapshot(target)
-    message = _error(capsys, "build", "--dataset", "synth-hmdb51", "--size", "tiny", "--out", target)
+    message = _refused(capsys, target, "--dataset", "synth-hmdb51", "--size", "tiny")
     assert message == f"{target} is not a VP-Synth build (it holds raw/c/bikes.mp4); choose an empty or new --out"
-    assert _snapshot(target) == before
 
 
 def test_a_file_added_to_a_vp_synth_build_stops_its_rebuild(tiny, capsys):
     (tiny / "raw" / "jump" / "mine.avi").write_bytes(b"x")
-    before = _snapshot(tiny)
-    message = _error(capsys, "build", "--dataset", "synth-hmdb51", "--size", "tiny", "--out", tiny)
+    message = _refused(capsys, tiny, "--dataset", "synth-hmdb51", "--size", "tiny")
     assert message == f"{tiny}: raw/jump/mine.avi was not written by VP-Synth, and a rebuild would delete it; move it out or choose another --out"
-    assert _snapshot(tiny) == before
 
 
 def test_a_second_build_of_the_same_folder_is_refused_while_the_first_holds_the_lock(tiny, capsys):
-    before = _snapshot(tiny)
     with staging.build_lock(tiny):
-        message = _error(capsys, "build", "--dataset", "synth-hmdb51", "--size", "tiny", "--out", tiny)
+        message = _refused(capsys, tiny, "--dataset", "synth-hmdb51", "--size", "tiny")
     assert message == f"{tiny}: another `vpbench build` is writing this folder; wait for it or choose another --out"
-    assert _snapshot(tiny) == before
 
 
 def test_the_next_build_repairs_what_a_killed_swap_left(tiny):

@@ -4,7 +4,10 @@ one line, and leaves nothing half-written.
 `vpbench build`, `evaluate` and `anonymize` run as real processes (``python -m
 vpbench``) and get the signal mid-run, once their output shows that they are
 working. SIGINT goes to the whole process group, as Ctrl-C in a terminal sends
-it; SIGTERM to the process alone, as ``kill PID`` sends it.
+it; SIGTERM to the process alone, as ``kill PID`` sends it. The rarer timings
+(a signal inside an atomic write, inside a finalizer where Python drops the
+exception, while the main thread holds signals back) run in-process with a
+stand-in command.
 """
 
 from __future__ import annotations
@@ -193,6 +196,127 @@ def test_ctrl_c_inside_a_command_exits_130_in_process(tmp_path, capsys, monkeypa
         main(["leaderboard", "--results", str(results), "--out", str(tmp_path / "board")])
     assert exc.value.code == 130
     assert capsys.readouterr().err.splitlines() == ["interrupted"]
+
+
+@pytest.fixture
+def fake_command(tmp_path, monkeypatch):
+    """Run ``body`` as if it were `vpbench leaderboard` (in-process); returns (exit code, stderr lines).
+    SIGINT and SIGTERM that reach pytest outside main() fail the test instead of ending pytest."""
+    import vpbench.leaderboard as leaderboard
+    from vpbench.cli import main
+
+    from .result_factory import write_result
+
+    results = write_result(tmp_path / "results", method="raw").parents[3]
+
+    def outside(signum, frame):
+        raise AssertionError(f"signal {signum} reached the handler main() should have replaced")
+
+    def run(body, capsys) -> tuple[int, list[str]]:
+        monkeypatch.setattr(leaderboard, "write_leaderboard", lambda *a, **k: body() or [])
+        previous = {s: signal.signal(s, outside) for s in (signal.SIGINT, signal.SIGTERM)}
+        try:
+            try:
+                main(["leaderboard", "--results", str(results), "--out", str(tmp_path / "board")])
+                code = 0
+            except SystemExit as exc:
+                code = exc.code
+            assert all(signal.getsignal(s) is outside for s in previous)  # main() gave the handlers back
+        finally:
+            for s, handler in previous.items():
+                signal.signal(s, handler)
+        return code, capsys.readouterr().err.splitlines()
+
+    return run
+
+
+def _busy(seconds: float) -> None:
+    """Run Python code (where a signal handler can act) for about ``seconds``."""
+    end = time.monotonic() + seconds
+    while time.monotonic() < end:
+        time.sleep(0.001)
+
+
+@pytest.mark.parametrize("sig, code, line", [(signal.SIGINT, 130, "interrupted"), (signal.SIGTERM, 143, "terminated")])
+def test_a_signal_that_python_drops_in_a_finalizer_is_delivered_again(fake_command, capsys, sig, code, line):
+    """Python drops an exception raised in a __del__ or in a fork hook (it only prints "Exception ignored"):
+    a Ctrl-C landing there, e.g. while a worker pool forks, must still stop the command."""
+    finished = []
+
+    class Dropped:
+        def __del__(self):
+            os.kill(os.getpid(), sig)
+            _busy(0.05)  # the handler runs here, inside the finalizer
+
+    def body():
+        Dropped()
+        _busy(3)
+        finished.append(True)
+
+    assert fake_command(body, capsys) == (code, [line])
+    assert not finished
+
+
+def test_sigterm_waits_while_the_main_thread_holds_it_back(fake_command, capsys):
+    """A main thread that blocks SIGTERM around renames that must not be split (vpbench.data.staging)
+    still gets Python's handler when another thread took the signal; the handler waits for the unblock."""
+    import threading
+
+    steps = []
+
+    def body():
+        def other_thread():  # a thread started before the hold (it does not block SIGTERM) takes the signal
+            signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGTERM})
+            signal.pthread_kill(threading.get_ident(), signal.SIGTERM)
+
+        old = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGTERM})
+        try:
+            thread = threading.Thread(target=other_thread)
+            thread.start()
+            thread.join()
+            _busy(0.3)
+            steps.append("held section done")
+        finally:
+            signal.pthread_sigmask(signal.SIG_SETMASK, old)
+        _busy(3)
+        steps.append("ran on")
+
+    assert fake_command(body, capsys) == (143, ["terminated"])
+    assert steps == ["held section done"]
+
+
+def _wait_forever(ready) -> None:
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # as a pool worker waits for work: Ctrl-C is the parent's
+    ready.set()
+    while True:
+        time.sleep(1)
+
+
+def test_workers_an_interrupted_command_leaves_behind_are_stopped(fake_command, capsys):
+    """Python joins every multiprocessing child at exit: one left waiting (a pool whose shutdown the
+    signal cut short) would keep the interrupted command from ever ending."""
+    import multiprocessing
+
+    started = []
+
+    def body():
+        fork = multiprocessing.get_context("fork")
+        ready = fork.Event()
+        child = fork.Process(target=_wait_forever, args=(ready,))
+        child.start()
+        started.append(child)
+        assert ready.wait(30)
+        raise KeyboardInterrupt
+
+    try:
+        assert fake_command(body, capsys) == (130, ["interrupted"])
+        [child] = started
+        assert child.exitcode == -signal.SIGTERM  # already ended: main() waited for it
+    finally:
+        for child in started:
+            if child.is_alive():  # the test failed: do not leave pytest waiting on it at exit
+                child.kill()
+                child.join()
 
 
 def test_a_finished_command_exits_0_and_a_user_error_2(tmp_path, capsys):

@@ -144,7 +144,7 @@ def cache(
     frame_size: Optional[tuple[int, int]] = typer.Option(None, "--frame-size", help="Frame height and width instead of the profile's."),
     interval: Optional[int] = typer.Option(None, "--interval", help="Keep every k-th frame instead of the profile's interval for this dataset."),
     models_dir: Optional[Path] = typer.Option(None, "--models-dir", help="Your own model card folder."),
-    workers: Optional[int] = typer.Option(None, "--workers", help="Decoding processes (default: all cores)."),
+    workers: Optional[int] = typer.Option(None, "--workers", callback=positive_int, help="Decoding processes (default: all cores)."),
 ) -> None:
     """Decode every video of a built dataset once into a memory-mapped clip cache (DATASET_DIR/cache/)."""
     from .config import frame_interval, recognizer_profile
@@ -208,6 +208,8 @@ def evaluate(
     option: Optional[list[str]] = typer.Option(None, "--option", help="Method option key=value (repeatable), e.g. alpha=1.0, use_pab=false, delta_t=4."),
     protocols_dir: Optional[Path] = typer.Option(None, "--protocols-dir", help="Your own protocol YAML folder."),
     models_dir: Optional[Path] = typer.Option(None, "--models-dir", help="Your own model card folder."),
+    device: str = typer.Option("auto", "--device", help="auto (the GPU when there is one; under torchrun each rank its LOCAL_RANK GPU), cpu, cuda or cuda:K: every training and prediction loop."),
+    precision: str = typer.Option("fp32", "--precision", help="fp32, or bf16 (autocast around forward passes; the CPU and GPUs of compute capability 8.0+)."),
 ) -> None:
     """Evaluate a method under a protocol and write result JSONs."""
     from .evaluate import EvaluationRequest, evaluate as run, load_result
@@ -218,7 +220,7 @@ def evaluate(
     request = EvaluationRequest(
         method=method, protocol=protocol, suite=suite, dataset=dataset, data_root=data_root, profile=profile, seed=seed,
         out=out, resume=resume, checkpoint=checkpoint, whole_frame=whole_frame, method_options=options,
-        protocols_dir=protocols_dir, models_dir=models_dir,
+        protocols_dir=protocols_dir, models_dir=models_dir, device=device, precision=precision,
     )
     from . import distributed
 
@@ -276,6 +278,7 @@ def anonymize(
     whole_frame: bool = typer.Option(False, "--whole-frame", help="Box-based methods act on the whole frame."),
     allow_empty_boxes: bool = typer.Option(False, "--allow-empty-boxes", help="Accept a --boxes file with no box at all (the output then equals the input)."),
     option: Optional[list[str]] = typer.Option(None, "--option", help="Method option key=value (repeatable)."),
+    device: str = typer.Option("auto", "--device", help="auto (the GPU when there is one), cpu, cuda or cuda:K: where the method runs."),
 ) -> None:
     """Anonymize one video with a (trained) method, streaming (memory does not grow with the video's length).
 
@@ -283,6 +286,9 @@ def anonymize(
     """
     from .anonymize import anonymize_video, format_share
 
+    from . import distributed
+
+    distributed.configure(device)  # a GPU this machine lacks is a one-line error before any decoding
     options = _parse_options(option)
     if keep_ratio is not None:
         options["keep_ratio"] = keep_ratio
@@ -361,9 +367,12 @@ EXIT_SIGINT, EXIT_SIGTERM = 130, 143
 def main(argv: list[str] | None = None) -> None:
     """The ``vpbench`` console script: exits with the command's code (0, 2 for a user error, 130 after
     Ctrl-C, 143 after SIGTERM)."""
+    import multiprocessing
+
     signals = _Signals()
+    children = set(multiprocessing.active_children())
     try:
-        code = _run(argv)
+        code = _run(argv, signals)
     except Terminated:  # arrived while an error was being reported
         code = _stopped(EXIT_SIGTERM)
     finally:
@@ -371,25 +380,48 @@ def main(argv: list[str] | None = None) -> None:
     if code == 0 and signals.undelivered:
         # A signal Python dropped where it arrived (see _Signals) that the command outran: it still asked to stop.
         code = _stopped(EXIT_SIGTERM if signal.SIGTERM in signals.undelivered else EXIT_SIGINT)
+    if code in (EXIT_SIGINT, EXIT_SIGTERM):
+        _end_children(set(multiprocessing.active_children()) - children)
     if code:
         sys.exit(code)
 
 
-def _run(argv: list[str] | None) -> int:
+def _end_children(children: set, grace_s: float = 2.0) -> None:
+    """Stop the workers an interrupted command left behind. A worker pool whose shutdown the signal cut
+    short can leave a worker waiting for work that never comes, and Python joins every such child at
+    exit: the command would never end. SIGTERM first; SIGKILL for one that outlives the grace period
+    (a signal that reached a just-forked child before its handlers were set up is lost)."""
+    import time
+
+    for child in children:
+        child.terminate()
+    deadline = time.monotonic() + grace_s
+    for child in children:
+        child.join(max(0.0, deadline - time.monotonic()))
+        if child.is_alive():
+            child.kill()
+            child.join()
+
+
+def _run(argv: list[str] | None, signals: _Signals) -> int:
     try:
         returned = app(args=argv, standalone_mode=False)
-    except VPBenchError as exc:
-        if _state["debug"]:
-            raise
-        typer.echo(f"error: {exc}", err=True)
-        return 2
-    except typer.Exit as exc:
-        return exc.exit_code
     except (typer.Abort, KeyboardInterrupt):  # Abort: Ctrl-C (or end of input) at a prompt
         return _stopped(EXIT_SIGINT)
     except Terminated:
         return _stopped(EXIT_SIGTERM)
     except Exception as exc:
+        if signals.received and not _state["debug"]:
+            # An error raised once a signal arrived is its consequence (a worker pool that the same Ctrl-C
+            # stopped under the command): the signal is what to report, not a traceback.
+            return _stopped(EXIT_SIGTERM if signal.SIGTERM in signals.received else EXIT_SIGINT)
+        if isinstance(exc, VPBenchError):
+            if _state["debug"]:
+                raise
+            typer.echo(f"error: {exc}", err=True)
+            return 2
+        if isinstance(exc, typer.Exit):
+            return exc.exit_code
         if isinstance(exc, _usage_error_types()):
             exc.show()
             return exc.exit_code
@@ -427,6 +459,7 @@ class _Signals:
     RETRY_S = 0.02
 
     def __init__(self) -> None:
+        self.received: set[int] = set()
         self.undelivered: set[int] = set()
         self._restore: list = []
         if "TORCHELASTIC_RUN_ID" in os.environ:
@@ -451,12 +484,15 @@ class _Signals:
 
     def _handler(self, signum: int, frame) -> None:
         if os.getpid() != self._owner:
-            # A forked worker (a decoding pool) inherits the handler: it acts as if it were not there.
-            if signum == signal.SIGINT:
-                raise KeyboardInterrupt
-            signal.signal(signum, signal.SIG_DFL)
-            os.kill(os.getpid(), signum)
+            # A forked worker (a decoding pool) inherits the handler. Ctrl-C reaches the whole process group:
+            # the command stops in the main process, which cancels the pool's pending work; a worker that
+            # died of it instead would break the pool under the command. SIGTERM (a pool's own way to stop
+            # its workers) ends the worker as it ends any process.
+            if signum == signal.SIGTERM:
+                signal.signal(signum, signal.SIG_DFL)
+                os.kill(os.getpid(), signum)
             return
+        self.received.add(signum)
         if self._held(signum):
             self._later(signum)
             return

@@ -5,6 +5,10 @@ random clip and one random square crop per video per epoch (no horizontal
 flip: VP-Synth's walk_left/walk_right and real left/right actions would be
 confused); testing averages softmax (actions) or sigmoid (privacy) scores
 over ``num_clips`` evenly spaced clips x ``num_crops`` crops per video.
+
+Every loop runs on :func:`vpbench.distributed.device` (batches are decoded on
+the CPU, moved there as uint8, and the scores come back to the CPU) with its
+forward passes in :func:`vpbench.distributed.autocast` (``--precision``).
 """
 
 from __future__ import annotations
@@ -107,11 +111,11 @@ def _settings(cfg: TrainConfig, seed: int, task: str, items: np.ndarray, targets
     return {"config": asdict(cfg), "seed": int(seed), "task": task, "data": data}
 
 
-def _to_device(x: torch.Tensor, dev: torch.device) -> torch.Tensor:
-    """uint8 batch to the training device (pinned and asynchronous on a GPU)."""
+def to_device(x: torch.Tensor, dev: torch.device) -> torch.Tensor:
+    """uint8 batch to the training device (pinned and asynchronous on a GPU; unchanged when already there)."""
     if dev.type == "cuda":
         return x.pin_memory().to(dev, non_blocking=True)
-    return x
+    return x.to(dev)
 
 
 def _loss(task: str, logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
@@ -162,8 +166,9 @@ def train_video_recognizer(
                     views.append((v, start, (y, x, y + cfg.crop, x + cfg.crop)))
                 part, weight = distributed.local_share(len(sel))
                 clips = [clip_tensor(store, v, start, cfg.clip_len, box) for v, start, box in (views[i] for i in part)]
-                batch = normalize(_to_device(torch.stack(clips), dev).permute(0, 4, 1, 2, 3))
-                loss = weight * _loss(task, ddp(batch), target_t[torch.as_tensor(sel[part])].to(dev))
+                batch = normalize(to_device(torch.stack(clips), dev).permute(0, 4, 1, 2, 3))
+                with distributed.autocast():
+                    loss = weight * _loss(task, ddp(batch), target_t[torch.as_tensor(sel[part])].to(dev))
                 lr = cosine_lr(step, total, int(cfg.warmup_epochs * steps_per_epoch), cfg.lr)
                 optimizer_step(opt, model.parameters(), loss, lr, cfg.grad_clip)
                 losses.append(distributed.mean_across(loss.item()))
@@ -195,7 +200,9 @@ def predict_videos(
         v = int(v)
         starts = sampler(store.num_frames(v))[:, 0]
         views = [clip_tensor(store, v, int(s), clip_len, c) for s in starts for c in crops]
-        logits = model(normalize(_to_device(torch.stack(views), dev).permute(0, 4, 1, 2, 3)))
+        with distributed.autocast():
+            logits = model(normalize(to_device(torch.stack(views), dev).permute(0, 4, 1, 2, 3)))
+        logits = logits.float()  # scores in float32 whatever the precision of the pass (numpy has no bf16)
         probs = logits.softmax(-1) if task == "action" else logits.sigmoid()
         out.append(probs.mean(0).cpu().numpy())
     local = np.stack(out).astype(np.float64) if out else np.zeros((0, 0))
@@ -234,8 +241,9 @@ def train_frame_recognizer(
                 part, weight = distributed.local_share(len(sel))
                 sel, ys, xs = sel[part], ys[part], xs[part]
                 imgs = torch.stack([torch.from_numpy(store.frames[f, y : y + cfg.crop, x : x + cfg.crop]) for f, y, x in zip(sel, ys, xs)])
-                logits = ddp(normalize(_to_device(imgs, dev).permute(0, 3, 1, 2)))
-                loss = weight * F.binary_cross_entropy_with_logits(logits, labels[torch.as_tensor(sel)].to(dev))
+                with distributed.autocast():
+                    logits = ddp(normalize(to_device(imgs, dev).permute(0, 3, 1, 2)))
+                    loss = weight * F.binary_cross_entropy_with_logits(logits, labels[torch.as_tensor(sel)].to(dev))
                 lr = cosine_lr(step, total, int(cfg.warmup_epochs * steps_per_epoch), cfg.lr)
                 optimizer_step(opt, model.parameters(), loss, lr, cfg.grad_clip)
                 losses.append(distributed.mean_across(loss.item()))
@@ -250,7 +258,8 @@ def train_frame_recognizer(
 def predict_frames(model: nn.Module, store: FrameStore, videos: np.ndarray, crop: int, num_crops: int = 3, batch: int = 256) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Sigmoid scores per frame (averaged over crops), the frame labels, and each frame's video."""
     model.eval()
-    dev = next(model.parameters()).device  # where train_frame_recognizer left it (a GPU when there is one)
+    dev = distributed.device()
+    model.to(dev)
     h, w = store.frame_size
     crops = crop_boxes(h, w, crop, num_crops)
     frames = np.concatenate([np.arange(store.offsets[v], store.offsets[v + 1]) for v in videos])
@@ -260,7 +269,9 @@ def predict_frames(model: nn.Module, store: FrameStore, videos: np.ndarray, crop
         sel = frames[i : i + batch]
         acc = 0
         for y0, x0, y1, x1 in crops:
-            imgs = _to_device(torch.from_numpy(store.frames[sel, y0:y1, x0:x1]), dev)
-            acc = acc + model(normalize(imgs.permute(0, 3, 1, 2))).sigmoid()
+            imgs = to_device(torch.from_numpy(store.frames[sel, y0:y1, x0:x1]), dev)
+            with distributed.autocast():
+                logits = model(normalize(imgs.permute(0, 3, 1, 2)))
+            acc = acc + logits.float().sigmoid()
         probs.append((acc / len(crops)).float().cpu().numpy())
     return np.concatenate(probs).astype(np.float64), store.frame_labels[frames].astype(np.int64), owner

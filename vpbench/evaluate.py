@@ -175,6 +175,8 @@ class EvaluationRequest:
     models_dir: Path | None = None
     progress: bool = True
     run_name: str | None = None
+    device: str = "auto"  # auto, cpu, cuda, cuda:K: every training and prediction loop (vpbench.distributed.configure)
+    precision: str = "fp32"  # fp32, or bf16 autocast around the forward passes
 
     def run_id(self) -> str:
         if self.run_name:
@@ -191,6 +193,9 @@ def evaluate(request: EvaluationRequest) -> list[Path]:
 
     Under ``torchrun`` every process runs this; training and testing are shared between them
     (:mod:`vpbench.distributed`) and rank 0 writes the files."""
+    # The device and precision first: a GPU this machine lacks is a one-line error before any work, and
+    # the process group's backend follows the device (nccl on GPUs, gloo on CPUs).
+    distributed.configure(request.device, request.precision)
     distributed.init_from_env()
     protocol = load_protocol(request.protocol, request.protocols_dir)
     suites = protocol["suites"]
@@ -386,6 +391,7 @@ def _evaluate_job(request: EvaluationRequest, protocol: dict, profile: dict, job
         "run": request.run_id(),
         "seed": request.seed,
         "randomness": _randomness(request, job, data_root),
+        "hardware": distributed.describe(),
         "profile": request.profile,
         **result,
         "config": {"protocol": protocol, "profile": profile, "whole_frame": request.whole_frame, "job": job},
@@ -405,6 +411,8 @@ def _resume_settings(request: EvaluationRequest, protocol: dict, profile: dict, 
     return {
         "vpbench": __version__, "protocol": protocol, "profile": profile, "job": job, "suite": request.suite,
         "seed": request.seed, "whole_frame": request.whole_frame,
+        # A fit or a training resumed at another precision would mix two runs' numbers; the device may change.
+        "precision": str(request.precision).lower(),
         "method": {"name": request.method, "version": METHODS.get(request.method).version, "options": request.method_options,
                    "card": method_card(request.method, request.models_dir),
                    "checkpoint": None if request.checkpoint is None else str(request.checkpoint)},

@@ -7,6 +7,12 @@ and frames drawn from :class:`FitData`, the reconstruction (identity)
 initialization, supervised pre-training of a video recognizer, a fit made of
 checkpointed stages (a killed fit resumes), and transform / checkpoint state
 in the one format every method uses.
+
+Under torchrun the fits follow :mod:`vpbench.distributed`'s rule: every rank
+draws the random numbers of the whole global batch (the same as one process
+draws), decodes and trains on its own share of it (:meth:`ClipDraw.clips`
+returns that share), weights its loss by the share, and trains the networks
+through DistributedDataParallel; the logged losses are the global batch's.
 """
 
 from __future__ import annotations
@@ -21,9 +27,10 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .. import distributed
 from ..checkpoint import Checkpointer
 from ..config import method_card
-from ..engine import MEAN, STD, optimizer_step
+from ..engine import MEAN, STD, optimizer_step, to_device
 from ..errors import VPBenchError
 from ..networks.anonymizers import AnonymizerConfig, FrameAnonymizer
 from .base import PrivacyMethod, check_videos, to_float, to_uint8
@@ -51,44 +58,64 @@ def optional_weight(name: str, value) -> float | None:
 
 def seeded_draw(data, settings: dict, profile: dict, seed: int) -> tuple[np.random.Generator, "ClipDraw", int]:
     """What every baseline's fit starts from: torch and numpy seeded from ``seed``, and the clip
-    drawer over the training videos at the method's clip length (else the profile's)."""
+    drawer over the training videos at the method's clip length (else the profile's), whose batches
+    land on the configured device (:func:`vpbench.distributed.device`)."""
     torch.manual_seed(seed)
     rng = np.random.default_rng(seed)
     clip_len = int(settings.get("clip_len", profile["clip_len"]))
-    return rng, ClipDraw(data.videos, clip_len, rng), clip_len
+    return rng, ClipDraw(data.videos, clip_len, rng, distributed.device()), clip_len
+
+
+def local_part(sel) -> tuple[np.ndarray, float]:
+    """This rank's items of the global batch ``sel`` (what :meth:`ClipDraw.clips` returns clips of) and its
+    loss weight; alone: all of ``sel`` at weight 1."""
+    part, weight = distributed.local_share(len(sel))
+    return np.asarray(sel)[part], weight
+
+
+def logged(weight: float, value: float) -> float:
+    """The global batch's mean of a per-item loss, from this rank's share-weighted one (logs match across world sizes)."""
+    return distributed.mean_across(weight * value)
 
 
 class ClipDraw:
-    """Random clips and frames of the training videos, as float [0, 1] tensors ``B x 3 x T x H x W``."""
+    """Random clips and frames of the training videos, as float [0, 1] tensors ``B x 3 x T x H x W`` on ``device``
+    (moved there as uint8, a quarter of the float bytes, and converted there).
 
-    def __init__(self, videos: list, clip_len: int, rng: np.random.Generator) -> None:
+    ``clips(sel)`` and ``frames(sel, k)`` draw the random numbers of all of ``sel`` and return this rank's
+    share of it (:func:`local_part`; alone: all of it), so that every rank's generator stays in step."""
+
+    def __init__(self, videos: list, clip_len: int, rng: np.random.Generator, device: torch.device | str = "cpu") -> None:
         if not videos:
             raise VPBenchError("no training videos to fit the method on")
         self.videos, self.clip_len, self.rng = videos, int(clip_len), rng
+        self.device = torch.device(device)
 
     def __len__(self) -> int:
         return len(self.videos)
 
     def clips(self, sel) -> torch.Tensor:
+        """Random clips of this rank's share of the videos ``sel``."""
+        starts = [int(self.rng.integers(0, max(len(self.videos[int(k)]) - self.clip_len, 0) + 1)) for k in sel]
         out = []
-        for k in sel:
-            v = self.videos[int(k)]
-            start = int(self.rng.integers(0, max(len(v) - self.clip_len, 0) + 1))
-            idx = np.minimum(np.arange(start, start + self.clip_len), len(v) - 1)
+        for i in distributed.local_share(len(sel))[0]:
+            v = self.videos[int(sel[i])]
+            idx = np.minimum(np.arange(starts[i], starts[i] + self.clip_len), len(v) - 1)
             out.append(torch.from_numpy(np.ascontiguousarray(v[idx])))
-        return to_float(torch.stack(out))
+        return to_float(to_device(torch.stack(out), self.device))
 
     def frames(self, sel, per_video: int) -> torch.Tensor:
-        """``per_video`` distinct random frames of each selected video (in time order), ``B x 3 x k x H x W``."""
-        out = []
+        """``per_video`` distinct random frames of each video of this rank's share of ``sel`` (in time order), ``B x 3 x k x H x W``."""
+        picks = []
         for k in sel:
             v = self.videos[int(k)]
             n = min(per_video, len(v))
             idx = np.sort(self.rng.choice(len(v), n, replace=False))
             if n < per_video:  # a very short video: repeat its last frame
                 idx = np.concatenate([idx, np.full(per_video - n, len(v) - 1)])
-            out.append(torch.from_numpy(np.ascontiguousarray(v[idx])))
-        return to_float(torch.stack(out))
+            picks.append(idx)
+        out = [torch.from_numpy(np.ascontiguousarray(self.videos[int(sel[i])][picks[i]])) for i in distributed.local_share(len(sel))[0]]
+        return to_float(to_device(torch.stack(out), self.device))
 
     def batches(self, indices: np.ndarray, batch: int):
         """One epoch of batches of ``indices`` in random order."""
@@ -115,14 +142,18 @@ def mean(values: list[float]) -> float:
 
 def reconstruction_steps(net: FrameAnonymizer, opt: torch.optim.Optimizer, draw: ClipDraw, indices: np.ndarray, steps: int, batch: int,
                          frames_per_video: int, lr: float, grad_clip: float | None, bar=None) -> list[float]:
-    """Train the anonymizer towards the identity (L1 reconstruction), as VITA and SPAct initialize theirs."""
+    """Train the anonymizer towards the identity (L1 reconstruction), as VITA and SPAct initialize theirs.
+    ``net``: the anonymizer, or its DDP wrapper under torchrun (as ``model`` of :func:`recognizer_epoch`)."""
     net.train()
     losses = []
     for _ in range(int(steps)):
-        x = draw.frames(draw.pick(indices, batch), frames_per_video)
-        loss = F.l1_loss(net(x), x)
-        optimizer_step(opt, net.parameters(), loss, lr, grad_clip)
-        losses.append(loss.item())
+        sel = draw.pick(indices, batch)
+        x = draw.frames(sel, frames_per_video)
+        _, weight = local_part(sel)
+        with distributed.autocast():
+            loss = F.l1_loss(net(x), x)
+        optimizer_step(opt, net.parameters(), weight * loss, lr, grad_clip)
+        losses.append(logged(weight, loss.item()))
         if bar is not None:
             bar.update()
     return losses
@@ -135,11 +166,14 @@ def recognizer_epoch(model: nn.Module, opt: torch.optim.Optimizer, draw: ClipDra
     multi = targets.is_floating_point()  # float multi-hot: privacy labels; integers: action classes
     losses = []
     for sel in draw.batches(indices, batch):
-        logits = model(normalized(draw.clips(sel)))
-        t = targets[torch.as_tensor(sel)]
-        loss = F.binary_cross_entropy_with_logits(logits, t) if multi else F.cross_entropy(logits, t)
-        optimizer_step(opt, model.parameters(), loss, lr, grad_clip)
-        losses.append(loss.item())
+        x = draw.clips(sel)
+        mine, weight = local_part(sel)
+        t = targets[torch.as_tensor(mine)]
+        with distributed.autocast():
+            logits = model(normalized(x))
+            loss = F.binary_cross_entropy_with_logits(logits, t) if multi else F.cross_entropy(logits, t)
+        optimizer_step(opt, model.parameters(), weight * loss, lr, grad_clip)
+        losses.append(logged(weight, loss.item()))
         if bar is not None:
             bar.update()
     return losses
@@ -199,12 +233,13 @@ class FrameAnonymizerMethod(PrivacyMethod):
         self.log: dict = {}
 
     def _new_net(self, settings: dict, profile: dict) -> FrameAnonymizer:
+        """The anonymizer, initialized on the CPU (the same weights whatever the device) and moved to the configured device."""
         spec = dict(settings["anonymizer"])
         arch = spec.pop("arch")
         h, w = (int(v) for v in profile["frame_size"])
         self.frame_interval = int(profile.get("frame_interval_used", 1))
         self.net = FrameAnonymizer(AnonymizerConfig(arch=arch, options=spec, height=h, width=w, frames=int(profile["clip_len"])))
-        return self.net
+        return self.net.to(distributed.device())
 
     def _require_net(self) -> FrameAnonymizer:
         if self.net is None:
@@ -220,11 +255,16 @@ class FrameAnonymizerMethod(PrivacyMethod):
         if (h, w) != (cfg.height, cfg.width):
             raise VPBenchError(f"{self.name} was trained on {cfg.height}x{cfg.width} frames, got {h}x{w} (vpbench anonymize resizes for you)")
         net.eval()
-        return to_uint8(net(to_float(videos)))
+        dev = distributed.device()
+        net.to(dev)  # a loaded checkpoint sits on the CPU; a fitted net already on the device
+        with distributed.autocast():
+            out = net(to_float(to_device(videos, dev)))
+        return to_uint8(out.float()).cpu()  # rounded from float32 whatever the pass's precision
 
     def state_dict(self) -> dict:
         net = self._require_net()
-        return {"config": asdict(net.config), "weights": net.state_dict(), "frame_interval": self.frame_interval, "log": self.log}
+        weights = {k: v.detach().cpu() for k, v in net.state_dict().items()}  # a checkpoint loads anywhere
+        return {"config": asdict(net.config), "weights": weights, "frame_interval": self.frame_interval, "log": self.log}
 
     def load_state_dict(self, state: dict) -> None:
         try:

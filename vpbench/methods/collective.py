@@ -28,6 +28,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .. import distributed
 from ..engine import optimizer_step
 from ..networks.recognizers import create_recognizer
 from .anonymizer_method import (
@@ -36,6 +37,8 @@ from .anonymizer_method import (
     card_settings,
     chunks,
     data_digest,
+    local_part,
+    logged,
     mean,
     normalized,
     optional_weight,
@@ -86,8 +89,9 @@ class Collective(FrameAnonymizerMethod):
         s = card_settings(self.name, profile)
         lam = self.privacy_weight if self.privacy_weight is not None else float(s["privacy_weight"])
         rng, draw, clip_len = seeded_draw(data, s, profile, seed)
-        actions = torch.tensor(np.asarray(data.actions), dtype=torch.long)
-        privacy = torch.tensor(np.asarray(data.privacy), dtype=torch.float32)
+        dev = draw.device
+        actions = torch.tensor(np.asarray(data.actions), dtype=torch.long).to(dev)
+        privacy = torch.tensor(np.asarray(data.privacy), dtype=torch.float32).to(dev)
         indices = np.arange(len(draw))
         batch, clip = int(s["batch_size"]), s.get("grad_clip", 5.0)
         lr_g, lr_t, lr_d = float(s["lr_anonymizer"]), float(s["lr_action"]), float(s["lr_discriminator"])
@@ -96,6 +100,8 @@ class Collective(FrameAnonymizerMethod):
         hw = (net.config.height, net.config.width)
         action_model = create_recognizer(s["action_model"], data.num_actions, clip_len, hw)
         discriminators = AttributeDiscriminators(s["discriminator"], privacy.shape[1], clip_len, hw)
+        action_model.to(dev)  # initialized on the CPU above, so the weights do not depend on the device
+        discriminators.to(dev)
         steps = int(s["adv_steps"])
         log = {"privacy_weight": lam, "recon_l1": [], "action_pretrain_ce": [], "discriminator_pretrain_bce": [], "steps": []}
         settings = {"method": self.name, "version": self.version, "settings": s, "seed": int(seed), "options": {"privacy_weight": lam},
@@ -106,47 +112,59 @@ class Collective(FrameAnonymizerMethod):
         opt_g = torch.optim.Adam(net.parameters(), lr=lr_g)
         opt_t = torch.optim.Adam(action_model.parameters(), lr=lr_t)
         opt_d = torch.optim.Adam(discriminators.parameters(), lr=lr_d)
+        # Under torchrun every network trains through DDP (alone: the networks themselves); each rank
+        # takes its share of every global batch (anonymizer_method's rule).
+        ddp_net, ddp_action, ddp_disc = distributed.wrap(net), distributed.wrap(action_model), distributed.wrap(discriminators)
 
         def adversarial_step(step: int) -> None:
             # The transformation: keep the action, leave every attribute's discriminator at "cannot tell".
             sel = draw.pick(indices, batch)
+            mine, weight = local_part(sel)
             net.train()
             action_model.train()
             discriminators.train()
-            loss, l_t, l_p = transformation_loss(net, action_model, discriminators, draw.clips(sel), actions[torch.as_tensor(sel)], lam)
-            optimizer_step(opt_g, net.parameters(), loss, lr_g, clip)
+            clips = draw.clips(sel)
+            with distributed.autocast():
+                loss, l_t, l_p = transformation_loss(ddp_net, ddp_action, ddp_disc, clips, actions[torch.as_tensor(mine)], lam)
+            optimizer_step(opt_g, net.parameters(), weight * loss, lr_g, clip)
+            l_t, l_p = logged(weight, l_t.item()), logged(weight, l_p.item())
             # The action model and the discriminators catch up on the transformed (frozen) clips.
             sel = draw.pick(indices, batch)
-            with torch.no_grad():
+            mine, weight = local_part(sel)
+            raw = draw.clips(sel)
+            with torch.no_grad(), distributed.autocast():
                 net.eval()
-                x = normalized(net(draw.clips(sel)))
-            l_ft = F.cross_entropy(action_model(x), actions[torch.as_tensor(sel)])
-            optimizer_step(opt_t, action_model.parameters(), l_ft, lr_t, clip)
-            l_d = F.binary_cross_entropy_with_logits(discriminators(x), privacy[torch.as_tensor(sel)])
-            optimizer_step(opt_d, discriminators.parameters(), l_d, lr_d, clip)
-            log["steps"].append({"step": step, "l_action": round(l_t.item(), 4), "l_confusion": round(l_p.item(), 4),
-                                 "action_ce": round(l_ft.item(), 4), "discriminator_bce": round(l_d.item(), 4)})
+                x = normalized(ddp_net(raw))
+            with distributed.autocast():
+                l_ft = F.cross_entropy(ddp_action(x), actions[torch.as_tensor(mine)])
+            optimizer_step(opt_t, action_model.parameters(), weight * l_ft, lr_t, clip)
+            with distributed.autocast():
+                l_d = F.binary_cross_entropy_with_logits(ddp_disc(x), privacy[torch.as_tensor(mine)])
+            optimizer_step(opt_d, discriminators.parameters(), weight * l_d, lr_d, clip)
+            l_ft, l_d = logged(weight, l_ft.item()), logged(weight, l_d.item())
+            log["steps"].append({"step": step, "l_action": round(l_t, 4), "l_confusion": round(l_p, 4),
+                                 "action_ce": round(l_ft, 4), "discriminator_bce": round(l_d, 4)})
             bar.update()
-            bar.set_postfix(ce=f"{l_ft.item():.2f}", disc=f"{l_d.item():.2f}")
+            bar.set_postfix(ce=f"{l_ft:.2f}", disc=f"{l_d:.2f}")
 
         size = int(s.get("checkpoint_every", 50))
         n_recon, recon_range = chunks(int(s["recon_steps"]), size)
         n_adv, adv_range = chunks(steps, size)
         per_epoch = math.ceil(len(indices) / batch)
         total = int(s["recon_steps"]) + (int(s["action_pretrain_epochs"]) + int(s["discriminator_pretrain_epochs"])) * per_epoch + steps
-        with tqdm(total=total, desc="collective", unit="step", disable=None if progress else True) as bar:
+        with tqdm(total=total, desc="collective", unit="step", disable=None if progress and distributed.is_main() else True) as bar:
             fit = StagedFit(checkpoint_dir, rng, settings, log, bar)
             bar.set_description("collective: identity init")
             fit.run("identity", {"net": net, "opt": opt_r}, n_recon, lambda k: log["recon_l1"].append(mean(reconstruction_steps(
-                net, opt_r, draw, indices, len(recon_range(k)), int(s["recon_batch"]), int(s["recon_frames"]), float(s["lr_recon"]), clip, bar))), size)
+                ddp_net, opt_r, draw, indices, len(recon_range(k)), int(s["recon_batch"]), int(s["recon_frames"]), float(s["lr_recon"]), clip, bar))), size)
             bar.set_description("collective: action pre-training")
             fit.run("action", {"net": net, "action_model": action_model, "opt": opt_p}, int(s["action_pretrain_epochs"]),
                     lambda k: log["action_pretrain_ce"].append(mean(recognizer_epoch(
-                        action_model, opt_p, draw, indices, actions, batch, float(s["lr_action_pretrain"]), clip, bar))), per_epoch)
+                        ddp_action, opt_p, draw, indices, actions, batch, float(s["lr_action_pretrain"]), clip, bar))), per_epoch)
             bar.set_description("collective: discriminator pre-training")
             fit.run("discriminators", {"net": net, "action_model": action_model, "discriminators": discriminators, "opt": opt_q},
                     int(s["discriminator_pretrain_epochs"]), lambda k: log["discriminator_pretrain_bce"].append(mean(recognizer_epoch(
-                        discriminators, opt_q, draw, indices, privacy, batch, lr_d, clip, bar))), per_epoch)
+                        ddp_disc, opt_q, draw, indices, privacy, batch, lr_d, clip, bar))), per_epoch)
             bar.set_description("collective: adversarial")
             fit.run("adversarial", {"net": net, "action_model": action_model, "discriminators": discriminators, "opt_g": opt_g, "opt_t": opt_t,
                                     "opt_d": opt_d}, n_adv, lambda k: [adversarial_step(step) for step in adv_range(k)], size)

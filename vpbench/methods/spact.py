@@ -21,6 +21,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .. import distributed
 from ..engine import optimizer_step
 from ..networks.frame_models import ProjectedEncoder, create_frame_model
 from ..networks.recognizers import create_recognizer
@@ -30,6 +31,8 @@ from .anonymizer_method import (
     card_settings,
     chunks,
     data_digest,
+    local_part,
+    logged,
     mean,
     normalized,
     optional_weight,
@@ -51,45 +54,85 @@ def nt_xent(z1: torch.Tensor, z2: torch.Tensor, temperature: float = 0.1) -> tor
     return F.cross_entropy(sim, targets)
 
 
+def contrast(z1: torch.Tensor, z2: torch.Tensor, n: int, temperature: float) -> torch.Tensor:
+    """NT-Xent over the whole global batch of ``n`` frames, from this rank's embeddings of its share (alone: ``nt_xent``).
+
+    Every other frame of the global batch is a negative, as in one process: the embeddings are gathered
+    (:func:`vpbench.distributed.gather_with_grad`), and what a rank backpropagates is the world size times this."""
+    return nt_xent(distributed.gather_with_grad(z1, n), distributed.gather_with_grad(z2, n), temperature)
+
+
 def anonymizer_loss(net: nn.Module, action_model: nn.Module, privacy_model: nn.Module, view1: torch.Tensor, view2: torch.Tensor,
-                    clips: torch.Tensor, actions: torch.Tensor, action_weight: float, temperature: float) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+                    clips: torch.Tensor, actions: torch.Tensor, action_weight: float, temperature: float,
+                    views_total: int | None = None, clip_weight: float = 1.0) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """f_a's objective: ``(-NT-Xent + w * CE_action, NT-Xent, CE_action)`` on two raw views of frames
-    ``N x 3 x H x W`` and raw clips ``B x 3 x T x H x W``, all in [0, 1]."""
-    l_b = nt_xent(privacy_model(normalized(net.frames(view1))), privacy_model(normalized(net.frames(view2))), temperature)
+    ``N x 3 x H x W`` and raw clips ``B x 3 x T x H x W``, all in [0, 1].
+
+    Under torchrun the views and clips are this rank's shares (``views_total``: the global batch's frames,
+    ``clip_weight``: the share's loss weight), and the first value is what this rank backpropagates:
+    NT-Xent of the whole batch times the world size, the share-weighted CE (see :func:`contrast`)."""
+    n = len(view1) if views_total is None else int(views_total)
+    # The frames through the network's forward (not .frames): DDP synchronizes what goes through forward.
+    l_b = contrast(privacy_model(normalized(net(view1))), privacy_model(normalized(net(view2))), n, temperature)
     l_t = F.cross_entropy(action_model(normalized(net(clips))), actions)
-    return -l_b + action_weight * l_t, l_b, l_t
+    return -distributed.world()[1] * l_b + action_weight * clip_weight * l_t, l_b, l_t
 
 
-def augment(frames: torch.Tensor, rng: np.random.Generator) -> torch.Tensor:
+def _augment_draw(h: int, w: int, rng: np.random.Generator) -> dict:
+    """The random numbers of one view, in the order they have always been drawn (they depend on no pixel)."""
+    c = rng.uniform(0.6, 1.0)
+    ch, cw = max(1, round(h * c)), max(1, round(w * c))
+    d = {"crop": (int(rng.integers(0, h - ch + 1)), int(rng.integers(0, w - cw + 1)), ch, cw), "r": rng.random(7)}
+    r = d["r"]
+    d["contrast"] = rng.uniform(0.9, 1.1) if r[0] < 0.0625 else None
+    d["saturation"] = rng.uniform(0.9, 1.1) if r[1] < 0.15 else None
+    d["brightness"] = rng.uniform(0.9, 1.1) if r[2] < 0.15 else None
+    if r[5] < 0.25:
+        # SPAct erases a 9-19 pixel box on 112-pixel frames: the same share of the side here.
+        eh, ew = (max(1, round(s * rng.uniform(9, 19) / 112)) for s in (h, w))
+        d["erase"] = (int(rng.integers(0, h - eh + 1)), int(rng.integers(0, w - ew + 1)), eh, ew)
+    return d
+
+
+def _augment_one(x: torch.Tensor, d: dict) -> torch.Tensor:
+    h, w = x.shape[-2:]
+    y0, x0, ch, cw = d["crop"]
+    x = F.interpolate(x[None, :, y0 : y0 + ch, x0 : x0 + cw], size=(h, w), mode="bilinear", align_corners=False)[0]
+    r = d["r"]
+    gray = (0.299 * x[0] + 0.587 * x[1] + 0.114 * x[2])[None]
+    if d["contrast"] is not None:
+        x = (x - gray.mean()) * d["contrast"] + gray.mean()
+    if d["saturation"] is not None:
+        x = gray + (x - gray) * d["saturation"]
+    if d["brightness"] is not None:
+        x = x * d["brightness"]
+    if r[3] > 0.9:
+        x = (0.299 * x[0] + 0.587 * x[1] + 0.114 * x[2])[None].expand(3, h, w)
+    if r[4] > 0.5:
+        x = x.flip(-1)
+    if "erase" in d:
+        ey, ex, eh, ew = d["erase"]
+        x = x.clone()
+        x[:, ey : ey + eh, ex : ex + ew] = 0
+    return x.clamp(0, 1)
+
+
+def augment(frames: torch.Tensor, rng: np.random.Generator, positions=None, total: int | None = None) -> torch.Tensor:
     """One random view of each frame (``N x 3 x H x W`` in [0, 1]), SPAct's augmentations minus hue:
     resized crop (0.6-1 of each side), contrast / saturation / brightness in [0.9, 1.1] (each rarely),
-    grayscale (p 0.1), horizontal flip (p 0.5), random erasing (p 0.25)."""
+    grayscale (p 0.1), horizontal flip (p 0.5), random erasing (p 0.25).
+
+    Under torchrun ``frames`` are a rank's share of a global batch of ``total`` frames, at ``positions``
+    in it: the numbers of all ``total`` views are drawn (every rank's generator stays in step with one
+    process's), and the views of ``frames`` are made."""
     h, w = frames.shape[-2:]
+    total = len(frames) if total is None else int(total)
+    where = dict(zip(range(total) if positions is None else (int(i) for i in positions), range(len(frames))))
     out = []
-    for x in frames:
-        c = rng.uniform(0.6, 1.0)
-        ch, cw = max(1, round(h * c)), max(1, round(w * c))
-        y0, x0 = int(rng.integers(0, h - ch + 1)), int(rng.integers(0, w - cw + 1))
-        x = F.interpolate(x[None, :, y0 : y0 + ch, x0 : x0 + cw], size=(h, w), mode="bilinear", align_corners=False)[0]
-        r = rng.random(7)
-        gray = (0.299 * x[0] + 0.587 * x[1] + 0.114 * x[2])[None]
-        if r[0] < 0.0625:
-            x = (x - gray.mean()) * rng.uniform(0.9, 1.1) + gray.mean()
-        if r[1] < 0.15:
-            x = gray + (x - gray) * rng.uniform(0.9, 1.1)
-        if r[2] < 0.15:
-            x = x * rng.uniform(0.9, 1.1)
-        if r[3] > 0.9:
-            x = (0.299 * x[0] + 0.587 * x[1] + 0.114 * x[2])[None].expand(3, h, w)
-        if r[4] > 0.5:
-            x = x.flip(-1)
-        if r[5] < 0.25:
-            # SPAct erases a 9-19 pixel box on 112-pixel frames: the same share of the side here.
-            eh, ew = (max(1, round(s * rng.uniform(9, 19) / 112)) for s in (h, w))
-            ey, ex = int(rng.integers(0, h - eh + 1)), int(rng.integers(0, w - ew + 1))
-            x = x.clone()
-            x[:, ey : ey + eh, ex : ex + ew] = 0
-        out.append(x.clamp(0, 1))
+    for i in range(total):
+        d = _augment_draw(h, w, rng)
+        if i in where:
+            out.append(_augment_one(frames[where[i]], d))
     return torch.stack(out)
 
 
@@ -109,7 +152,8 @@ class SPAct(FrameAnonymizerMethod):
         w_action = self.action_weight if self.action_weight is not None else float(s["action_weight"])
         tau = float(s["temperature"])
         rng, draw, clip_len = seeded_draw(data, s, profile, seed)
-        actions = torch.tensor(np.asarray(data.actions), dtype=torch.long)
+        dev = draw.device
+        actions = torch.tensor(np.asarray(data.actions), dtype=torch.long).to(dev)
         indices = np.arange(len(draw))
         batch, clip = int(s["batch_size"]), s.get("grad_clip", 5.0)
         pb = int(s["privacy_batch"])
@@ -119,6 +163,8 @@ class SPAct(FrameAnonymizerMethod):
         action_model = create_recognizer(s["action_model"], data.num_actions, clip_len, (net.config.height, net.config.width))
         hidden, out = s["projection"]
         privacy_model = ProjectedEncoder(create_frame_model(s["privacy_encoder"], 0), hidden, out)
+        action_model.to(dev)  # initialized on the CPU above, so the weights do not depend on the device
+        privacy_model.to(dev)
         steps = int(s["adv_steps"])
         log = {"action_weight": w_action, "temperature": tau, "recon_l1": [], "action_pretrain_ce": [], "privacy_pretrain_ntxent": [], "steps": []}
         # The checkpoint is tied to what SPAct reads: actions and clips, never the privacy labels.
@@ -129,48 +175,65 @@ class SPAct(FrameAnonymizerMethod):
         opt_b = torch.optim.Adam(privacy_model.parameters(), lr=lr_b)
         opt_a = torch.optim.Adam(net.parameters(), lr=lr_a)
         opt_t = torch.optim.Adam(action_model.parameters(), lr=lr_t)
+        # Under torchrun every network trains through DDP (alone: the networks themselves); each rank
+        # takes its share of every global batch, and NT-Xent is the global batch's (see contrast).
+        ddp_net, ddp_action, ddp_privacy = distributed.wrap(net), distributed.wrap(action_model), distributed.wrap(privacy_model)
+        world = distributed.world()[1]
 
-        def views():
-            """Two augmented views of one random frame per video, each through the anonymizer (as SPAct's code)."""
-            frames = draw.frames(draw.pick(indices, pb), 1)[:, :, 0]
-            return augment(frames, rng), augment(frames, rng)
+        def views() -> tuple[torch.Tensor, torch.Tensor, int]:
+            """Two augmented views of one random frame per video (this rank's share of them), and the global batch's size."""
+            sel = draw.pick(indices, pb)
+            frames = draw.frames(sel, 1)[:, :, 0]
+            part = distributed.local_share(len(sel))[0]
+            return augment(frames, rng, part, len(sel)), augment(frames, rng, part, len(sel)), len(sel)
 
         def privacy_pretrain_step() -> float:
             net.eval()
             privacy_model.train()
-            v1, v2 = views()
-            with torch.no_grad():
-                a1, a2 = net.frames(v1), net.frames(v2)
-            loss = nt_xent(privacy_model(normalized(a1)), privacy_model(normalized(a2)), tau)
-            optimizer_step(opt_b, privacy_model.parameters(), loss, lr_b, clip)
+            v1, v2, n = views()
+            with torch.no_grad(), distributed.autocast():
+                a1, a2 = ddp_net(v1), ddp_net(v2)
+            with distributed.autocast():
+                loss = contrast(ddp_privacy(normalized(a1)), ddp_privacy(normalized(a2)), n, tau)
+            optimizer_step(opt_b, privacy_model.parameters(), world * loss, lr_b, clip)
             bar.update()
-            return loss.item()
+            return loss.item()  # the global batch's, the same on every rank
 
         def minimax_step(step: int) -> None:
             # Step 1: the anonymizer fools the privacy branch while keeping the action.
             net.train()
             action_model.eval()
             privacy_model.eval()
-            v1, v2 = views()
+            v1, v2, n = views()
             sel = draw.pick(indices, batch)
-            loss, l_b, l_t = anonymizer_loss(net, action_model, privacy_model, v1, v2, draw.clips(sel), actions[torch.as_tensor(sel)], w_action, tau)
+            mine, weight = local_part(sel)
+            clips = draw.clips(sel)
+            with distributed.autocast():
+                loss, l_b, l_t = anonymizer_loss(ddp_net, ddp_action, ddp_privacy, v1, v2, clips, actions[torch.as_tensor(mine)], w_action, tau,
+                                                 views_total=n, clip_weight=weight)
             optimizer_step(opt_a, net.parameters(), loss, lr_a, clip)
+            l_t = logged(weight, l_t.item())
             # Step 2: the privacy and action branches catch up on the anonymizer's (frozen) output.
             net.eval()
             action_model.train()
             privacy_model.train()
-            v1, v2 = views()
+            v1, v2, n = views()
             sel = draw.pick(indices, batch)
-            with torch.no_grad():
-                a1, a2, clips = net.frames(v1), net.frames(v2), net(draw.clips(sel))
-            l_fb = nt_xent(privacy_model(normalized(a1)), privacy_model(normalized(a2)), tau)
-            optimizer_step(opt_b, privacy_model.parameters(), l_fb, lr_b, clip)
-            l_ft = F.cross_entropy(action_model(normalized(clips)), actions[torch.as_tensor(sel)])
-            optimizer_step(opt_t, action_model.parameters(), l_ft, lr_t, clip)
-            log["steps"].append({"step": step, "anonymizer_ntxent": round(l_b.item(), 4), "anonymizer_ce": round(l_t.item(), 4),
-                                 "privacy_ntxent": round(l_fb.item(), 4), "action_ce": round(l_ft.item(), 4)})
+            mine, weight = local_part(sel)
+            raw = draw.clips(sel)
+            with torch.no_grad(), distributed.autocast():
+                a1, a2, clips = ddp_net(v1), ddp_net(v2), ddp_net(raw)
+            with distributed.autocast():
+                l_fb = contrast(ddp_privacy(normalized(a1)), ddp_privacy(normalized(a2)), n, tau)
+            optimizer_step(opt_b, privacy_model.parameters(), world * l_fb, lr_b, clip)
+            with distributed.autocast():
+                l_ft = F.cross_entropy(ddp_action(normalized(clips)), actions[torch.as_tensor(mine)])
+            optimizer_step(opt_t, action_model.parameters(), weight * l_ft, lr_t, clip)
+            l_ft = logged(weight, l_ft.item())
+            log["steps"].append({"step": step, "anonymizer_ntxent": round(l_b.item(), 4), "anonymizer_ce": round(l_t, 4),
+                                 "privacy_ntxent": round(l_fb.item(), 4), "action_ce": round(l_ft, 4)})
             bar.update()
-            bar.set_postfix(ntxent=f"{l_fb.item():.2f}", ce=f"{l_ft.item():.2f}")
+            bar.set_postfix(ntxent=f"{l_fb.item():.2f}", ce=f"{l_ft:.2f}")
 
         size = int(s.get("checkpoint_every", 50))
         n_recon, recon_range = chunks(int(s["recon_steps"]), size)
@@ -178,15 +241,15 @@ class SPAct(FrameAnonymizerMethod):
         n_adv, adv_range = chunks(steps, size)
         per_epoch = math.ceil(len(indices) / batch)
         total = int(s["recon_steps"]) + int(s["action_pretrain_epochs"]) * per_epoch + int(s["privacy_pretrain_steps"]) + steps
-        with tqdm(total=total, desc="spact", unit="step", disable=None if progress else True) as bar:
+        with tqdm(total=total, desc="spact", unit="step", disable=None if progress and distributed.is_main() else True) as bar:
             fit = StagedFit(checkpoint_dir, rng, settings, log, bar)
             bar.set_description("spact: identity init")
             fit.run("identity", {"net": net, "opt": opt_r}, n_recon, lambda k: log["recon_l1"].append(mean(reconstruction_steps(
-                net, opt_r, draw, indices, len(recon_range(k)), int(s["recon_batch"]), int(s["recon_frames"]), float(s["lr_recon"]), clip, bar))), size)
+                ddp_net, opt_r, draw, indices, len(recon_range(k)), int(s["recon_batch"]), int(s["recon_frames"]), float(s["lr_recon"]), clip, bar))), size)
             bar.set_description("spact: action pre-training")
             fit.run("action", {"net": net, "action_model": action_model, "opt": opt_p}, int(s["action_pretrain_epochs"]),
                     lambda k: log["action_pretrain_ce"].append(mean(recognizer_epoch(
-                        action_model, opt_p, draw, indices, actions, batch, float(s["lr_action_pretrain"]), clip, bar))), per_epoch)
+                        ddp_action, opt_p, draw, indices, actions, batch, float(s["lr_action_pretrain"]), clip, bar))), per_epoch)
             bar.set_description("spact: privacy pre-training (self-supervised)")
             fit.run("privacy", {"net": net, "action_model": action_model, "privacy_model": privacy_model, "opt": opt_b}, n_priv,
                     lambda k: log["privacy_pretrain_ntxent"].append(mean([privacy_pretrain_step() for _ in priv_range(k)])), size)

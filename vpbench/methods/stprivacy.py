@@ -139,7 +139,7 @@ class STPrivacy(PrivacyMethod):
             self.log["init_weights"] = {"file": None, "chosen_by": "option init_weights=none" if self.init_weights else "profile"}
         else:
             self.log["init_weights"] = {"file": Path(init).name, **load_vit_weights(net, init)}
-        dev = distributed.device()  # the GPU when there is one (the paper profile), else the CPU
+        dev = distributed.device()  # the configured device (--device; auto: the GPU when there is one)
         net.to(dev)
         clip_len = config.frames
         videos = data.videos
@@ -223,9 +223,10 @@ class STPrivacy(PrivacyMethod):
                 losses = []
                 for b in range(steps_per_epoch):
                     x, noise, mine, weight = sample(order[b * batch : (b + 1) * batch])
-                    out = ddp(x, black_value=BLACK, gumbel_noise=noise, video=False)
-                    ce = F.cross_entropy(out.action_logits, actions[mine])
-                    spars = sparsity_loss(out.decisions, config.alpha)
+                    with distributed.autocast():
+                        out = ddp(x, black_value=BLACK, gumbel_noise=noise, video=False)
+                        ce = F.cross_entropy(out.action_logits, actions[mine])
+                        spars = sparsity_loss(out.decisions, config.alpha)
                     step_opt(opt, net.parameters(), weight * (spars + ce), step, total, warmup, lr)
                     hits, n_seen, *mean = distributed.sum_across([
                         float((out.action_logits.argmax(1) == actions[mine]).sum()) if weight else 0.0, len(mine) if weight else 0,
@@ -262,10 +263,11 @@ class STPrivacy(PrivacyMethod):
                     losses = []
                     for b in range(steps_per_epoch):
                         x, noise, _, weight = sample(order[b * batch : (b + 1) * batch])
-                        out = ddp(x, black_value=BLACK, gumbel_noise=noise, actions=False)
-                        mask = net._mask_to_video(out.decisions[-1].detach())
-                        target = x * mask + net._black(BLACK, x) * (1.0 - mask)
-                        loss = (out.video - target).abs().mean()
+                        with distributed.autocast():
+                            out = ddp(x, black_value=BLACK, gumbel_noise=noise, actions=False)
+                            mask = net._mask_to_video(out.decisions[-1].detach())
+                            target = x * mask + net._black(BLACK, x) * (1.0 - mask)
+                            loss = (out.video - target).abs().mean()
                         step_opt(opt_pab, pab_params, weight * loss, step, total, 0, lr)
                         losses.append(distributed.mean_across(weight * loss.item()))
                         step += 1
@@ -315,11 +317,13 @@ class STPrivacy(PrivacyMethod):
                     losses = []
                     for b in range(steps_per_epoch):
                         x, noise, mine, weight = sample(order[b * batch : (b + 1) * batch])
-                        with torch.no_grad():
+                        with torch.no_grad(), distributed.autocast():
                             video = net(x, black_value=BLACK, gumbel_noise=noise, actions=False).video.clamp(*_PIXEL_RANGE)
-                        l_a = F.cross_entropy(ddp_a(video), actions[mine])
+                        with distributed.autocast():
+                            l_a = F.cross_entropy(ddp_a(video), actions[mine])
                         step_opt(opt_a, aux_a.parameters(), weight * l_a, step, total, warmup, aux_lr)
-                        l_p = F.binary_cross_entropy_with_logits(ddp_p(video), privacy[mine])
+                        with distributed.autocast():
+                            l_p = F.binary_cross_entropy_with_logits(ddp_p(video), privacy[mine])
                         step_opt(opt_p, aux_p.parameters(), weight * l_p, step, total, warmup, aux_lr)
                         losses.append(tuple(distributed.mean_across(weight * v.item()) for v in (l_a, l_p)))
                         step += 1
@@ -341,16 +345,17 @@ class STPrivacy(PrivacyMethod):
                 losses = []
                 for b in range(steps_per_epoch):
                     x, noise, mine, weight = sample(order[b * batch : (b + 1) * batch])
-                    out = ddp(x, black_value=BLACK, gumbel_noise=noise, actions=False)
-                    video = _straight_through_clamp(out.video)
-                    spars = sparsity_loss(out.decisions, config.alpha)
-                    # One backward pass serves the three alternate updates: each auxiliary gets the
-                    # gradient of its own loss on this output, and the network, through scale_grad,
-                    # lambda_action times the action one and -lambda_privacy times the privacy one
-                    # (eq. 13). The updates of three separate passes (dropout masks aside), without
-                    # running the auxiliaries twice.
-                    l_action = F.cross_entropy(ddp_a(scale_grad(video, la)), actions[mine])
-                    l_privacy = F.binary_cross_entropy_with_logits(ddp_p(scale_grad(video, -lp)), privacy[mine])
+                    with distributed.autocast():
+                        out = ddp(x, black_value=BLACK, gumbel_noise=noise, actions=False)
+                        video = _straight_through_clamp(out.video)
+                        spars = sparsity_loss(out.decisions, config.alpha)
+                        # One backward pass serves the three alternate updates: each auxiliary gets the
+                        # gradient of its own loss on this output, and the network, through scale_grad,
+                        # lambda_action times the action one and -lambda_privacy times the privacy one
+                        # (eq. 13). The updates of three separate passes (dropout masks aside), without
+                        # running the auxiliaries twice.
+                        l_action = F.cross_entropy(ddp_a(scale_grad(video, la)), actions[mine])
+                        l_privacy = F.binary_cross_entropy_with_logits(ddp_p(scale_grad(video, -lp)), privacy[mine])
                     net_lr, aux_step_lr = cosine_lr(step, total, warmup, adv_lr), cosine_lr(step, total, warmup, aux_lr)
                     optimizer_steps([(opt_net, net.parameters(), net_lr), (opt_a, aux_a.parameters(), aux_step_lr),
                                      (opt_p, aux_p.parameters(), aux_step_lr)], weight * (spars + l_action + l_privacy), clip)
@@ -388,9 +393,11 @@ class STPrivacy(PrivacyMethod):
         elif t > cfg.frames:
             raise VPBenchError(f"stprivacy transforms {cfg.frames}-frame windows, got {t} frames")
         net.eval()
-        dev = next(net.parameters()).device
-        out = net(_normalize(x.to(dev)), keep_ratio=self.effective_keep_ratio(), black_value=BLACK)
-        return _to_uint8(out.video)[:, :t].cpu()
+        dev = distributed.device()
+        net.to(dev)  # a loaded checkpoint sits on the CPU; a fitted net already on the device
+        with distributed.autocast():
+            out = net(_normalize(x.to(dev)), keep_ratio=self.effective_keep_ratio(), black_value=BLACK)
+        return _to_uint8(out.video.float())[:, :t].cpu()  # rounded from float32 whatever the pass's precision
 
     # --- state ------------------------------------------------------------------------
     def state_dict(self) -> dict:

@@ -27,6 +27,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .. import distributed
 from ..engine import optimizer_step
 from ..errors import VPBenchError
 from ..networks.frame_models import create_frame_model
@@ -37,6 +38,8 @@ from .anonymizer_method import (
     card_settings,
     chunks,
     data_digest,
+    local_part,
+    logged,
     mean,
     normalized,
     optional_weight,
@@ -64,7 +67,9 @@ class BudgetEnsemble(nn.Module):
 
     def restart(self, seed: int) -> None:
         """Re-initialize every member (fresh weights from ``seed``; the global random stream is left as it was)."""
-        with torch.random.fork_rng(devices=[]):
+        # On a GPU the weights are drawn from its generator, which manual_seed reseeds too: fork it as well.
+        gpus = sorted({p.device.index or 0 for p in self.parameters() if p.is_cuda})
+        with torch.random.fork_rng(devices=gpus):
             torch.manual_seed(seed)
             for module in self.modules():
                 if module is not self and hasattr(module, "reset_parameters"):
@@ -115,8 +120,9 @@ class VITA(FrameAnonymizerMethod):
             raise VPBenchError(f"vita: {m} budget models asked, the profile defines {len(specs)} (at most {MAX_BUDGET_MODELS})")
         gamma = self.gamma if self.gamma is not None else float(s["gamma"])
         rng, draw, clip_len = seeded_draw(data, s, profile, seed)
-        actions = torch.tensor(np.asarray(data.actions), dtype=torch.long)
-        privacy = torch.tensor(np.asarray(data.privacy), dtype=torch.float32)
+        dev = draw.device
+        actions = torch.tensor(np.asarray(data.actions), dtype=torch.long).to(dev)
+        privacy = torch.tensor(np.asarray(data.privacy), dtype=torch.float32).to(dev)
         n = len(draw)
         # Held-out videos for the action-accuracy monitor (VITA watches validation accuracy).
         order = rng.permutation(n)
@@ -128,6 +134,8 @@ class VITA(FrameAnonymizerMethod):
         net = self._new_net(s, profile)
         action_model = create_recognizer(s["action_model"], data.num_actions, clip_len, (net.config.height, net.config.width))
         budget = BudgetEnsemble([create_frame_model(spec, privacy.shape[1]) for spec in specs[:m]])
+        action_model.to(dev)  # initialized on the CPU above, so the weights do not depend on the device
+        budget.to(dev)
         steps = int(s["adv_steps"])
         every = int(s["restart_every"])
         if every < 1:
@@ -148,24 +156,37 @@ class VITA(FrameAnonymizerMethod):
         # f_T's updates move f_d too, as in the public code (its optimizer holds both).
         opt_t = torch.optim.Adam([*action_model.parameters(), *net.parameters()], lr=lr_t)
         opt_b = torch.optim.Adam(budget.parameters(), lr=lr_b)
+        # Under torchrun every network trains through DDP (alone: the networks themselves); each rank
+        # takes its share of every global batch (anonymizer_method's rule).
+        ddp_net, ddp_action, ddp_budget = distributed.wrap(net), distributed.wrap(action_model), distributed.wrap(budget)
 
         def budget_update() -> float:
             sel = draw.pick(train_idx, bb)
-            with torch.no_grad():
+            mine, weight = local_part(sel)
+            with torch.no_grad(), distributed.autocast():
                 net.eval()
-                x = net(draw.frames(sel, bf))
+                x = ddp_net(draw.frames(sel, bf))
             budget.train()
-            loss = budget_fit_loss(budget(normalized(x)), privacy[torch.as_tensor(sel)])
-            optimizer_step(opt_b, budget.parameters(), loss, lr_b, clip)
-            return loss.item()
+            with distributed.autocast():
+                loss = budget_fit_loss(ddp_budget(normalized(x)), privacy[torch.as_tensor(mine)])
+            optimizer_step(opt_b, budget.parameters(), weight * loss, lr_b, clip)
+            return logged(weight, loss.item())
 
         @torch.no_grad()
         def action_accuracy() -> float:
+            """Top-1 on held-out videos, counted over the ranks' shares: every rank gets the same number
+            (each then decides alike whether to update the action model again)."""
             net.eval()
             action_model.eval()
             sel = val_idx if len(val_idx) <= batch else draw.pick(val_idx, batch)
-            pred = action_model(normalized(net(draw.clips(sel)))).argmax(1)
-            return float((pred == actions[torch.as_tensor(sel)]).float().mean())
+            mine, weight = local_part(sel)
+            with distributed.autocast():
+                pred = ddp_action(normalized(ddp_net(draw.clips(sel)))).argmax(1)
+            hits = float((pred == actions[torch.as_tensor(mine)]).sum()) if weight else 0.0
+            hits, seen = distributed.sum_across([hits, len(mine) if weight else 0])
+            # In float32, as the monitor has always computed it (a mean of a float32 tensor): the same
+            # decisions at the threshold, so that a fit's numbers do not change with this code.
+            return float(np.float32(hits) / np.float32(seen))
 
         def adversarial_step(step: int) -> None:
             restarted = step in restarts
@@ -176,42 +197,49 @@ class VITA(FrameAnonymizerMethod):
                     budget_update()
             # One degradation update: keep the action, make the worst-fooled budget model say "all present".
             sel = draw.pick(train_idx, batch)
+            mine, weight = local_part(sel)
             net.train()
             action_model.train()
             budget.train()
-            loss, l_t, l_b = degradation_loss(net, action_model, budget, draw.clips(sel), actions[torch.as_tensor(sel)], gamma, bf, rng)
-            optimizer_step(opt_d, net.parameters(), loss, lr_d, clip)
+            clips = draw.clips(sel)
+            with distributed.autocast():
+                loss, l_t, l_b = degradation_loss(ddp_net, ddp_action, ddp_budget, clips, actions[torch.as_tensor(mine)], gamma, bf, rng)
+            optimizer_step(opt_d, net.parameters(), weight * loss, lr_d, clip)
             # Action updates until the monitor says the target task is kept (at most max_action_updates).
             updates, acc = 0, action_accuracy()
             while acc < float(s["action_threshold"]) and updates < int(s["max_action_updates"]):
                 sel = draw.pick(train_idx, batch)
+                mine, w = local_part(sel)
                 net.train()
                 action_model.train()
-                loss = F.cross_entropy(action_model(normalized(net(draw.clips(sel)))), actions[torch.as_tensor(sel)])
-                optimizer_step(opt_t, opt_t.param_groups[0]["params"], loss, lr_t, clip)
+                clips = draw.clips(sel)
+                with distributed.autocast():
+                    loss = F.cross_entropy(ddp_action(normalized(ddp_net(clips))), actions[torch.as_tensor(mine)])
+                optimizer_step(opt_t, opt_t.param_groups[0]["params"], w * loss, lr_t, clip)
                 updates += 1
                 acc = action_accuracy()
             l_fb = [budget_update() for _ in range(int(s["budget_updates"]))]
+            l_t, l_b = logged(weight, l_t.item()), logged(weight, l_b.item())
             log["steps"].append({"step": step, "restarted": restarted, "restart_pretrain_steps": pre_steps if restarted else 0,
-                                 "l_action": round(l_t.item(), 4), "l_budget": round(l_b.item(), 4),
+                                 "l_action": round(l_t, 4), "l_budget": round(l_b, 4),
                                  "budget_fit": mean(l_fb) if l_fb else None, "budget_updates": len(l_fb),
                                  "action_updates": updates, "val_top1": round(acc, 4)})
             bar.update()
-            bar.set_postfix(l_act=f"{l_t.item():.2f}", l_bud=f"{l_b.item():.2f}", acc=f"{acc:.2f}")
+            bar.set_postfix(l_act=f"{l_t:.2f}", l_bud=f"{l_b:.2f}", acc=f"{acc:.2f}")
 
         size = int(s.get("checkpoint_every", 50))
         n_recon, recon_range = chunks(int(s["recon_steps"]), size)
         n_adv, adv_range = chunks(steps, size)
         total = int(s["recon_steps"]) + int(s["action_pretrain_epochs"]) * per_epoch + steps
-        with tqdm(total=total, desc="vita", unit="step", disable=None if progress else True) as bar:
+        with tqdm(total=total, desc="vita", unit="step", disable=None if progress and distributed.is_main() else True) as bar:
             fit = StagedFit(checkpoint_dir, rng, settings, log, bar)
             bar.set_description("vita: identity init")
             fit.run("identity", {"net": net, "opt": opt_r}, n_recon, lambda k: log["recon_l1"].append(mean(reconstruction_steps(
-                net, opt_r, draw, train_idx, len(recon_range(k)), int(s["recon_batch"]), int(s["recon_frames"]), float(s["lr_recon"]), clip, bar))), size)
+                ddp_net, opt_r, draw, train_idx, len(recon_range(k)), int(s["recon_batch"]), int(s["recon_frames"]), float(s["lr_recon"]), clip, bar))), size)
             bar.set_description("vita: action pre-training")
             fit.run("action", {"net": net, "action_model": action_model, "opt": opt_p}, int(s["action_pretrain_epochs"]),
                     lambda k: log["action_pretrain_ce"].append(mean(recognizer_epoch(
-                        action_model, opt_p, draw, train_idx, actions, batch, float(s["lr_action_pretrain"]), clip, bar))), per_epoch)
+                        ddp_action, opt_p, draw, train_idx, actions, batch, float(s["lr_action_pretrain"]), clip, bar))), per_epoch)
             bar.set_description("vita: adversarial")
             fit.run("adversarial", {"net": net, "action_model": action_model, "budget": budget, "opt_d": opt_d, "opt_t": opt_t, "opt_b": opt_b},
                     n_adv, lambda k: [adversarial_step(step) for step in adv_range(k)], size)

@@ -143,6 +143,12 @@ class FrameAnonymizer(nn.Module):
         return self.body(x)
 
     def forward(self, video: torch.Tensor) -> torch.Tensor:
+        """Videos ``B x 3 x T x H x W``, or frames ``N x 3 x H x W``, -> same shape.
+
+        Frames go through ``forward`` too, not only :meth:`frames`: DistributedDataParallel
+        synchronizes the gradients of what passes through its wrapper's forward only."""
+        if video.ndim == 4:
+            return self.body(video)
         b, c, t, h, w = video.shape
         flat = video.transpose(1, 2).reshape(b * t, c, h, w)
         return self.body(flat).reshape(b, t, c, h, w).transpose(1, 2)

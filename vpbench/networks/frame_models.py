@@ -4,6 +4,10 @@ The learned baselines need frame-level adversaries of *different* architectures
 (VITA's budget-model ensemble: ResNets and MobileNets) and a 2D encoder (SPAct's
 privacy branch). Input: normalized float ``N x 3 x H x W``. With
 ``num_outputs=0`` a model returns its pooled features (``feature_dim`` wide).
+
+``norm``: ``batch`` (BatchNorm, the published models') or ``group`` (GroupNorm
+with one group: per-sample statistics, so that a batch split over DDP ranks on
+CPUs, where BatchNorm cannot be synchronized, computes what one process does).
 """
 
 from __future__ import annotations
@@ -15,18 +19,27 @@ from ..errors import VPBenchError, unknown_name_error
 from .recognizers import FrameCNN
 
 
-def _conv_bn(cin: int, cout: int, kernel: int = 3, stride: int = 1, groups: int = 1, relu: bool = True) -> nn.Sequential:
-    layers = [nn.Conv2d(cin, cout, kernel, stride, kernel // 2, groups=groups, bias=False), nn.BatchNorm2d(cout)]
+NORMS = ("batch", "group")
+
+
+def _norm(channels: int, norm: str) -> nn.Module:
+    if norm not in NORMS:
+        raise VPBenchError(f"frame model norm must be one of {', '.join(NORMS)}, got '{norm}'")
+    return nn.BatchNorm2d(channels) if norm == "batch" else nn.GroupNorm(1, channels)
+
+
+def _conv_bn(cin: int, cout: int, kernel: int = 3, stride: int = 1, groups: int = 1, relu: bool = True, norm: str = "batch") -> nn.Sequential:
+    layers = [nn.Conv2d(cin, cout, kernel, stride, kernel // 2, groups=groups, bias=False), _norm(cout, norm)]
     if relu:
         layers.append(nn.ReLU(inplace=True))
     return nn.Sequential(*layers)
 
 
 class _BasicBlock(nn.Module):
-    def __init__(self, cin: int, cout: int, stride: int) -> None:
+    def __init__(self, cin: int, cout: int, stride: int, norm: str = "batch") -> None:
         super().__init__()
-        self.body = nn.Sequential(_conv_bn(cin, cout, 3, stride), _conv_bn(cout, cout, 3, 1, relu=False))
-        self.skip = nn.Identity() if stride == 1 and cin == cout else _conv_bn(cin, cout, 1, stride, relu=False)
+        self.body = nn.Sequential(_conv_bn(cin, cout, 3, stride, norm=norm), _conv_bn(cout, cout, 3, 1, relu=False, norm=norm))
+        self.skip = nn.Identity() if stride == 1 and cin == cout else _conv_bn(cin, cout, 1, stride, relu=False, norm=norm)
         self.relu = nn.ReLU(inplace=True)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -36,16 +49,16 @@ class _BasicBlock(nn.Module):
 class FrameResNet(nn.Module):
     """ResNet with basic blocks: a 3x3 stem, one stage per width (stride 2 after the first), global pooling."""
 
-    def __init__(self, num_outputs: int, widths=(16, 32, 64), blocks=None, dropout: float = 0.0) -> None:
+    def __init__(self, num_outputs: int, widths=(16, 32, 64), blocks=None, dropout: float = 0.0, norm: str = "batch") -> None:
         super().__init__()
         widths = [int(w) for w in widths]
         blocks = [1] * len(widths) if blocks is None else [int(b) for b in blocks]
         if len(blocks) != len(widths):
             raise VPBenchError(f"frame-resnet: {len(widths)} widths but {len(blocks)} block counts")
-        layers, cin = [_conv_bn(3, widths[0], 3, 2)], widths[0]
+        layers, cin = [_conv_bn(3, widths[0], 3, 2, norm=norm)], widths[0]
         for i, (w, n) in enumerate(zip(widths, blocks)):
             for j in range(n):
-                layers.append(_BasicBlock(cin, w, 2 if (i > 0 and j == 0) else 1))
+                layers.append(_BasicBlock(cin, w, 2 if (i > 0 and j == 0) else 1, norm))
                 cin = w
         self.features = nn.Sequential(*layers, nn.AdaptiveAvgPool2d(1), nn.Flatten())
         self.feature_dim = cin
@@ -58,12 +71,12 @@ class FrameResNet(nn.Module):
 class FrameMobileNet(nn.Module):
     """MobileNet-v1 style: depthwise-separable convolutions, a width multiplier (VITA's ensemble has 1.0 and 0.75)."""
 
-    def __init__(self, num_outputs: int, widths=(16, 32, 64, 128), width_mult: float = 1.0, dropout: float = 0.0) -> None:
+    def __init__(self, num_outputs: int, widths=(16, 32, 64, 128), width_mult: float = 1.0, dropout: float = 0.0, norm: str = "batch") -> None:
         super().__init__()
         widths = [max(4, round(int(w) * float(width_mult))) for w in widths]
-        layers, cin = [_conv_bn(3, widths[0], 3, 2)], widths[0]
+        layers, cin = [_conv_bn(3, widths[0], 3, 2, norm=norm)], widths[0]
         for i, w in enumerate(widths[1:]):
-            layers += [_conv_bn(cin, cin, 3, 2 if i < 3 else 1, groups=cin), _conv_bn(cin, w, 1)]
+            layers += [_conv_bn(cin, cin, 3, 2 if i < 3 else 1, groups=cin, norm=norm), _conv_bn(cin, w, 1, norm=norm)]
             cin = w
         self.features = nn.Sequential(*layers, nn.AdaptiveAvgPool2d(1), nn.Flatten())
         self.feature_dim = cin

@@ -427,7 +427,8 @@ class STPrivacyNet(nn.Module):
             last_prob, last_index = keep_prob, index
             index = torch.gather(index, 2, top)
             decisions.append(tokens.new_zeros(b, L, n).scatter_(2, index, 1.0))
-        keep_probs = tokens.new_zeros(b, L, n).scatter_(2, last_index, last_prob)
+        # Under bf16 autocast the tokens and the probabilities may differ in dtype: the probabilities' is kept.
+        keep_probs = last_prob.new_zeros(b, L, n).scatter_(2, last_index, last_prob)
         action_logits = self._pool_actions(tokens, None)
         black = self._black(black_value, x)
         kept = decisions[-1]
@@ -438,7 +439,7 @@ class STPrivacyNet(nn.Module):
                 flat = layer(flat)
             pixels = self.to_pixels(self.pab_norm(flat)).reshape(b, L, k, -1)
             canvas = black.view(1, 1, 1, 3, 1).expand(b, L, n, 3, pixels.shape[-1] // 3).reshape(b, L, n, -1)
-            canvas = canvas.scatter(2, index.unsqueeze(-1).expand_as(pixels), pixels)
+            canvas = canvas.scatter(2, index.unsqueeze(-1).expand_as(pixels), pixels.to(canvas.dtype))  # bf16 autocast: to the input's dtype
             video = self._tokens_to_video(canvas)
         else:
             video = torch.where(self._mask_to_video(kept) > 0, x, black)
