@@ -259,12 +259,14 @@ def transformed(dataset_dir: Path, manifest: pd.DataFrame, result_path: Path, do
                 media = folder.fresh(row.video_id, digest)
                 if media is None:
                     box_csv = None
-                    if boxes is not None and not whole_frame:
+                    # anonymize refuses boxes a method does not use (and --whole-frame likewise).
+                    uses_boxes = METHODS.get(method["name"]).needs_person_masks
+                    if uses_boxes and boxes is not None and not whole_frame:
                         box_csv = tmp / "boxes.csv"
                         boxes[boxes["video_id"] == row.video_id][["frame", "x0", "y0", "x1", "y1"]].to_csv(box_csv, index=False)
                     anonymized = tmp / "anonymized.avi"
                     anonymize_video(method["name"], dataset_dir / row.path, anonymized, checkpoint=checkpoint,
-                                    options=method.get("options") or {}, boxes=box_csv, whole_frame=whole_frame, progress=False)
+                                    options=method.get("options") or {}, boxes=box_csv, whole_frame=whole_frame and uses_boxes, progress=False)
                     media = encode_h264(anonymized, folder.target(row.video_id))
                     folder.made(row.video_id, digest)
                 out[row.video_id] = media
