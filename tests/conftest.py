@@ -132,3 +132,17 @@ def pytest_configure(config):
     config.addinivalue_line("markers", "fiftyone: builds FiftyOne datasets with real fiftyone and its bundled database")
     # tests/test_labelstudio.py: a real Label Studio server (tools/labelstudio-server.sh); CI fails, not skips, without it.
     config.addinivalue_line("markers", "labelstudio: runs a real Label Studio server on loopback")
+
+
+@pytest.fixture(scope="module")
+def one_thread():
+    """Tiny tensors train fastest on one thread; on a busy machine two threads mostly wait on each other
+    (measured here: a tiny fit 1.5 s on one thread, 10-30 s on two). OMP_NUM_THREADS keeps `evaluate` at one too."""
+    import torch
+
+    threads = torch.get_num_threads()
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("OMP_NUM_THREADS", "1")
+        torch.set_num_threads(1)
+        yield
+    torch.set_num_threads(threads)

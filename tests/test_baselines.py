@@ -32,15 +32,8 @@ BASELINES = ["vita", "spact", "collective"]
 
 
 @pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    """Tiny tensors train fastest on one thread; on a busy machine two threads mostly wait on each other
-    (measured here: a tiny fit 1.5 s on one thread, 10-30 s on two). OMP_NUM_THREADS keeps `evaluate` at one too."""
-    threads = torch.get_num_threads()
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("OMP_NUM_THREADS", "1")
-        torch.set_num_threads(1)
-        yield
-    torch.set_num_threads(threads)
+def _one_thread(one_thread):
+    """Every test of this file on one thread (tests/conftest.py: one_thread)."""
 
 
 def _video(b=2, t=4, h=16, w=20, seed=0) -> torch.Tensor:

@@ -44,14 +44,8 @@ def _default_choice_after_each_test():
 
 
 @pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    """Tiny tensors train fastest on one thread (see tests/test_baselines.py); OMP_NUM_THREADS keeps `evaluate` at one."""
-    threads = torch.get_num_threads()
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("OMP_NUM_THREADS", "1")
-        torch.set_num_threads(1)
-        yield
-    torch.set_num_threads(threads)
+def _one_thread(one_thread):
+    """Every test of this file on one thread (tests/conftest.py: one_thread)."""
 
 
 @contextlib.contextmanager
