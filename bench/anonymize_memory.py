@@ -12,29 +12,18 @@ more memory (goal <= 1.3), and the HD peak itself must stay under 2 GiB.
 from __future__ import annotations
 
 import argparse
-import json
-import subprocess
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import BENCH_DIR, print_rows, row, write_rows  # noqa: E402
+from common import BENCH_DIR, peak_rss, print_rows, row, write_rows  # noqa: E402
 
 from vpbench.data.video import write_video_windows  # noqa: E402
 
 HEIGHT, WIDTH = 720, 1280
 COMMAND = ["anonymize", "--whole-frame", "--method", "strongblur"]
-
-# Runs the command given as arguments and prints its peak RSS (KiB on Linux) as JSON.
-WRAPPER = r"""
-import json, resource, subprocess, sys
-code = subprocess.run(sys.argv[1:], stdout=subprocess.DEVNULL).returncode
-print(json.dumps({"code": code, "maxrss_kib": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss}))
-"""
-
 
 def hd_windows(frames: int, window: int = 16, seed: int = 0):
     """Noise and moving discs, a window at a time (this script's own memory stays small too)."""
@@ -55,16 +44,10 @@ def make_video(path: Path, frames: int) -> Path:
     return path
 
 
-def peak_rss(src: Path, dst: Path) -> dict:
+def anonymize_peak(src: Path, dst: Path) -> dict:
     """Peak RSS (MiB) and wall time of one `vpbench anonymize` process."""
     cmd = [sys.executable, "-m", "vpbench", *COMMAND, str(src), str(dst)]
-    t = time.perf_counter()
-    out = subprocess.run([sys.executable, "-c", WRAPPER, *cmd], check=True, capture_output=True, text=True)
-    wall = time.perf_counter() - t
-    result = json.loads(out.stdout)
-    if result["code"] != 0:
-        sys.exit(f"bench/anonymize_memory.py: `vpbench {' '.join(COMMAND)} {src} {dst}` exited {result['code']}")
-    return {"peak_rss_mib": result["maxrss_kib"] / 1024, "wall_s": wall, "command": " ".join(["vpbench", *COMMAND, src.name, dst.name])}
+    return {**peak_rss(cmd, "anonymize_memory.py"), "command": " ".join(["vpbench", *COMMAND, src.name, dst.name])}
 
 
 def main() -> None:
@@ -78,7 +61,7 @@ def main() -> None:
     runs = []
     for frames in (args.frames, 4 * args.frames):
         src = make_video(folder / f"hd_{frames}.mp4", frames)
-        runs.append({**peak_rss(src, folder / f"out_{frames}.mp4"), "frames": frames})
+        runs.append({**anonymize_peak(src, folder / f"out_{frames}.mp4"), "frames": frames})
         print(f"{frames:>4} frames {WIDTH}x{HEIGHT}: peak RSS {runs[-1]['peak_rss_mib']:.0f} MiB, {runs[-1]['wall_s']:.1f} s", flush=True)
     short, long = runs
     ratio = long["peak_rss_mib"] / short["peak_rss_mib"]

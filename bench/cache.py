@@ -1,7 +1,7 @@
-"""Clip cache: loading an evaluation's frames from the cache against decoding them, same run.
+"""Clip cache: reading an evaluation's frames from the cache against decoding them, same run.
 
-Both sides produce the same `FrameStore` (tested in tests/test_cache.py): `load_store` with the
-dataset's clip cache present (memory-mapped, one gather) and with `use_cache=False` (decode every
+Both sides give the same frames (tested in tests/test_cache.py): a `load_store` over the dataset's
+clip cache, every video then read from the file, and `load_store(use_cache=False)` (decode every
 video with one process per core). Medians over --repeats interleaved runs; the row is their ratio.
 
     .venv/bin/python bench/cache.py [--repeats 5] [--work bench/.work]
@@ -33,12 +33,17 @@ def main() -> None:
     size, interval = (64, 80), 2
     build_cache(data, size, interval, progress=False)
     manifest = load_manifest(data)
-    # What an evaluation loads: the fold's train and test videos (not the unused ones), so the cache side gathers.
+    # What an evaluation reads: the fold's train and test videos (not the unused ones).
     rows_used = manifest[manifest["split_1"] != "unused"]
     workers = os.cpu_count() or 1
     cached, decoded = [], []
+    def read_from_cache() -> None:
+        store = load_store(data, rows_used, size, interval, progress=False)
+        for i in range(len(store)):
+            store.video(i)
+
     for _ in range(args.repeats):
-        cached.append(median_time(lambda: load_store(data, rows_used, size, interval, progress=False), 1)[0])
+        cached.append(median_time(read_from_cache, 1)[0])
         decoded.append(median_time(lambda: load_store(data, rows_used, size, interval, progress=False, use_cache=False, workers=workers), 1)[0])
     c, d = statistics.median(cached), statistics.median(decoded)
     n = len(rows_used)

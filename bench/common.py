@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import json
 import statistics
+import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -25,6 +27,28 @@ def median_time(fn, repeats: int) -> tuple[float, list[float]]:
         fn()
         times.append(time.perf_counter() - t)
     return statistics.median(times), times
+
+
+# Runs the command given as arguments and prints its exit code and peak RSS (KiB on Linux) as JSON:
+# getrusage(RUSAGE_CHILDREN) in a wrapper process, so that nothing of the calling script counts.
+_RSS_WRAPPER = r"""
+import json, resource, subprocess, sys
+code = subprocess.run(sys.argv[1:], stdout=subprocess.DEVNULL).returncode
+print(json.dumps({"code": code, "maxrss_kib": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss}))
+"""
+
+
+def peak_rss(cmd: list[str], script: str) -> dict:
+    """Peak RSS (MiB; the largest single process of the command's tree) and wall seconds of ``cmd``;
+    a failing command ends the bench ``script`` with one line."""
+    t = time.perf_counter()
+    out = subprocess.run([sys.executable, "-c", _RSS_WRAPPER, *map(str, cmd)], check=True, capture_output=True, text=True)
+    wall = time.perf_counter() - t
+    result = json.loads(out.stdout)
+    if result["code"] != 0:
+        reason = (out.stderr.strip().splitlines() or [""])[-1]
+        sys.exit(f"bench/{script}: `{' '.join(map(str, cmd[2:]))}` exited {result['code']}: {reason}")
+    return {"peak_rss_mib": result["maxrss_kib"] / 1024, "wall_s": wall}
 
 
 def synth_dataset(data_root: Path, name: str = "synth-hmdb51", size: str = "default") -> Path:

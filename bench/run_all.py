@@ -29,6 +29,7 @@ def main() -> None:
         (["cache.py", *repeats], BENCH_DIR / "cache.json"),
         (["stprivacy_speed.py", "--repeats", "7" if args.quick else "15"], BENCH_DIR / "stprivacy_speed.rows.json"),
         (["anonymize_memory.py", "--frames", "30" if args.quick else "60"], BENCH_DIR / "anonymize_memory.json"),
+        (["scale.py", "--videos", "50" if args.quick else "200"], BENCH_DIR / "scale.json"),
         (["evaluate.py", *(["--methods", *methods] if methods else [])], BENCH_DIR / "evaluate.json"),
     ]
     rows = []

@@ -21,7 +21,7 @@ import torch
 from vpbench.attributes import ATTRIBUTES
 from vpbench.config import frame_interval, recognizer_profile
 from vpbench.data.builder import load_manifest
-from vpbench.data.store import load_store
+from vpbench.data.store import FrameStore, load_store
 from vpbench.engine import TrainConfig, predict_videos, train_video_recognizer
 from vpbench.evaluate import ensure_dataset
 from vpbench.metrics import action_top1, privacy_scores
@@ -29,12 +29,13 @@ from vpbench.networks.recognizers import create_recognizer
 
 
 def shuffled_copy(store, videos, seed: int):
+    """An in-memory copy of the store whose ``videos`` have their frames in random order."""
     rng = np.random.default_rng(seed)
-    frames = store.frames.copy()
+    parts = [store.video(i) for i in range(len(store))]
     for v in videos:
-        o, n = store.offsets[v], store.num_frames(v)
-        frames[o : o + n] = store.frames[o + rng.permutation(n)]
-    return store.with_frames(frames)
+        parts[v] = parts[v][rng.permutation(len(parts[v]))]
+    offsets = np.concatenate([[0], np.cumsum([len(p) for p in parts])])
+    return FrameStore.from_offsets(np.concatenate(parts), offsets, store.video_ids)
 
 
 def main() -> None:

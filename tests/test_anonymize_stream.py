@@ -17,7 +17,7 @@ from vpbench.anonymize import Geometry, anonymize_video, clip_plan, stream_trans
 from vpbench.atomic import stale_temporaries
 from vpbench.cli import main
 from vpbench.data.builder import _read_boxes
-from vpbench.data.store import resize_frames
+from vpbench.data.decode import resize_frames
 from vpbench.data.video import iter_video, probe_video, read_frames, write_video, write_video_windows
 from vpbench.errors import VPBenchError
 from vpbench.methods import METHODS, create_method

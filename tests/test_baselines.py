@@ -13,7 +13,7 @@ from vpbench.anonymize import anonymize_video
 from vpbench.data.builder import build_dataset
 from vpbench.data.video import probe_video, write_video
 from vpbench.errors import VPBenchError
-from vpbench.evaluate import EvaluationRequest, evaluate, load_result
+from vpbench.evaluate import EvaluationRequest, evaluate
 from vpbench.methods import FitData, create_method
 from vpbench.methods.collective import (
     AttributeDiscriminators,
@@ -27,6 +27,7 @@ from vpbench.networks.frame_models import ProjectedEncoder, create_frame_model
 from vpbench.networks.recognizers import create_recognizer
 
 from .conftest import TINY_PROFILE, gradient_frames, write_tiny_protocols
+from .result_factory import read_result
 
 BASELINES = ["vita", "spact", "collective"]
 
@@ -367,7 +368,7 @@ def evaluated(tmp_path_factory, tiny_models):
 
 @pytest.mark.parametrize("name", BASELINES)
 def test_baseline_fits_through_the_engine_and_anonymizes_any_video(name, evaluated, tmp_path):
-    r = load_result(evaluated[name])
+    r = read_result(evaluated[name])
     ckpt = evaluated[name].with_suffix(".pt")
     assert r["method"]["learned"] and r["method"]["trained_on"] == "synth-hmdb51" and r["method"]["checkpoint"] == ckpt.name
     assert r["wall_time_s"]["fit_method"] > 0 and 0 <= r["scores"]["action_top1"]["value"] <= 1

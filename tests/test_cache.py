@@ -11,6 +11,7 @@ import pytest
 
 from vpbench.data.builder import build_dataset, load_manifest
 from vpbench.data.cache import build_cache, cache_path, open_cache
+from vpbench.data.framefile import FrameFile
 from vpbench.data.store import load_store
 from vpbench.errors import VPBenchError
 
@@ -31,19 +32,22 @@ def test_cached_frames_equal_decoded_frames_for_all_and_for_a_subset(dataset):
         cached = load_store(dataset, rows, SIZE, INTERVAL, progress=False)
         decoded = load_store(dataset, rows, SIZE, INTERVAL, progress=False, use_cache=False)
         assert cached.source.startswith("cache ") and decoded.source == "decoded"
-        np.testing.assert_array_equal(cached.frames, decoded.frames)
-        np.testing.assert_array_equal(cached.offsets, decoded.offsets)
+        np.testing.assert_array_equal(cached.counts, decoded.counts)
+        for i in range(len(rows)):
+            np.testing.assert_array_equal(cached.video(i), decoded.video(i))
         assert cached.video_ids == decoded.video_ids
-    # The whole dataset in manifest order is the mapped file itself: no copy.
-    assert isinstance(load_store(dataset, manifest, SIZE, INTERVAL, progress=False).frames, np.memmap)
+        # Any subset indexes the cache file itself: nothing is read until a batch asks for frames.
+        assert isinstance(cached.frames, FrameFile)
 
 
-def test_no_cache_or_another_size_decodes(dataset):
+def test_a_missing_cache_is_built_on_first_use_at_that_size(dataset):
     manifest = load_manifest(dataset)
     assert open_cache(dataset, SIZE, INTERVAL) is None
     build_cache(dataset, SIZE, INTERVAL, progress=False)
     assert open_cache(dataset, (16, 20), INTERVAL) is None and open_cache(dataset, SIZE, 1) is None
-    assert load_store(dataset, manifest, (16, 20), INTERVAL, progress=False).source == "decoded"
+    store = load_store(dataset, manifest, (16, 20), INTERVAL, progress=False)
+    assert store.source == f"cache {cache_path(dataset, (16, 20), INTERVAL)}" and open_cache(dataset, (16, 20), INTERVAL) is not None
+    assert store.video(0).shape[1:] == (16, 20, 3)
 
 
 def test_a_cache_of_other_dataset_content_is_refused(dataset):
@@ -66,7 +70,7 @@ def test_a_damaged_or_foreign_cache_is_refused_not_used(dataset):
         open_cache(dataset, SIZE, INTERVAL)
     (path / "index.json").write_text(json.dumps(index))
     np.save(path / "frames.npy", np.zeros((3, *SIZE, 3), np.uint8))
-    with pytest.raises(VPBenchError, match=r"frames.npy: holds uint8 \(3, 32, 40, 3\), the index expects"):
+    with pytest.raises(VPBenchError, match=r"frames.npy: holds \(3, 32, 40, 3\), the index expects"):
         open_cache(dataset, SIZE, INTERVAL)
     (path / "index.json").write_text("{not json")
     with pytest.raises(VPBenchError, match="unreadable clip cache index"):
@@ -74,7 +78,7 @@ def test_a_damaged_or_foreign_cache_is_refused_not_used(dataset):
 
 
 def test_a_killed_cache_build_leaves_no_index(dataset, monkeypatch):
-    import vpbench.data.store as store
+    import vpbench.data.decode as store
 
     build_cache(dataset, SIZE, INTERVAL, progress=False)
 
@@ -86,7 +90,7 @@ def test_a_killed_cache_build_leaves_no_index(dataset, monkeypatch):
         build_cache(dataset, SIZE, INTERVAL, workers=1, progress=False)
     path = cache_path(dataset, SIZE, INTERVAL)
     assert not (path / "index.json").exists() and not list(path.glob(".*.tmp"))
-    assert open_cache(dataset, SIZE, INTERVAL) is None  # so evaluate decodes instead of reading a partial cache
+    assert open_cache(dataset, SIZE, INTERVAL) is None  # so evaluate builds it again instead of reading a partial cache
 
 
 def test_cli_cache_takes_the_profile_size(dataset, tiny_models):
@@ -98,7 +102,7 @@ def test_cli_cache_takes_the_profile_size(dataset, tiny_models):
 
 
 def test_evaluate_reads_the_cache_and_decodes_nothing(dataset, tiny_models, tmp_path, monkeypatch):
-    import vpbench.data.store as store
+    import vpbench.data.decode as store
     from vpbench.evaluate import EvaluationRequest, evaluate
 
     from .conftest import write_tiny_protocols

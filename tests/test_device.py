@@ -25,11 +25,12 @@ from vpbench.data.builder import build_dataset
 from vpbench.data.store import FrameStore
 from vpbench.engine import TrainConfig, predict_frames, predict_videos, train_frame_recognizer, train_video_recognizer
 from vpbench.errors import VPBenchError
-from vpbench.evaluate import EvaluationRequest, evaluate, load_result
+from vpbench.evaluate import EvaluationRequest, evaluate
 from vpbench.methods import FitData, create_method
 from vpbench.networks.recognizers import create_recognizer
 
 from .conftest import REPO, TINY_PROFILE, write_tiny_models, write_tiny_protocols
+from .result_factory import read_result
 
 LEARNED = ["stprivacy", "vita", "spact", "collective"]
 META = torch.device("meta")
@@ -224,7 +225,7 @@ def test_raw_evaluates_end_to_end_on_the_cpu_in_bf16_and_records_it(synth, tmp_p
                                 device="cpu", precision="bf16")
     with forwards() as seen:
         [path] = evaluate(request)
-    r = load_result(path)
+    r = read_result(path)
     assert r["hardware"]["device"] == "cpu" and r["hardware"]["precision"] == "bf16" and r["hardware"]["requested_device"] == "cpu"
     numbers = [s[k] for s in r["scores"].values() for k in ("value", "ci_low", "ci_high")]
     assert len(numbers) == 9 and all(math.isfinite(v) for v in numbers) and _finite(r["per_attribute"])
@@ -268,7 +269,7 @@ def test_the_frame_loops_run_in_bf16_on_the_cpu_and_give_finite_scores():
         probs, labels, owner = predict_frames(model, store, videos, 32, num_crops=3)
     assert [s["module"] for s in seen if not s["bf16"]] == [] and len(seen) > 4
     assert math.isfinite(done["final_loss"]) and probs.dtype == np.float64 and np.isfinite(probs).all()
-    assert probs.shape == labels.shape == (store.offsets[-1], 5) and len(owner) == len(probs)
+    assert probs.shape == labels.shape == (store.total_frames, 5) and len(owner) == len(probs)
 
 
 # --------------------------------------------------------------------------- the device every loop uses
@@ -276,9 +277,9 @@ def test_the_frame_loops_run_in_bf16_on_the_cpu_and_give_finite_scores():
 
 def _frame_store(n: int = 4, frames: int = 10) -> tuple[FrameStore, np.ndarray]:
     rng = np.random.default_rng(0)
-    store = FrameStore(frames=rng.integers(0, 256, (n * frames, 32, 40, 3), dtype=np.uint8),
-                       offsets=np.arange(0, n * frames + 1, frames, dtype=np.int64), video_ids=[f"v{i}" for i in range(n)],
-                       frame_labels=rng.integers(0, 2, (n * frames, 5)).astype(np.int8))
+    store = FrameStore.from_offsets(rng.integers(0, 256, (n * frames, 32, 40, 3), dtype=np.uint8),
+                                    np.arange(0, n * frames + 1, frames, dtype=np.int64), [f"v{i}" for i in range(n)],
+                                    frame_labels=rng.integers(0, 2, (n * frames, 5)).astype(np.int8))
     return store, np.arange(n)
 
 

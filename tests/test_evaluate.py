@@ -12,9 +12,10 @@ import pytest
 
 from vpbench.data.builder import build_dataset
 from vpbench.errors import VPBenchError
-from vpbench.evaluate import EvaluationRequest, evaluate, load_result
+from vpbench.evaluate import EvaluationRequest, evaluate
 
 from .conftest import write_tiny_models, write_tiny_protocols
+from .result_factory import read_result
 
 @pytest.fixture(scope="module")
 def env(tmp_path_factory):
@@ -37,7 +38,7 @@ def _request(env, tmp_path, **kw):
 def test_known_writes_a_result_with_the_contract_keys(env, tmp_path):
     [path] = evaluate(_request(env, tmp_path, dataset="synth-hmdb51"))
     assert path == tmp_path / "results" / "known" / "synth-hmdb51" / "raw" / "cpu-seed0.json"
-    r = load_result(path)
+    r = read_result(path)
     for key in ("action_top1", "privacy_f1", "privacy_cmap"):
         s = r["scores"][key]
         assert s["ci_low"] <= s["value"] <= s["ci_high"]
@@ -75,13 +76,13 @@ def test_same_seed_gives_the_same_scores_in_separate_processes(env, tmp_path):
 
 def test_cross_runs_both_directions(env, tmp_path):
     paths = evaluate(_request(env, tmp_path, protocol="cross"))
-    got = {(load_result(p)["dataset"]["method_trained_on"], load_result(p)["dataset"]["name"]) for p in paths}
+    got = {(read_result(p)["dataset"]["method_trained_on"], read_result(p)["dataset"]["name"]) for p in paths}
     assert got == {("synth-ucf101", "synth-hmdb51"), ("synth-hmdb51", "synth-ucf101")}
 
 
 def test_frame_protocol_scores_frames(env, tmp_path):
     [path] = evaluate(_request(env, tmp_path, protocol="frame", method="blackening"))
-    r = load_result(path)
+    r = read_result(path)
     assert r["counts"]["test_frames"] > r["counts"]["test_videos"] > 0
     assert "frame" in r["bootstrap"]["unit"]
 

@@ -148,7 +148,7 @@ def test_no_raw_run_means_no_delta(tmp_path):
 
 def test_paper_numbers_come_from_the_model_card_for_default_runs_only(tmp_path):
     write_standard_results(tmp_path)
-    write_result(tmp_path, dataset="vp-hmdb51", method="stprivacy", options={"keep_ratio": 0.2}, top1=0.3, cmap=60.0)
+    write_result(tmp_path, dataset="vp-hmdb51", method="stprivacy", profile="paper", options={"keep_ratio": 0.2}, top1=0.3, cmap=60.0)
     tables = _tables(tmp_path)
     real = {r.label: r for r in tables[("known", "vp-hmdb51")].rows}
     assert real["stprivacy"].paper == {"top1": 50.73, "f1": 0.613, "cmap": 72.48}  # models/methods/stprivacy.yaml
@@ -157,11 +157,34 @@ def test_paper_numbers_come_from_the_model_card_for_default_runs_only(tmp_path):
     assert not tables[("known", "synth-hmdb51")].has_paper  # the paper has no VP-Synth numbers
 
 
+def test_paper_numbers_only_beside_paper_profile_runs_on_the_real_suite(tmp_path):
+    write_result(tmp_path, dataset="vp-hmdb51", method="raw", profile="paper", suite="real")
+    write_result(tmp_path, dataset="vp-hmdb51", method="raw", profile="cpu", suite="real")
+    write_result(tmp_path, dataset="vp-hmdb51", method="stprivacy", profile="paper", suite="synth")
+    table = _tables(tmp_path)[("known", "vp-hmdb51")]
+    rows = {(r.result.method_name, r.result.run): r for r in table.rows}
+    assert rows["raw", "paper-seed0"].paper == {"top1": 51.44, "f1": 0.673, "cmap": 75.58}  # models/methods/raw.yaml
+    assert rows["raw", "cpu-seed0"].paper is None  # the cpu profile is not the paper's experiment
+    assert rows["stprivacy", "paper-seed0"].paper is None  # nor is a VP-Synth run, whatever its dataset name
+    assert table.has_paper
+
+
+@pytest.mark.parametrize("profile, suite", [("cpu", "real"), ("paper", "synth"), ("cpu", "synth")])
+def test_a_table_without_a_paper_profile_real_suite_run_has_no_paper_column(tmp_path, profile, suite):
+    write_result(tmp_path, dataset="vp-hmdb51", method="raw", profile=profile, suite=suite)
+    write_result(tmp_path, dataset="vp-hmdb51", method="stprivacy", profile=profile, suite=suite)
+    [table] = build_tables(load_results(tmp_path))
+    assert not table.has_paper and all(r.paper is None for r in table.rows)
+    write_leaderboard(tmp_path, tmp_path / "lb")
+    assert "Paper top-1" not in (tmp_path / "lb" / "leaderboard.md").read_text().split("## ", 1)[1]
+    assert all(r["paper_top1"] == "" for r in csv.DictReader(io.StringIO((tmp_path / "lb" / "leaderboard.csv").read_text())))
+
+
 def test_keep_ratio_runs_of_one_method_form_one_sweep(tmp_path):
     write_standard_results(tmp_path)
     write_result(tmp_path, method="stprivacy", seed=1, top1=0.6, cmap=50.0)  # another seed: not in the seed-0 sweep
     table = _tables(tmp_path)[("known", "synth-hmdb51")]
-    sweeps = {r.result.run: r.sweep for r in table.rows if r.result.method == "stprivacy"}
+    sweeps = {r.result.run: r.sweep for r in table.rows if r.result.method_name == "stprivacy"}
     seed0 = {run: s for run, s in sweeps.items() if "seed0" in run}
     assert len(seed0) == 4 and len(set(seed0.values())) == 1 and None not in seed0.values()
     assert sweeps["cpu-seed1"] is None
@@ -190,7 +213,7 @@ def test_leaderboard_writes_md_csv_html_and_one_plot_per_table(tmp_path):
     sweep = [r for r in rows if r["options"] == "keep_ratio=0.2"]
     assert sweep[0]["run"] == "cpu-seed0-keep_ratio0.2" and sweep[0]["paper_top1"] == ""
     paper = [r for r in rows if r["dataset"] == "vp-hmdb51" and r["method"] == "stprivacy"][0]
-    assert float(paper["paper_top1"]) == pytest.approx(0.5073) and paper["result"] == "known/vp-hmdb51/stprivacy/cpu-seed0.json"
+    assert float(paper["paper_top1"]) == pytest.approx(0.5073) and paper["result"] == "known/vp-hmdb51/stprivacy/paper-seed0.json"
 
     page = (out / "leaderboard.html").read_text()
     assert page.count("data:image/png;base64,") == 2 and "<style>" in page and "http" not in page.replace("http-equiv", "")
@@ -304,7 +327,12 @@ def test_cli_help_has_examples():
 
 @pytest.mark.slow
 def test_evaluate_writes_a_preview_that_the_leaderboard_embeds(tmp_path):
+    """Also: the writer's document has a field for every key (nothing lands in ``extra``) and survives the round trip."""
+    import json
+
     import matplotlib.image
+
+    from vpbench.results import EvaluationResult
 
     from vpbench.data.builder import build_dataset
     from vpbench.evaluate import EvaluationRequest, evaluate
@@ -317,6 +345,11 @@ def test_evaluate_writes_a_preview_that_the_leaderboard_embeds(tmp_path):
         models_dir=write_tiny_models(tmp_path / "models"), protocols_dir=write_tiny_protocols(tmp_path / "protocols", samples=5),
         progress=False,
     ))
+    doc = json.loads(path.read_text())
+    result = EvaluationResult.from_dict(doc, path)
+    assert result.extra == {}, f"evaluate writes keys EvaluationResult has no field for: {sorted(result.extra)}"
+    assert result.to_dict() == doc
+    assert result.suite == "synth" and result.hardware and result.randomness and result.versions and result.wall_time_s
     preview = preview_path(path)
     assert preview.name == "cpu-seed0.preview.png"
     strip = matplotlib.image.imread(preview)

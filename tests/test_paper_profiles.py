@@ -9,20 +9,17 @@ then transforms a clip; the evaluation's paper recognizers each take one trainin
 from __future__ import annotations
 
 import copy
-import re
 
 import numpy as np
 import pytest
 import torch
-import yaml
 
-from vpbench.config import method_card, recognizer_profile
+from vpbench.config import method_card, recognizer_profile, write_one_step_models
 from vpbench.data.store import FrameStore
 from vpbench.engine import TrainConfig, predict_frames, predict_videos, train_frame_recognizer, train_video_recognizer
 from vpbench.methods import FitData, create_method
 from vpbench.networks.recognizers import create_recognizer
 
-from .conftest import REPO
 
 pytestmark = pytest.mark.slow
 
@@ -32,45 +29,10 @@ CLIP = int(PAPER["clip_len"])
 LEARNED = ("stprivacy", "vita", "spact", "collective")
 
 
-def one_step(settings):
-    """The same settings with every count of epochs or steps cut to one (warm-ups to none) and batches of two."""
-    if isinstance(settings, list):
-        return [one_step(s) for s in settings]
-    if not isinstance(settings, dict):
-        return settings
-    out = {}
-    for key, value in settings.items():
-        if isinstance(value, (dict, list)):
-            out[key] = one_step(value)
-        elif isinstance(value, bool) or not isinstance(value, int):
-            out[key] = value
-        elif key.startswith("warmup") or re.search(r"_warmup_epochs$", key):
-            out[key] = 0
-        elif key == "checkpoint_every":
-            out[key] = 10**6  # a full-size checkpoint per step would cost more than the step
-        elif re.search(r"(^|_)(epochs|steps|every|updates)$", key):
-            out[key] = 1
-        elif re.search(r"(^|_)batch(_size)?$", key):
-            out[key] = 2
-        else:
-            out[key] = value
-    return out
-
-
 @pytest.fixture(scope="module")
 def paper_models(tmp_path_factory):
     """A models folder whose paper profiles are the shipped ones with one-step schedules."""
-    root = tmp_path_factory.mktemp("paper-models")
-    (root / "methods").mkdir()
-    cards = yaml.safe_load((REPO / "models" / "recognizers.yaml").read_text())
-    cards["profiles"]["paper"] = one_step(cards["profiles"]["paper"])
-    (root / "recognizers.yaml").write_text(yaml.safe_dump(cards))
-    for card in (REPO / "models" / "methods").glob("*.yaml"):
-        data = yaml.safe_load(card.read_text())
-        if "paper" in data.get("profiles", {}):
-            data["profiles"]["paper"] = one_step(data["profiles"]["paper"])
-        (root / "methods" / card.name).write_text(yaml.safe_dump(data))
-    return root
+    return write_one_step_models(tmp_path_factory.mktemp("paper-models") / "models", batch=2)
 
 
 def _videos(n: int, frames: int) -> list[np.ndarray]:
@@ -122,8 +84,8 @@ def test_the_paper_recognizers_train_one_step_and_predict(paper_models):
     profile = recognizer_profile("paper", paper_models)
     crop = int(profile["crop"])
     frames = np.concatenate(_videos(3, CLIP))
-    store = FrameStore(frames=frames, offsets=np.arange(4) * CLIP, video_ids=["a", "b", "c"],
-                       frame_labels=np.eye(len(frames), 5, dtype=np.int8))
+    store = FrameStore.from_offsets(frames, np.arange(4) * CLIP, ["a", "b", "c"],
+                                    frame_labels=np.eye(len(frames), 5, dtype=np.int8))
     cfg = TrainConfig.from_dict({**profile["train"], "clip_len": CLIP, "crop": crop})
     for task, outputs, targets in (("action", 3, np.array([0, 1, 2])), ("privacy", 5, np.eye(3, 5, dtype=np.float32))):
         torch.manual_seed(0)

@@ -29,10 +29,11 @@ from vpbench.checkpoint import Checkpointer
 from vpbench.data.builder import build_dataset
 from vpbench.engine import TrainConfig, train_frame_recognizer, train_video_recognizer
 from vpbench.errors import VPBenchError
-from vpbench.evaluate import EvaluationRequest, evaluate, load_result
+from vpbench.evaluate import EvaluationRequest, evaluate
 from vpbench.networks.recognizers import create_recognizer
 
 from .conftest import REPO, TINY_PROFILE, TINY_STPRIVACY, write_tiny_models, write_tiny_protocols
+from .result_factory import read_result
 
 # One thread per process: the machine is shared, and every run here must compute the same numbers.
 ENV = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(REPO)}
@@ -144,7 +145,7 @@ def _tiny_store(frame_labels: bool = False):
     frames = rng.integers(0, 255, (sum(lengths), 32, 40, 3), dtype=np.uint8)
     offsets = np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64)
     labels = rng.integers(0, 2, (sum(lengths), 5)).astype(np.int8) if frame_labels else None
-    return FrameStore(frames, offsets, [f"v{i}" for i in range(len(lengths))], frame_labels=labels)
+    return FrameStore.from_offsets(frames, offsets, [f"v{i}" for i in range(len(lengths))], frame_labels=labels)
 
 
 def _train(kind: str, checkpoint=None):
@@ -312,7 +313,7 @@ def test_evaluate_killed_in_each_phase_resumes_to_the_uninterrupted_result(kill_
 
     done = subprocess.run([*args, "--resume"], capture_output=True, text=True, env=ENV, cwd=REPO)
     assert done.returncode == 0, done.stderr
-    got, want = load_result(result), load_result(tmp_path / "ref" / "known" / "synth-hmdb51" / "stprivacy" / "cpu-seed0.json")
+    got, want = read_result(result), read_result(tmp_path / "ref" / "known" / "synth-hmdb51" / "stprivacy" / "cpu-seed0.json")
     for key in ("scores", "per_attribute", "excluded_attributes", "counts", "randomness"):
         assert json.dumps(got[key], sort_keys=True) == json.dumps(want[key], sort_keys=True), key
     fitted, fitted_ref = _ckpt(result.with_suffix(".pt")), _ckpt(Path(str(result).replace("/res/", "/ref/")).with_suffix(".pt"))
@@ -366,7 +367,7 @@ def test_resume_refuses_a_work_folder_of_other_settings(env, tmp_path, monkeypat
                               f"delete {run_json.parent} or run without --resume to start over")
     # Without --resume the stale folder is simply started afresh.
     [path] = evaluate(_request(env, tmp_path, protocols_dir=other))
-    assert load_result(path)["bootstrap"]["samples"] == 30 and not run_json.parent.exists()
+    assert read_result(path)["bootstrap"]["samples"] == 30 and not run_json.parent.exists()
 
 
 def test_a_planted_training_checkpoint_that_runs_code_is_refused_on_resume(env, tmp_path, monkeypatch):
@@ -413,7 +414,7 @@ def test_pretrained_vit_weights_that_would_run_code_are_refused(tmp_path):
 
 def test_resume_refuses_a_result_of_another_protocol_version_naming_it(env, tmp_path):
     [path] = evaluate(_request(env, tmp_path))
-    doc = load_result(path)
+    doc = read_result(path)
     doc["protocol"]["version"] = 0
     path.write_text(json.dumps(doc))
     proc = subprocess.run(
@@ -429,7 +430,7 @@ def test_resume_refuses_a_result_of_another_protocol_version_naming_it(env, tmp_
 
 def test_result_records_the_seed_and_every_source_of_randomness(env, tmp_path):
     [path] = evaluate(_request(env, tmp_path, seed=4))
-    r = load_result(path)
+    r = read_result(path)
     assert r["seed"] == 4
     assert r["randomness"]["seeds"] == {"method_fit": 4, "action_recognizer": 5, "privacy_recognizer": 6, "bootstrap": 4}
     assert r["randomness"]["dataset_build_seeds"] == {"synth-hmdb51": 0}
@@ -441,6 +442,6 @@ def test_same_seed_and_config_give_byte_identical_scores(env, tmp_path):
     texts = []
     for out in ("a", "b"):
         [path] = evaluate(_request(env, tmp_path / out, method="blackening", seed=2))
-        r = load_result(path)
+        r = read_result(path)
         texts.append(json.dumps({k: r[k] for k in ("scores", "per_attribute", "counts", "randomness")}, sort_keys=True))
     assert texts[0] == texts[1]

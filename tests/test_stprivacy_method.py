@@ -10,10 +10,11 @@ from vpbench.anonymize import anonymize_video
 from vpbench.data.builder import build_dataset
 from vpbench.data.video import probe_video, read_video, write_video
 from vpbench.errors import VPBenchError
-from vpbench.evaluate import EvaluationRequest, evaluate, load_result
+from vpbench.evaluate import EvaluationRequest, evaluate
 from vpbench.methods import create_method
 
 from .conftest import gradient_frames, write_tiny_protocols
+from .result_factory import read_result
 
 
 @pytest.fixture(scope="module")
@@ -28,7 +29,7 @@ def trained(tmp_path_factory, tiny_models):
 
 
 def test_evaluate_saves_the_trained_state_beside_the_result(trained):
-    r = load_result(trained["result"])
+    r = read_result(trained["result"])
     ckpt = trained["result"].with_suffix(".pt")
     assert ckpt.is_file() and r["method"]["checkpoint"] == ckpt.name
     assert r["method"]["learned"] and r["method"]["trained_on"] == "synth-hmdb51"
@@ -43,7 +44,7 @@ def test_keep_ratio_sweep_from_one_checkpoint_needs_no_training(trained):
     for ratio in (1.0, 0.5, 0.2):
         [p] = evaluate(EvaluationRequest(**{**trained["request"], "checkpoint": ckpt, "method_options": {"keep_ratio": ratio}}))
         paths.append(p)
-        r = load_result(p)
+        r = read_result(p)
         assert r["method"]["options"] == {"keep_ratio": ratio} and "fit_method" not in r["wall_time_s"]
     assert [p.name for p in paths] == ["cpu-seed0-keep_ratio1.0.json", "cpu-seed0-keep_ratio0.5.json", "cpu-seed0-keep_ratio0.2.json"]
 
@@ -51,7 +52,7 @@ def test_keep_ratio_sweep_from_one_checkpoint_needs_no_training(trained):
 def test_lower_keep_ratio_blackens_more_tubelets(trained):
     ckpt = trained["result"].with_suffix(".pt")
     clip = torch.from_numpy(read_video(next((trained["root"] / "data" / "synth-hmdb51" / "raw").rglob("*.avi")))[:8])
-    from vpbench.data.store import resize_frames
+    from vpbench.data.decode import resize_frames
 
     clip = torch.from_numpy(resize_frames(clip.numpy(), (32, 40)))[None]
     black = []

@@ -34,7 +34,7 @@ import torch
 from . import __version__
 from .atomic import atomic_write_json, check_output_file
 from .data.boxes import boxes_by_frame, check_boxes, rasterize, read_boxes_csv
-from .data.store import resize_frames
+from .data.decode import resize_frames
 from .data.video import iter_video, probe_video, video_format, write_video_windows
 from .errors import VPBenchError
 from .methods import create_method

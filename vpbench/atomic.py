@@ -12,6 +12,7 @@ from __future__ import annotations
 import glob
 import json
 import os
+import shutil
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
@@ -115,4 +116,26 @@ def check_output_file(path: str | os.PathLike, what: str = "output file") -> Pat
     if path.is_dir():
         raise VPBenchError(f"{path}: the {what} is an existing folder; name a file")
     check_output_dir(path.parent, f"folder of the {what}")
+    return path
+
+
+def _gib(n: int) -> str:
+    return f"{n / 2**30:.2f} GiB" if n >= 2**27 else f"{n / 2**20:.1f} MiB"
+
+
+def check_free_space(path: str | os.PathLike, needed: int, what: str) -> Path:
+    """Refuse, before any work, to write ``needed`` bytes of ``what`` under ``path``: the folder must be
+    writable (see :func:`check_output_dir`) and its file system must have the room. One line, naming
+    the folder and the size."""
+    from .errors import VPBenchError
+
+    path = Path(path)
+    check_output_dir(path, f"folder of {what}, which needs {_gib(needed)}")
+    probe = path
+    while not probe.exists() and probe.parent != probe:
+        probe = probe.parent
+    free = shutil.disk_usage(probe).free
+    if free < needed:
+        raise VPBenchError(f"{path}: {what} needs {_gib(needed)}, the disk has {_gib(free)} free; "
+                           "free space there or put the data on a larger disk")
     return path

@@ -146,7 +146,7 @@ def cache(
     models_dir: Optional[Path] = typer.Option(None, "--models-dir", help="Your own model card folder."),
     workers: Optional[int] = typer.Option(None, "--workers", callback=positive_int, help="Decoding processes (default: all cores)."),
 ) -> None:
-    """Decode every video of a built dataset once into a memory-mapped clip cache (DATASET_DIR/cache/)."""
+    """Decode every video of a built dataset once into its clip cache (DATASET_DIR/cache/; `vpbench evaluate` builds a missing one itself)."""
     from .config import frame_interval, recognizer_profile
     from .data.builder import load_info
     from .data.cache import build_cache
@@ -212,7 +212,8 @@ def evaluate(
     precision: str = typer.Option("fp32", "--precision", help="fp32, or bf16 (autocast around forward passes; the CPU and GPUs of compute capability 8.0+)."),
 ) -> None:
     """Evaluate a method under a protocol and write result JSONs."""
-    from .evaluate import EvaluationRequest, evaluate as run, load_result
+    from .evaluate import EvaluationRequest, evaluate as run
+    from .results import load_result_file
 
     options = _parse_options(option)
     if keep_ratio is not None:
@@ -227,13 +228,12 @@ def evaluate(
     for path in run(request):
         if not distributed.is_main():
             continue
-        r = load_result(path)
-        s = r["scores"]
+        r = load_result_file(path)
+        top1, cmap = r.action_top1, r.privacy_cmap
         typer.echo(
-            f"{r['protocol']['name']:<6} {r['dataset']['name']:<14} {r['method']['name']:<14} "
-            f"top-1 {s['action_top1']['value']:.3f} [{s['action_top1']['ci_low']:.3f}, {s['action_top1']['ci_high']:.3f}]  "
-            f"F1 {s['privacy_f1']['value']:.3f}  cMAP {s['privacy_cmap']['value']:.2f} "
-            f"[{s['privacy_cmap']['ci_low']:.2f}, {s['privacy_cmap']['ci_high']:.2f}]  -> {path}"
+            f"{r.protocol_name:<6} {r.dataset_name:<14} {r.method_name:<14} "
+            f"top-1 {top1.value:.3f} [{top1.ci_low:.3f}, {top1.ci_high:.3f}]  "
+            f"F1 {r.privacy_f1.value:.3f}  cMAP {cmap.value:.2f} [{cmap.ci_low:.2f}, {cmap.ci_high:.2f}]  -> {path}"
         )
 
 

@@ -80,3 +80,48 @@ def method_card(name: str, models_dir=None) -> dict | None:
     """A method's card (``models/methods/<name>.yaml``), or None for a plugin that ships none."""
     path = _dir("models", models_dir) / "methods" / f"{name}.yaml"
     return _load_yaml(path) if path.is_file() else None
+
+
+def one_step(settings, batch: int | None = None):
+    """Profile settings with every count of epochs or steps cut to one and warm-ups to none (and, with
+    ``batch``, every batch size set to it): the same networks, sizes and code paths in seconds."""
+    import re
+
+    if isinstance(settings, list):
+        return [one_step(s, batch) for s in settings]
+    if not isinstance(settings, dict):
+        return settings
+    out = {}
+    for key, value in settings.items():
+        if isinstance(value, (dict, list)):
+            out[key] = one_step(value, batch)
+        elif isinstance(value, bool) or not isinstance(value, int):
+            out[key] = value
+        elif key.startswith("warmup") or key.endswith("_warmup_epochs"):
+            out[key] = 0
+        elif key == "checkpoint_every":
+            out[key] = 10**6  # a full-size checkpoint per step would cost more than the step
+        elif re.search(r"(^|_)(epochs|steps|every|updates)$", key):
+            out[key] = 1
+        elif batch is not None and re.search(r"(^|_)batch(_size)?$", key):
+            out[key] = batch
+        else:
+            out[key] = value
+    return out
+
+
+def write_one_step_models(dst: str | os.PathLike, profile: str = "paper", batch: int | None = None, models_dir=None) -> Path:
+    """A copy of the model cards at ``dst`` whose ``profile`` has one-step schedules (:func:`one_step`):
+    what a smoke test passes as ``--models-dir`` to run a profile's every stage once."""
+    import shutil
+
+    dst = Path(dst)
+    if dst.exists():
+        shutil.rmtree(dst)
+    shutil.copytree(_dir("models", models_dir), dst)
+    for card in [dst / "recognizers.yaml", *sorted((dst / "methods").glob("*.yaml"))]:
+        data = _load_yaml(card)
+        if profile in (data.get("profiles") or {}):
+            data["profiles"][profile] = one_step(data["profiles"][profile], batch)
+            card.write_text(yaml.safe_dump(data, sort_keys=False))
+    return dst

@@ -54,10 +54,7 @@ def normalize(x: torch.Tensor) -> torch.Tensor:
 
 def clip_tensor(store: FrameStore, video: int, start: int, clip_len: int, crop: tuple[int, int, int, int]) -> torch.Tensor:
     """uint8 ``T x h x w x 3`` for one view (indices past the end repeat the last frame)."""
-    n = store.num_frames(video)
-    idx = np.minimum(np.arange(start, start + clip_len), n - 1) + store.offsets[video]
-    y0, x0, y1, x1 = crop
-    return torch.from_numpy(store.frames[idx, y0:y1, x0:x1])
+    return torch.from_numpy(np.ascontiguousarray(store.clip(video, start, clip_len, crop)))
 
 
 def cosine_lr(step: int, total: int, warmup: int, base: float) -> float:
@@ -219,7 +216,7 @@ def train_frame_recognizer(
     rng = np.random.default_rng(seed)
     torch.manual_seed(seed)
     h, w = store.frame_size
-    frames = np.concatenate([np.arange(store.offsets[v], store.offsets[v + 1]) for v in videos])
+    frames = np.concatenate([store.rows(int(v)) for v in videos])  # pool rows
     steps_per_epoch = max(1, math.ceil(len(frames) / cfg.batch_size))
     total = cfg.epochs * steps_per_epoch
     dev = distributed.device()
@@ -240,7 +237,8 @@ def train_frame_recognizer(
                 xs = rng.integers(0, w - cfg.crop + 1, len(sel))
                 part, weight = distributed.local_share(len(sel))
                 sel, ys, xs = sel[part], ys[part], xs[part]
-                imgs = torch.stack([torch.from_numpy(store.frames[f, y : y + cfg.crop, x : x + cfg.crop]) for f, y, x in zip(sel, ys, xs)])
+                whole = store.frames[sel]  # one read of the batch's frames, then a crop of each
+                imgs = torch.stack([torch.from_numpy(np.ascontiguousarray(img[y : y + cfg.crop, x : x + cfg.crop])) for img, y, x in zip(whole, ys, xs)])
                 with distributed.autocast():
                     logits = ddp(normalize(to_device(imgs, dev).permute(0, 3, 1, 2)))
                     loss = weight * F.binary_cross_entropy_with_logits(logits, labels[torch.as_tensor(sel)].to(dev))
@@ -262,14 +260,15 @@ def predict_frames(model: nn.Module, store: FrameStore, videos: np.ndarray, crop
     model.to(dev)
     h, w = store.frame_size
     crops = crop_boxes(h, w, crop, num_crops)
-    frames = np.concatenate([np.arange(store.offsets[v], store.offsets[v + 1]) for v in videos])
+    frames = np.concatenate([store.rows(int(v)) for v in videos])  # pool rows
     owner = np.concatenate([np.full(store.num_frames(v), v) for v in videos])
     probs = []
     for i in range(0, len(frames), batch):
         sel = frames[i : i + batch]
         acc = 0
+        whole = store.frames[sel]  # read once, cropped three ways
         for y0, x0, y1, x1 in crops:
-            imgs = to_device(torch.from_numpy(store.frames[sel, y0:y1, x0:x1]), dev)
+            imgs = to_device(torch.from_numpy(np.ascontiguousarray(whole[:, y0:y1, x0:x1])), dev)
             with distributed.autocast():
                 logits = model(normalize(imgs.permute(0, 3, 1, 2)))
             acc = acc + logits.float().sigmoid()

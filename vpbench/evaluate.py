@@ -13,7 +13,6 @@ with ``--resume`` and ends with the scores an uninterrupted run would give.
 
 from __future__ import annotations
 
-import json
 import os
 import platform
 import subprocess
@@ -26,11 +25,13 @@ import pandas as pd
 import torch
 
 from . import __version__, distributed
-from .atomic import atomic_write_json, check_output_dir
+from .atomic import atomic_write_json, check_free_space, check_output_dir
 from .attributes import ATTRIBUTES
 from .config import frame_interval, load_protocol, method_card, recognizer_profile
 from .data.builder import build_dataset, check_seed, load_info, load_manifest
 from .data.datasets import DATASETS
+from .data.cache import cache_bytes, check_cache_space, ensure_cache
+from .data.framefile import FrameFile
 from .data.store import FrameStore, load_store
 from .engine import TrainConfig, predict_frames, predict_videos, train_frame_recognizer, train_video_recognizer
 from .errors import VPBenchError, did_you_mean
@@ -39,7 +40,7 @@ from .metrics import action_top1, bootstrap_ci, per_action_top1, privacy_scores
 from .networks.recognizers import create_recognizer
 from .resume import WorkDir, check_finished_result, check_work_dir
 from .plots import write_preview
-from .results import RESULT_SCHEMA_VERSION, preview_path
+from .results import RESULT_SCHEMA_VERSION, EvaluationResult, preview_path
 
 
 @dataclass
@@ -67,36 +68,75 @@ def ensure_dataset(name: str, data_root: Path, suite: str, progress: bool = True
     raise VPBenchError(f"{path}: dataset '{name}' is not built; run `vpbench build --dataset {name} --out {path} ...` first")
 
 
-def transform_store(method: PrivacyMethod, store: FrameStore, window: int, whole_frame: bool = False, progress: bool = True, desc: str = "transforming") -> FrameStore:
-    """Apply a frozen method to every video in windows of ``window`` frames (the last window ends at the video's end)."""
-    from tqdm import tqdm
+def transform_store(method: PrivacyMethod, store: FrameStore, window: int, whole_frame: bool = False, progress: bool = True,
+                    desc: str = "transforming", out: str | os.PathLike | None = None) -> FrameStore:
+    """Apply a frozen method to every video in windows of ``window`` frames (the last window ends at the video's end).
 
+    The transformed videos go to the frame file ``out`` (written once, then read by position; an existing
+    one is reused: ``--resume``), or into memory without ``out``. Under torchrun every rank transforms its
+    share of the videos into the one file. An identity method (``raw``) returns ``store`` itself."""
     if method.needs_person_masks and store.masks is None and not whole_frame:
         raise VPBenchError(f"method '{method.name}' needs person boxes: the dataset has none (build it with --boxes) or pass --whole-frame")
-    out = np.empty_like(store.frames)
+    if method.identity:
+        return store
+    starts = np.concatenate([[0], np.cumsum(store.counts)[:-1]]).astype(np.int64)
+    total = store.total_frames
+    if out is None:
+        pool = np.empty((total, *store.frame_size, 3), dtype=np.uint8)
+        _transform_into(method, store, window, whole_frame, progress, desc, pool, starts, range(len(store)))
+        return store.with_frames(pool, starts)
+    out = Path(out)
+    if not out.is_file():
+        tmp = out.with_name(out.name + ".tmp")  # .tmp: a folder holding only it has nothing to resume
+        if distributed.is_main():
+            FrameFile.create(tmp, total, store.frame_size).close()
+        distributed.barrier()
+        pool = FrameFile(tmp, writable=True)
+        part, _ = distributed.share(len(store))
+        _transform_into(method, store, window, whole_frame, progress and distributed.is_main(), desc, pool, starts,
+                        range(len(store))[part])
+        pool.flush()
+        pool.close()
+        distributed.barrier()
+        if distributed.is_main():
+            os.replace(tmp, out)  # whole or not there: a killed run redoes the transform on --resume
+        distributed.barrier()
+    pool = FrameFile(out)
+    if len(pool) != total or pool.shape[1:3] != store.frame_size:
+        raise VPBenchError(f"{out}: holds {pool.shape}, expected {total} frames of {store.frame_size}; delete it to transform again")
+    return store.with_frames(pool, starts)
+
+
+def _transform_into(method: PrivacyMethod, store: FrameStore, window: int, whole_frame: bool, progress: bool, desc: str,
+                    pool, starts: np.ndarray, videos) -> None:
+    from tqdm import tqdm
+
     with torch.no_grad():
-        for i in tqdm(range(len(store)), desc=desc, unit="video", disable=None if progress else True):
+        for i in tqdm(videos, desc=desc, unit="video", disable=None if progress else True):
             n = store.num_frames(i)
             frames = store.video(i)
             w = min(window, n)
-            starts = list(range(0, n - w + 1, w))
-            if starts[-1] + w < n:
-                starts.append(n - w)
-            clips = torch.from_numpy(np.stack([frames[s : s + w] for s in starts]))
+            clip_starts = list(range(0, n - w + 1, w))
+            if clip_starts[-1] + w < n:
+                clip_starts.append(n - w)
+            clips = torch.from_numpy(np.stack([frames[s : s + w] for s in clip_starts]))
             masks = None
             if method.needs_person_masks:
                 if whole_frame:
                     masks = torch.ones(clips.shape[:4], dtype=torch.bool)
                 else:
                     vm = store.video_masks(i)
-                    masks = torch.from_numpy(np.stack([vm[s : s + w] for s in starts]))
+                    masks = torch.from_numpy(np.stack([vm[s : s + w] for s in clip_starts]))
             result = method.transform(clips, masks)
             if result.shape != clips.shape or result.dtype != torch.uint8:
                 raise VPBenchError(f"method '{method.name}' returned {tuple(result.shape)} {result.dtype}, expected {tuple(clips.shape)} uint8")
-            o = store.offsets[i]
-            for s, clip in zip(starts, result.numpy()):
-                out[o + s : o + s + w] = clip
-    return store.with_frames(out)
+            video = np.empty_like(frames)
+            for s, clip in zip(clip_starts, result.numpy()):
+                video[s : s + w] = clip
+            if isinstance(pool, np.ndarray):
+                pool[starts[i] : starts[i] + n] = video
+            else:
+                pool.write(int(starts[i]), video)
 
 
 def _split_indices(manifest: pd.DataFrame, fold: int) -> tuple[np.ndarray, np.ndarray]:
@@ -137,13 +177,17 @@ def _action_names(manifest) -> list[str]:
     return [str(names.get(i, i)) for i in range(int(manifest["action_index"].max()) + 1)]
 
 
-def _scores(action_probs, action_labels, privacy_probs, privacy_labels, protocol: dict, seed: int, action_names: list[str]) -> dict:
+def _scores(action_probs, action_labels, privacy_probs, privacy_labels, protocol: dict, seed: int, action_names: list[str],
+            privacy_groups: np.ndarray | None = None) -> dict:
+    """Headline scores with bootstrap intervals; ``privacy_groups`` (the video of each privacy row, for
+    frame-level scores) makes the privacy bootstrap resample videos, not rows: frames of one video are
+    not independent."""
     boot = protocol.get("bootstrap", {})
     n_boot, level = int(boot.get("samples", 1000)), float(boot.get("level", 0.95))
     higher = {m["name"]: bool(m["higher_is_better"]) for m in protocol["metrics"]}
     top1 = action_top1(action_probs, action_labels)
     priv = privacy_scores(privacy_probs, privacy_labels, ATTRIBUTES)
-    f1_ci, cmap_ci = bootstrap_ci(_f1_and_cmap, [privacy_probs, privacy_labels], n_boot, level, seed)
+    f1_ci, cmap_ci = bootstrap_ci(_f1_and_cmap, [privacy_probs, privacy_labels], n_boot, level, seed, groups=privacy_groups)
     return {
         "scores": {
             "action_top1": _score(top1, bootstrap_ci(action_top1, [action_probs, action_labels], n_boot, level, seed), higher["action_top1"]),
@@ -255,14 +299,16 @@ def _preflight(request: EvaluationRequest, protocol: dict, jobs: list[dict], pro
     for job in jobs:
         for role in _DATASET_ROLES:
             if job.get(role):
-                _check_dataset(request, protocol, job, role, fold, method)
+                _check_dataset(request, protocol, job, role, fold, method, profile)
         if request.resume:
             check_work_dir(_result_path(request, protocol, job), _resume_settings(request, protocol, profile, job))
     return request
 
 
-def _check_dataset(request: EvaluationRequest, protocol: dict, job: dict, role: str, fold: int, method: PrivacyMethod) -> None:
-    """A dataset of the job: its info.json and manifest readable, and the split the job takes from it not empty."""
+def _check_dataset(request: EvaluationRequest, protocol: dict, job: dict, role: str, fold: int, method: PrivacyMethod, profile: dict) -> None:
+    """A dataset of the job: its info.json and manifest readable, the split the job takes from it not empty, and
+    room for what the run will write: the dataset's clip cache when it has none, the transformed videos in the
+    run's work folder."""
     name = job[role]
     path = Path(request.data_root) / name
     # What the job reads (see _fit_or_load, _evaluate_job, _frame_protocol): the method-training set only to
@@ -298,31 +344,70 @@ def _check_dataset(request: EvaluationRequest, protocol: dict, job: dict, role: 
         if len(rows) == 0:
             raise VPBenchError(f"{path}: dataset '{name}' has no {part} video in fold {split_fold}; "
                                f"protocol '{protocol['name']}' needs them (its {role.replace('_', ' ')} set)")
+    size, interval = tuple(profile["frame_size"]), frame_interval(profile, name)
+    check_cache_space(path, size, interval)
+    if role != "method_train" and not method.identity:
+        rows = np.concatenate(list(parts.values()))
+        check_free_space(Path(request.out), cache_bytes(manifest["num_frames"].iloc[rows], size, interval),
+                         f"the transformed videos of {name} (in the run's work folder, removed at the end)")
 
 
-def _fit_or_load(request: EvaluationRequest, method: PrivacyMethod, profile: dict, job: dict, data_root: Path, timer: Timer, ckpt_path: Path, fold: int, work: WorkDir) -> dict:
-    """Train a learned method on the method-training dataset's train split (or load a checkpoint)."""
+def _frame_store(request: EvaluationRequest, timer: Timer, phase: str, dataset_dir: Path, rows: pd.DataFrame, profile: dict,
+                 interval: int, desc: str, **kw) -> FrameStore:
+    """``rows`` of a dataset as a store over its clip cache at the profile's size: under torchrun rank 0 builds
+    a missing cache while the others wait, then every rank reads the same file."""
+    size = tuple(int(s) for s in profile["frame_size"])
+
+    def load() -> FrameStore:
+        if distributed.is_main():
+            ensure_cache(dataset_dir, size, interval, progress=request.progress)
+        distributed.barrier()
+        return load_store(dataset_dir, rows, size, interval, progress=request.progress, desc=desc, **kw)
+
+    return timer.run(phase, load)
+
+
+def _file_name(video_id: str) -> str:
+    """A video's file name without folder and extension: what HMDB51 and PA-HMDB51 share for one video."""
+    return str(video_id).rsplit("/", 1)[-1]
+
+
+def _fit_or_load(request: EvaluationRequest, method: PrivacyMethod, profile: dict, job: dict, data_root: Path, timer: Timer,
+                 ckpt_path: Path, fold: int, work: WorkDir, held_out: frozenset[str] = frozenset()) -> dict:
+    """Train a learned method on the method-training dataset's train split, less the videos whose file
+    names are in ``held_out`` (or load a checkpoint)."""
     if not method.learned:
         return {"trained_on": None}
     if request.checkpoint is not None:
         timer.run("load_method", method.load, request.checkpoint)
-        return {"trained_on": None, "checkpoint": str(request.checkpoint)}
+        return {"trained_on": None, "checkpoint": str(request.checkpoint), **method.provenance()}
     train_dir = ensure_dataset(job["method_train"], data_root, request.suite, request.progress)
     manifest = load_manifest(train_dir)
     train_idx, _ = _split_indices(manifest, fold)
     rows = manifest.iloc[train_idx].reset_index(drop=True)
-    store = timer.run("decode_method_train", load_store, train_dir, rows, tuple(profile["frame_size"]),
-                      frame_interval(profile, job["method_train"]), progress=request.progress, desc=f"decoding {job['method_train']}")
+    rows, removed = _without(rows, held_out)
+    interval = frame_interval(profile, job["method_train"])
+    store = _frame_store(request, timer, "decode_method_train", train_dir, rows, profile, interval, f"decoding {job['method_train']}")
     data = FitData(
-        videos=[store.video(i) for i in range(len(store))], actions=rows["action_index"].to_numpy(),
+        videos=[store.video_frames(i) for i in range(len(store))], actions=rows["action_index"].to_numpy(),
         privacy=rows[list(ATTRIBUTES)].to_numpy(np.float32), num_actions=int(manifest["action_index"].max()) + 1,
     )
-    method_profile = {**profile, "name": request.profile, "models_dir": request.models_dir,
-                      "frame_interval_used": frame_interval(profile, job["method_train"])}
+    method_profile = {**profile, "name": request.profile, "models_dir": request.models_dir, "frame_interval_used": interval}
     timer.run("fit_method", method.fit, data, method_profile, seed=request.seed, progress=request.progress, checkpoint_dir=work.path)
     if distributed.is_main():
         timer.run("save_method", method.save, ckpt_path)
-    return {"trained_on": job["method_train"], "checkpoint": ckpt_path.name}
+    info = {"trained_on": job["method_train"], "checkpoint": ckpt_path.name, **method.provenance()}
+    if held_out:
+        info["held_out_videos"] = removed
+    return info
+
+
+def _without(rows: pd.DataFrame, held_out: frozenset[str]) -> tuple[pd.DataFrame, int]:
+    """``rows`` less the videos whose file names are in ``held_out``, and how many went."""
+    if not held_out:
+        return rows, 0
+    keep = ~rows["video_id"].map(_file_name).isin(held_out)
+    return rows[keep].reset_index(drop=True), int((~keep).sum())
 
 
 def _run_job(request: EvaluationRequest, protocol: dict, profile: dict, job: dict, path: Path) -> Path:
@@ -341,14 +426,17 @@ def _evaluate_job(request: EvaluationRequest, protocol: dict, profile: dict, job
     data_root = Path(request.data_root)
     fold = int(protocol.get("fold", 1))
     method = create_method(request.method, **request.method_options)
-    method_info = _fit_or_load(request, method, profile, job, data_root, timer, path.with_suffix(".pt"), fold, work)
+    frame_set = _frame_set(request, protocol, job, fold) if "frames" in job else None
+    # The frame protocol tests on the frame-labelled set; none of its videos may train the method or the recognizer.
+    held_out = frame_set.names if frame_set is not None else frozenset()
+    method_info = _fit_or_load(request, method, profile, job, data_root, timer, path.with_suffix(".pt"), fold, work, held_out)
     clip_len, crop = int(profile["clip_len"]), int(profile["crop"])
     views = protocol["test_views"]
     train_cfg = TrainConfig.from_dict({**profile["train"], "clip_len": clip_len, "crop": crop})
     eval_name = job["evaluate"]
 
-    if "frames" in job:
-        result = _frame_protocol(request, protocol, profile, job, method, timer, train_cfg, fold, work)
+    if frame_set is not None:
+        result = _frame_protocol(request, protocol, profile, job, method, timer, train_cfg, fold, work, frame_set, path)
         eval_info = result.pop("_eval_info")
     else:
         eval_dir = ensure_dataset(eval_name, data_root, request.suite, request.progress)
@@ -356,14 +444,13 @@ def _evaluate_job(request: EvaluationRequest, protocol: dict, profile: dict, job
         train_idx, test_idx = _split_indices(manifest, fold)
         rows = manifest.iloc[np.concatenate([train_idx, test_idx])].reset_index(drop=True)
         n_train = len(train_idx)
-        store = timer.run("decode", load_store, eval_dir, rows, tuple(profile["frame_size"]), frame_interval(profile, eval_name),
-                          with_masks=method.needs_person_masks and not request.whole_frame, progress=request.progress, desc=f"decoding {eval_name}")
-        raw_store = store
-        store = timer.run("transform", transform_store, method, store, clip_len, request.whole_frame, request.progress, f"transforming ({method.name})")
+        raw_store = _frame_store(request, timer, "decode", eval_dir, rows, profile, frame_interval(profile, eval_name), f"decoding {eval_name}",
+                                 with_masks=method.needs_person_masks and not request.whole_frame)
+        store = timer.run("transform", transform_store, method, raw_store, clip_len, request.whole_frame, request.progress,
+                          f"transforming ({method.name})", work.file(f"transformed-{eval_name}.npy"))
         # Raw above transformed for the first 3 test videos, for the leaderboard; never fails the run.
         if distributed.is_main():
             write_preview(preview_path(path), raw_store, store, range(n_train, min(n_train + 3, len(rows))), method.name)
-        del raw_store  # only the preview needed the raw pixels; free them before training
         tr, te = np.arange(n_train), np.arange(n_train, len(rows))
         actions = rows["action_index"].to_numpy()
         privacy = rows[list(ATTRIBUTES)].to_numpy(np.float32)
@@ -382,24 +469,23 @@ def _evaluate_job(request: EvaluationRequest, protocol: dict, profile: dict, job
 
     timer.phases["total"] = round(time.perf_counter() - t_start, 3)
     method_entry = METHODS.entry(request.method)
-    document = {
-        "schema_version": RESULT_SCHEMA_VERSION,
-        "protocol": {"name": protocol["name"], "version": protocol["version"], "suite": request.suite, "fold": fold},
-        "method": {"name": method.name, "version": method.version, "origin": method_entry.origin, "learned": method.learned,
-                   "options": request.method_options, **method_info},
-        "dataset": {"name": eval_name, "method_trained_on": job["method_train"], **eval_info},
-        "run": request.run_id(),
-        "seed": request.seed,
-        "randomness": _randomness(request, job, data_root),
-        "hardware": distributed.describe(),
-        "profile": request.profile,
+    document = EvaluationResult(
+        protocol={"name": protocol["name"], "version": protocol["version"], "suite": request.suite, "fold": fold},
+        method={"name": method.name, "version": method.version, "origin": method_entry.origin, "learned": method.learned,
+                "options": request.method_options, **method_info},
+        dataset={"name": eval_name, "method_trained_on": job["method_train"], **eval_info},
+        run=request.run_id(),
+        seed=request.seed,
+        randomness=_randomness(request, job, data_root),
+        hardware=distributed.describe(),
+        profile=request.profile,
         **result,
-        "config": {"protocol": protocol, "profile": profile, "whole_frame": request.whole_frame, "job": job},
-        "versions": _versions(),
-        "git": _git_hash(),
-        "wall_time_s": timer.phases,
-        "date": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-    }
+        config={"protocol": protocol, "profile": profile, "whole_frame": request.whole_frame, "job": job},
+        versions=_versions(),
+        git=_git_hash(),
+        wall_time_s=timer.phases,
+        date=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+    ).to_dict()
     if distributed.is_main():  # every rank holds the same scores; one writes them
         atomic_write_json(path, document)
     work.finish()
@@ -441,36 +527,59 @@ def _seeded_recognizer(seed: int, spec: dict, num_outputs: int, clip_len: int, c
     return create_recognizer(spec, num_outputs, clip_len, crop)
 
 
-def _frame_protocol(request, protocol, profile, job, method, timer, train_cfg, fold, work) -> dict:
+@dataclass(frozen=True)
+class FrameSet:
+    """The frame-labelled videos of a frame-protocol job, split into the frame recognizer's train and test parts."""
+
+    path: Path
+    manifest: pd.DataFrame
+    train: np.ndarray  # manifest rows
+    test: np.ndarray
+
+    @property
+    def names(self) -> frozenset[str]:
+        """File names of every video of the set: held out of the method's fit and the action recognizer's training."""
+        rows = np.concatenate([self.train, self.test])
+        return frozenset(_file_name(v) for v in self.manifest["video_id"].iloc[rows])
+
+
+def _frame_set(request: EvaluationRequest, protocol: dict, job: dict, fold: int) -> FrameSet:
+    frames_dir = ensure_dataset(job["frames"], Path(request.data_root), request.suite, request.progress)
+    manifest = load_manifest(frames_dir)
+    if job.get("frames_from_split"):
+        # Synthetic suite: the frame-labelled set is a split of the action dataset, split 60/40 by seed.
+        pool = np.where(manifest[f"split_{fold}"] == job["frames_from_split"])[0]
+        order = np.random.default_rng(request.seed).permutation(pool)
+        n_train = int(round(protocol.get("frame_split", {}).get("train_share", 0.6) * len(order)))
+        return FrameSet(frames_dir, manifest, np.sort(order[:n_train]), np.sort(order[n_train:]))
+    train, test = _split_indices(manifest, 1)
+    return FrameSet(frames_dir, manifest, train, test)
+
+
+def _frame_protocol(request, protocol, profile, job, method, timer, train_cfg, fold, work, frame_set: FrameSet, path: Path) -> dict:
     """Frame-level protocol: HMDB51-trained action recognizer + 2D frame-privacy recognizer on PA-HMDB51 60/40."""
     data_root = Path(request.data_root)
     clip_len, crop = int(profile["clip_len"]), int(profile["crop"])
     views = protocol["test_views"]
     action_dir = ensure_dataset(job["action_train"], data_root, request.suite, request.progress)
-    frames_dir = ensure_dataset(job["frames"], data_root, request.suite, request.progress)
     action_manifest = load_manifest(action_dir)
-    a_train, a_test = _split_indices(action_manifest, fold)
-    frames_manifest = load_manifest(frames_dir)
-    if job.get("frames_from_split"):
-        # Synthetic suite: the frame-labelled set is a split of the action dataset, split 60/40 by seed.
-        pool = np.where(frames_manifest[f"split_{fold}"] == job["frames_from_split"])[0]
-        order = np.random.default_rng(request.seed).permutation(pool)
-        n_train = int(round(protocol.get("frame_split", {}).get("train_share", 0.6) * len(order)))
-        f_train, f_test = np.sort(order[:n_train]), np.sort(order[n_train:])
-    else:
-        f_train, f_test = _split_indices(frames_manifest, 1)
+    a_train, _ = _split_indices(action_manifest, fold)
+    frames_manifest, f_train, f_test = frame_set.manifest, frame_set.train, frame_set.test
     action_index = {a: int(i) for a, i in zip(action_manifest["action"], action_manifest["action_index"])}
     unknown = sorted(set(frames_manifest["action"].iloc[f_test]) - set(action_index))
     if unknown:
-        raise VPBenchError(f"{frames_dir}: actions {unknown[:3]} are not classes of {job['action_train']}")
+        raise VPBenchError(f"{frame_set.path}: actions {unknown[:3]} are not classes of {job['action_train']}")
     interval = frame_interval(profile, job["action_train"])
     needs_masks = method.needs_person_masks and not request.whole_frame
-    a_rows = action_manifest.iloc[a_train].reset_index(drop=True)
+    a_rows, a_removed = _without(action_manifest.iloc[a_train].reset_index(drop=True), frame_set.names)
     f_rows = frames_manifest.iloc[np.concatenate([f_train, f_test])].reset_index(drop=True)
-    a_store = timer.run("decode", load_store, action_dir, a_rows, tuple(profile["frame_size"]), interval, with_masks=needs_masks, progress=request.progress, desc=f"decoding {job['action_train']}")
-    f_store = timer.run("decode", load_store, frames_dir, f_rows, tuple(profile["frame_size"]), frame_interval(profile, job["frames"]), with_masks=needs_masks, with_frame_labels=True, progress=request.progress, desc=f"decoding {job['frames']}")
-    a_store = timer.run("transform", transform_store, method, a_store, clip_len, request.whole_frame, request.progress, f"transforming ({method.name})")
-    f_store = timer.run("transform", transform_store, method, f_store, clip_len, request.whole_frame, request.progress, f"transforming ({method.name})")
+    a_store = _frame_store(request, timer, "decode", action_dir, a_rows, profile, interval, f"decoding {job['action_train']}", with_masks=needs_masks)
+    f_store = _frame_store(request, timer, "decode", frame_set.path, f_rows, profile, frame_interval(profile, job["frames"]), f"decoding {job['frames']}",
+                           with_masks=needs_masks, with_frame_labels=True)
+    a_store = timer.run("transform", transform_store, method, a_store, clip_len, request.whole_frame, request.progress, f"transforming ({method.name})",
+                        work.file(f"transformed-{job['action_train']}.npy"))
+    f_store = timer.run("transform", transform_store, method, f_store, clip_len, request.whole_frame, request.progress, f"transforming ({method.name})",
+                        work.file(f"transformed-{job['frames']}-frames.npy"))
     num_actions = int(action_manifest["action_index"].max()) + 1
     action_model = _seeded_recognizer(request.seed + 1, profile["action"], num_actions, clip_len, crop)
     timer.run("train_action", train_video_recognizer, action_model, a_store, np.arange(len(a_rows)), a_rows["action_index"].to_numpy(), "action", train_cfg, request.seed + 1, request.progress, "training action recognizer",
@@ -483,13 +592,12 @@ def _frame_protocol(request, protocol, profile, job, method, timer, train_cfg, f
     test_videos = np.arange(n_ft, len(f_rows))
     a_probs = timer.run("test", work.arrays, "test_action", lambda: predict_videos(action_model, f_store, test_videos, "action", clip_len, crop, views["clips"], views["crops"], request.progress, "testing actions"))
     a_labels = f_rows["action"].iloc[test_videos].map(action_index).to_numpy()
-    p_probs, p_labels, _ = timer.run("test", work.arrays, "test_frame_privacy", lambda: predict_frames(frame_model, f_store, test_videos, crop, views["crops"]))
-    result = timer.run("score", _scores, a_probs, a_labels, p_probs, p_labels, protocol, request.seed, _action_names(action_manifest))
-    result["bootstrap"]["unit"] = "test videos (action), test frames (privacy)"
-    result["counts"] = {"action_train_videos": int(len(a_rows)), "frame_train_videos": int(n_ft), "test_videos": int(len(test_videos)), "test_frames": int(len(p_labels))}
-    result["_eval_info"] = {"content_sha256": load_info(frames_dir)["content_sha256"], "action_trained_on": job["action_train"]}
+    p_probs, p_labels, owner = timer.run("test", work.arrays, "test_frame_privacy", lambda: predict_frames(frame_model, f_store, test_videos, crop, views["crops"]))
+    result = timer.run("score", _scores, a_probs, a_labels, p_probs, p_labels, protocol, request.seed, _action_names(action_manifest), owner)
+    result["bootstrap"]["unit"] = "test videos (action; privacy: each resampled video brings all its frames)"
+    result["counts"] = {"action_train_videos": int(len(a_rows)), "frame_train_videos": int(n_ft), "test_videos": int(len(test_videos)),
+                        "test_frames": int(len(p_labels)),
+                        # Videos of the frame-labelled set found (by file name) in the action dataset's train split, and left out.
+                        "held_out_of_action_train": a_removed}
+    result["_eval_info"] = {"content_sha256": load_info(frame_set.path)["content_sha256"], "action_trained_on": job["action_train"]}
     return result
-
-
-def load_result(path: str | os.PathLike) -> dict:
-    return json.loads(Path(path).read_text())

@@ -2,7 +2,8 @@
 
 One table per (protocol, evaluation dataset). Rows are result files; each shows
 top-1, class-wise F1 and cMAP with their bootstrap intervals, the change
-relative to `raw`, its Pareto front, its rank under :data:`RANKING_RULE`, and
+relative to `raw`, its Pareto front, its rank under :data:`RANKING_RULE`, and,
+beside paper-profile runs on the real suite with default options (:data:`PAPER_RULE`),
 the paper's reported numbers where the method's model card holds them.
 
 Everything written is a function of the result files and the model cards
@@ -23,7 +24,7 @@ from pathlib import Path
 
 from .atomic import atomic_write_bytes, atomic_write_text
 from .config import method_card
-from .results import Result, load_results
+from .results import EvaluationResult, load_results
 
 RANKING_RULE = (
     "Rows are ranked by Pareto front first, then by trade-off score. Front 1 (\u2605) is the Pareto front of "
@@ -41,7 +42,8 @@ DELTA_RULE = (
 
 PAPER_RULE = (
     "Paper columns are the numbers the STPrivacy paper (ICCV 2023) reports, read from the method's model card "
-    "(`paper_reported.<protocol>.<dataset>`), shown only beside runs with the method's default options."
+    "(`paper_reported.<protocol>.<dataset>`), shown only beside paper-profile runs on the real suite with the "
+    "method's default options; a table with no such run has no paper column."
 )
 
 CSV_COLUMNS = (
@@ -54,7 +56,7 @@ CSV_COLUMNS = (
 
 @dataclass(eq=False)  # rows are compared by identity (a raw row is its own reference)
 class Row:
-    result: Result
+    result: EvaluationResult
     label: str  # method plus its options, e.g. "stprivacy (keep_ratio=0.2)"
     top1: tuple[float, float, float]  # value, ci_low, ci_high in percent
     f1: tuple[float, float, float]  # fractions
@@ -105,18 +107,18 @@ def _fmt_option(value) -> str:
     return str(value)
 
 
-def _label(result: Result) -> str:
+def _label(result: EvaluationResult) -> str:
     parts = [f"{k}={_fmt_option(v)}" for k, v in sorted(result.options.items())]
-    if result.doc.get("config", {}).get("whole_frame"):
+    if result.whole_frame:
         parts.append("whole frame")
-    return f"{result.method} ({', '.join(parts)})" if parts else result.method
+    return f"{result.method_name} ({', '.join(parts)})" if parts else result.method_name
 
 
-def _sweep_key(result: Result) -> str:
+def _sweep_key(result: EvaluationResult) -> str:
     """Runs that differ only in STPrivacy's deployment keep ratio share this key."""
     rest = {k: v for k, v in sorted(result.options.items()) if k != "keep_ratio"}
     extra = "".join(f", {k}={_fmt_option(v)}" for k, v in rest.items())
-    return f"{result.method} ({result.doc.get('profile', '?')}, seed {result.doc['seed']}{extra})"
+    return f"{result.method_name} ({result.profile}, seed {result.seed}{extra})"
 
 
 def pareto_fronts(points: list[tuple[float, float]]) -> list[int]:
@@ -136,14 +138,22 @@ def pareto_fronts(points: list[tuple[float, float]]) -> list[int]:
     return fronts
 
 
-def _paper_numbers(result: Result, cards: dict, models_dir) -> dict | None:
-    if result.options:
-        return None  # the paper's numbers are for the published settings, not for an ablation or sweep point
-    if result.method not in cards:
-        cards[result.method] = method_card(result.method, models_dir)
-    card = cards[result.method] or {}
-    reported = (card.get("paper_reported") or {}).get(result.protocol, {})
-    entry = reported.get(result.dataset) if isinstance(reported, dict) else None
+def shows_paper_numbers(result: EvaluationResult) -> bool:
+    """Whether a run is comparable with the paper's reported numbers: the paper profile (the published
+    settings) on the real suite (the paper's datasets), with the method's default options. A cpu-profile
+    run or a VP-Synth run is a different experiment, whatever dataset name it carries."""
+    return result.profile == "paper" and result.suite == "real" and not result.options
+
+
+def _paper_numbers(result: EvaluationResult, cards: dict, models_dir) -> dict | None:
+    if not shows_paper_numbers(result):
+        return None  # not the published settings on the published data (an ablation, a sweep point, a cpu or synth run)
+    method = result.method_name
+    if method not in cards:
+        cards[method] = method_card(method, models_dir)
+    card = cards[method] or {}
+    reported = (card.get("paper_reported") or {}).get(result.protocol_name, {})
+    entry = reported.get(result.dataset_name) if isinstance(reported, dict) else None
     if not isinstance(entry, dict) or not all(k in entry for k in ("top1", "f1", "cmap")):
         return None
     return {k: float(entry[k]) for k in ("top1", "f1", "cmap")}
@@ -152,18 +162,18 @@ def _paper_numbers(result: Result, cards: dict, models_dir) -> dict | None:
 def _pick_reference(row: Row, raws: list[Row]) -> Row | None:
     if not raws:
         return None
-    doc = row.result.doc
-    same = [r for r in raws if r.result.doc.get("profile") == doc.get("profile") and r.result.doc["seed"] == doc["seed"]]
+    res = row.result
+    same = [r for r in raws if r.result.profile == res.profile and r.result.seed == res.seed]
     return min(same or raws, key=lambda r: r.result.run)
 
 
-def build_tables(results: list[Result], models_dir=None) -> list[Table]:
+def build_tables(results: list[EvaluationResult], models_dir=None) -> list[Table]:
     """Group results into ranked tables, one per (protocol, evaluation dataset), sorted by both names."""
     cards: dict = {}
     tables: dict[tuple[str, str], Table] = {}
     for res in results:
-        key = (res.protocol, res.dataset)
-        table = tables.setdefault(key, Table(res.protocol, res.doc["protocol"]["version"], res.dataset))
+        key = (res.protocol_name, res.dataset_name)
+        table = tables.setdefault(key, Table(res.protocol_name, res.protocol_version, res.dataset_name))
         pct = lambda s: tuple(100.0 * x for x in s)  # noqa: E731 - top-1 is a fraction in the JSON, % on the page
         table.rows.append(Row(res, _label(res), pct(res.score("action_top1")), res.score("privacy_f1"), res.score("privacy_cmap"),
                               paper=_paper_numbers(res, cards, models_dir)))
@@ -173,7 +183,7 @@ def build_tables(results: list[Result], models_dir=None) -> list[Table]:
         rows = table.rows
         for row, front in zip(rows, pareto_fronts([(r.top1[0], r.cmap[0]) for r in rows])):
             row.front = front
-        raws = [r for r in rows if r.result.method == "raw"]
+        raws = [r for r in rows if r.result.method_name == "raw"]
         for row in rows:
             row.reference = _pick_reference(row, raws)
         groups: dict[str, list[Row]] = {}
@@ -183,7 +193,7 @@ def build_tables(results: list[Result], models_dir=None) -> list[Table]:
             if len(members) > 1 and any("keep_ratio" in m.result.options for m in members):
                 for m in members:
                     m.sweep = name
-        rows.sort(key=lambda r: (r.front, -r.tradeoff, r.cmap[0], r.result.method, r.result.run, r.result.relpath))
+        rows.sort(key=lambda r: (r.front, -r.tradeoff, r.cmap[0], r.result.method_name, r.result.run, r.result.relpath))
         for i, row in enumerate(rows, 1):
             row.rank = i
         out.append(table)
@@ -217,7 +227,7 @@ def _paper(row: Row) -> str:
 
 
 def _ci_level(table: Table) -> str:
-    levels = sorted({float(r.result.doc.get("bootstrap", {}).get("level", 0.95)) for r in table.rows})
+    levels = sorted({r.result.bootstrap_level for r in table.rows})
     return " / ".join(f"{100 * lv:g}%" for lv in levels)
 
 
@@ -243,7 +253,7 @@ def plot_name(table: Table) -> str:
 
 
 def preview_name(table: Table, row: Row) -> str:
-    return f"previews/{table.slug}--{_safe(row.result.method)}--{_safe(row.result.run)}.png"
+    return f"previews/{table.slug}--{_safe(row.result.method_name)}--{_safe(row.result.run)}.png"
 
 
 def _md_escape(text: str) -> str:
@@ -285,8 +295,8 @@ def render_csv(tables: list[Table]) -> str:
             paper = row.paper or {}
             writer.writerow([
                 table.protocol, table.protocol_version, table.dataset, row.rank, row.front, str(row.front == 1).lower(),
-                r.method, r.doc["method"]["version"], ";".join(f"{k}={_fmt_option(v)}" for k, v in sorted(r.options.items())),
-                r.run, r.doc["seed"], r.doc.get("profile", ""), *map(_num, top1), *map(_num, row.f1), *map(_num, row.cmap),
+                r.method_name, r.method_version, ";".join(f"{k}={_fmt_option(v)}" for k, v in sorted(r.options.items())),
+                r.run, r.seed, r.profile, *map(_num, top1), *map(_num, row.f1), *map(_num, row.cmap),
                 _num(None if d_top1 is None else d_top1 / 100.0), _num(row.delta("f1")), _num(row.delta("cmap")),
                 _num(row.tradeoff), _num(paper["top1"] / 100.0) if paper else "", _num(paper.get("f1")) if paper else "",
                 _num(paper.get("cmap")) if paper else "", r.relpath,
@@ -394,9 +404,9 @@ def _plot(table: Table) -> bytes:
     for row in table.rows:
         kr = row.result.options.get("keep_ratio")
         points.append(TradeoffPoint(
-            label=row.label, method=row.result.method, top1=row.top1[0], top1_ci=row.top1[1:], cmap=row.cmap[0],
+            label=row.label, method=row.result.method_name, top1=row.top1[0], top1_ci=row.top1[1:], cmap=row.cmap[0],
             cmap_ci=row.cmap[1:], on_front=row.front == 1, sweep=row.sweep,
-            sweep_label=None if row.sweep is None else (f"r={_fmt_option(kr)}" if kr is not None else f"{row.result.method} (default r)"),
+            sweep_label=None if row.sweep is None else (f"r={_fmt_option(kr)}" if kr is not None else f"{row.result.method_name} (default r)"),
             paper=None if row.paper is None else (row.paper["top1"], row.paper["cmap"]),
         ))
     return tradeoff_plot(points, f"{table.title}: action-privacy trade-off")

@@ -125,9 +125,14 @@ def privacy_cmap(probs, labels) -> float:
 
 
 def bootstrap_ci(
-    metric: Callable[..., float | tuple[float, ...]], arrays: Sequence[np.ndarray], n_boot: int = 1000, level: float = 0.95, seed: int = 0
+    metric: Callable[..., float | tuple[float, ...]], arrays: Sequence[np.ndarray], n_boot: int = 1000, level: float = 0.95, seed: int = 0,
+    groups: np.ndarray | None = None,
 ):
     """Percentile bootstrap interval of ``metric(*arrays)`` over resampled test videos (rows).
+
+    With ``groups`` (one id per row, e.g. the video of each frame), whole groups are resampled with
+    replacement and each brings all its rows: the cluster bootstrap, since rows of one group are not
+    independent and resampling them one by one gives intervals that are too narrow.
 
     A resample on which the metric is undefined (e.g. no positive left for
     any attribute) is drawn again, so the interval is over defined values.
@@ -137,12 +142,23 @@ def bootstrap_ci(
     n = len(arrays[0])
     if any(len(a) != n for a in arrays):
         raise VPBenchError("bootstrap arrays must have the same number of rows")
+    members: list[np.ndarray] | None = None
+    if groups is not None:
+        groups = np.asarray(groups).reshape(-1)
+        if len(groups) != n:
+            raise VPBenchError(f"bootstrap groups has {len(groups)} rows, the arrays {n}")
+        _, inverse = np.unique(groups, return_inverse=True)
+        order = np.argsort(inverse, kind="stable")
+        members = np.split(order, np.flatnonzero(np.diff(inverse[order])) + 1) if n else []
     rng = np.random.default_rng(seed)
     values: list[float] = []
     attempts = 0
     while len(values) < n_boot and attempts < 10 * n_boot:
         attempts += 1
-        idx = rng.integers(0, n, n)
+        if members is None:
+            idx = rng.integers(0, n, n)
+        else:
+            idx = np.concatenate([members[g] for g in rng.integers(0, len(members), len(members))]) if members else np.zeros(0, int)
         try:
             values.append(metric(*(np.asarray(a)[idx] for a in arrays)))
         except VPBenchError:

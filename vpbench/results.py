@@ -1,19 +1,24 @@
 """Result files: where they live, their schema, and loading them validated.
 
 `vpbench evaluate` writes one JSON per evaluation at
-``<results>/<protocol>/<dataset>/<method>/<run>.json``; everything that reads
-results (the leaderboard, scripts) goes through :func:`load_results` so a
-malformed or incomparable file is refused in one place, with its path named.
-This module imports no torch: rebuilding a leaderboard needs only the JSON.
+``<results>/<protocol>/<dataset>/<method>/<run>.json``. The document has one
+type, :class:`EvaluationResult`: the writer builds it, :meth:`EvaluationResult.from_dict`
+is the one place a document is validated, and everything that reads results
+(the leaderboard, scripts, the tests' factory) goes through it or through
+:func:`load_results`, so a malformed or incomparable file is refused in one
+place, with its path named. This module imports no torch: rebuilding a
+leaderboard needs only the JSON.
 """
 
 from __future__ import annotations
 
+import copy
 import json
 import math
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field, fields
 from pathlib import Path
+from typing import Any, NamedTuple
 
 from .errors import VPBenchError
 
@@ -41,6 +46,21 @@ _REQUIRED: tuple[tuple[str, type | tuple[type, ...]], ...] = (
     *((f"scores.{s}.{k}", (int, float)) for s in SCORES for k in ("value", "ci_low", "ci_high")),
 )
 
+# Keys older files may lack (they load with the field's default); where present and not null they must
+# have this type. `protocol.suite` decides whether the leaderboard shows the paper's numbers.
+_OPTIONAL: tuple[tuple[str, type | tuple[type, ...]], ...] = (
+    ("protocol.suite", str),
+    ("randomness", dict),
+    ("hardware", dict),
+    ("per_action", dict),
+    ("excluded_attributes", list),
+    ("counts", dict),
+    ("versions", dict),
+    ("git", str),
+    ("wall_time_s", dict),
+    ("date", str),
+)
+
 PREVIEW_SUFFIX = ".preview.png"
 
 
@@ -50,17 +70,22 @@ def preview_path(result_path: str | os.PathLike) -> Path:
     return path.with_name(path.stem + PREVIEW_SUFFIX)
 
 
-def _lookup(doc: dict, dotted: str):
+_ABSENT = object()
+
+
+def _lookup(doc: dict, dotted: str, default=_ABSENT):
     node = doc
     for part in dotted.split("."):
         if not isinstance(node, dict) or part not in node:
+            if default is not _ABSENT:
+                return default
             raise KeyError(dotted)
         node = node[part]
     return node
 
 
-def validate_result(doc, path: str | os.PathLike) -> dict:
-    """Return ``doc`` if it is a result of the current schema; else raise a one-line error naming ``path`` and the key."""
+def _check_document(doc, path) -> None:
+    """Raise a one-line error naming ``path`` and the key unless ``doc`` is a result of the current schema."""
     if not isinstance(doc, dict):
         raise VPBenchError(f"{path}: not a result file (expected a JSON object)")
     if "schema_version" in doc and doc["schema_version"] != RESULT_SCHEMA_VERSION:
@@ -75,52 +100,175 @@ def validate_result(doc, path: str | os.PathLike) -> dict:
             raise VPBenchError(f"{path}: '{key}' has the wrong type ({type(value).__name__})")
         if key.startswith("scores.") and not math.isfinite(value):
             raise VPBenchError(f"{path}: '{key}' is not a finite number ({value})")
+    for key, kind in _OPTIONAL:
+        value = _lookup(doc, key, None)
+        if value is not None and not isinstance(value, kind):
+            raise VPBenchError(f"{path}: '{key}' has the wrong type ({type(value).__name__})")
     for name in SCORES:
         s = doc["scores"][name]
         if not s["ci_low"] <= s["value"] <= s["ci_high"]:
             raise VPBenchError(f"{path}: 'scores.{name}' value {s['value']} lies outside its interval [{s['ci_low']}, {s['ci_high']}]")
-    return doc
 
 
-@dataclass(frozen=True)
-class Result:
-    """One validated result file."""
+class Score(NamedTuple):
+    """One headline score as the result stores it (top-1 and F1 fractions, cMAP percent)."""
 
-    path: Path  # the file as found
-    relpath: str  # relative to the results folder, with '/' separators (stable across machines)
-    doc: dict
+    value: float
+    ci_low: float
+    ci_high: float
+
+
+@dataclass(frozen=True, kw_only=True)
+class EvaluationResult:
+    """One evaluation's result: the document `vpbench evaluate` writes, typed, one field per top-level key.
+
+    Reading: ``EvaluationResult.from_dict(doc, path)`` validates (the only validation path; a bad
+    document is a one-line :class:`VPBenchError` naming ``path`` and the key) and
+    :func:`load_result_file` / :func:`load_results` return these objects, with ``path`` (and
+    ``relpath``, relative to the results folder) set. Writing: build the object and write its
+    ``to_dict()``; in ``vpbench/evaluate.py`` ``_evaluate_job`` that replaces the ``document = {...}``
+    literal with::
+
+        document = EvaluationResult(
+            protocol={"name": ..., "version": ..., "suite": request.suite, "fold": fold},
+            method={...}, dataset={...}, run=request.run_id(), seed=request.seed,
+            randomness=_randomness(...), hardware=distributed.describe(), profile=request.profile,
+            **result,  # scores, per_attribute, per_action, excluded_attributes, bootstrap, counts
+            config={...}, versions=_versions(), git=_git_hash(), wall_time_s=timer.phases, date=...,
+        ).to_dict()
+
+    (``schema_version`` defaults to :data:`RESULT_SCHEMA_VERSION`; a new top-level key is a new field
+    here, not an ``extra`` entry). ``from_dict(d).to_dict() == d`` for every document the writer makes.
+    The constructor does not validate: a run that trained for hours still writes its file, and the
+    reader names what is wrong with it. Nested blocks stay JSON dicts (``protocol``, ``method``, ...);
+    the properties below read the keys the leaderboard needs.
+    """
+
+    schema_version: int = RESULT_SCHEMA_VERSION
+    protocol: dict[str, Any]  # name, version, suite ("synth" | "real"), fold
+    method: dict[str, Any]  # name, version, origin, learned, options, trained_on, checkpoint
+    dataset: dict[str, Any]  # name, method_trained_on, content_sha256 (frame protocol: action_trained_on)
+    run: str
+    seed: int
+    randomness: dict[str, Any] | None = None  # every seed the run drew from (absent in old files)
+    hardware: dict[str, Any] | None = None  # device, device_name, requested_device, precision, world_size
+    profile: str
+    scores: dict[str, dict[str, Any]]  # SCORES -> {value, ci_low, ci_high, higher_is_better}
+    per_attribute: dict[str, Any]
+    per_action: dict[str, Any] | None = None
+    excluded_attributes: list = field(default_factory=list)
+    bootstrap: dict[str, Any]  # samples, level, unit
+    counts: dict[str, Any] | None = None
+    config: dict[str, Any]  # protocol, profile, whole_frame, job
+    versions: dict[str, Any] | None = None
+    git: str | None = None
+    wall_time_s: dict[str, Any] | None = None  # phase -> seconds, and "total"
+    date: str | None = None
+    # Top-level keys this vpbench does not know (kept so a round trip loses nothing).
+    extra: dict[str, Any] = field(default_factory=dict)
+    # Where the document was read from; not part of it (to_dict leaves them out, == ignores them).
+    path: Path | None = field(default=None, compare=False, repr=False)
+    relpath: str | None = field(default=None, compare=False, repr=False)  # '/'-separated, under the results folder
+
+    def __post_init__(self):
+        clash = sorted(set(self.extra) & set(_DOCUMENT_KEYS))
+        if clash:
+            raise ValueError(f"extra keys {clash} are fields of EvaluationResult; pass them as fields")
+
+    # ---- the document ----
+
+    @classmethod
+    def from_dict(cls, doc, path: str | os.PathLike | None = None, *, relpath: str | None = None) -> EvaluationResult:
+        """The result in ``doc`` (parsed JSON), validated; errors name ``path``."""
+        _check_document(doc, "<result>" if path is None else path)
+        doc = copy.deepcopy(doc)
+        known = {k: doc.pop(k) for k in _DOCUMENT_KEYS if k in doc}
+        return cls(**known, extra=doc, path=None if path is None else Path(path), relpath=relpath)
+
+    def to_dict(self) -> dict:
+        """The JSON document (a deep copy), keys in the order `vpbench evaluate` writes them."""
+        doc = {k: getattr(self, k) for k in _DOCUMENT_KEYS}
+        doc.update(self.extra)
+        return copy.deepcopy(doc)
+
+    # ---- what the leaderboard reads ----
 
     @property
-    def protocol(self) -> str:
-        return self.doc["protocol"]["name"]
+    def protocol_name(self) -> str:
+        return self.protocol["name"]
 
     @property
-    def dataset(self) -> str:
-        return self.doc["dataset"]["name"]
+    def protocol_version(self) -> int | str:
+        return self.protocol["version"]
 
     @property
-    def method(self) -> str:
-        return self.doc["method"]["name"]
+    def suite(self) -> str | None:
+        """``"synth"`` or ``"real"``; None in files that predate it."""
+        return self.protocol.get("suite")
+
+    @property
+    def dataset_name(self) -> str:
+        return self.dataset["name"]
+
+    @property
+    def method_name(self) -> str:
+        return self.method["name"]
+
+    @property
+    def method_version(self) -> int | str:
+        return self.method["version"]
 
     @property
     def options(self) -> dict:
-        return self.doc["method"]["options"]
+        return self.method["options"]
 
     @property
-    def run(self) -> str:
-        return self.doc["run"]
+    def whole_frame(self) -> bool:
+        return bool(self.config.get("whole_frame"))
 
-    def score(self, name: str) -> tuple[float, float, float]:
-        s = self.doc["scores"][name]
-        return float(s["value"]), float(s["ci_low"]), float(s["ci_high"])
+    @property
+    def bootstrap_level(self) -> float:
+        return float(self.bootstrap["level"])
+
+    def score(self, name: str) -> Score:
+        s = self.scores[name]
+        return Score(float(s["value"]), float(s["ci_low"]), float(s["ci_high"]))
+
+    @property
+    def action_top1(self) -> Score:
+        return self.score("action_top1")
+
+    @property
+    def privacy_f1(self) -> Score:
+        return self.score("privacy_f1")
+
+    @property
+    def privacy_cmap(self) -> Score:
+        return self.score("privacy_cmap")
 
     @property
     def preview(self) -> Path | None:
+        """The ``<run>.preview.png`` beside the file it was read from, if there is one."""
+        if self.path is None:
+            return None
         path = preview_path(self.path)
         return path if path.is_file() else None
 
 
-def load_result_file(path: str | os.PathLike) -> dict:
+_DOCUMENT_KEYS: tuple[str, ...] = tuple(f.name for f in fields(EvaluationResult) if f.name not in ("extra", "path", "relpath"))
+
+Result = EvaluationResult  # the name before issue 21
+
+
+def validate_result(doc, path: str | os.PathLike) -> dict:
+    """Return ``doc`` if it is a result of the current schema; else raise a one-line error naming ``path`` and the key.
+
+    The same check as :meth:`EvaluationResult.from_dict`, for callers that keep the dict."""
+    EvaluationResult.from_dict(doc, path)
+    return doc
+
+
+def load_result_file(path: str | os.PathLike, relpath: str | None = None) -> EvaluationResult:
     """One result file, parsed and validated."""
     path = Path(path)
     try:
@@ -129,7 +277,7 @@ def load_result_file(path: str | os.PathLike) -> dict:
         raise VPBenchError(f"{path}: cannot read ({exc.__class__.__name__}: {exc})") from None
     except json.JSONDecodeError as exc:
         raise VPBenchError(f"{path}: not valid JSON (line {exc.lineno}: {exc.msg})") from None
-    return validate_result(doc, path)
+    return EvaluationResult.from_dict(doc, path, relpath=relpath)
 
 
 def find_result_files(root: str | os.PathLike) -> list[Path]:
@@ -144,16 +292,16 @@ def find_result_files(root: str | os.PathLike) -> list[Path]:
 _LOCATION = (("protocol", "protocol.name"), ("dataset", "dataset.name"), ("method", "method.name"), ("run", "run"))
 
 
-def check_result_location(result: Result) -> None:
+def check_result_location(result: EvaluationResult) -> None:
     """Refuse a result whose document disagrees with its place ``<protocol>/<dataset>/<method>/<run>.json``.
 
     The leaderboard groups and names rows by the document while previews and links follow the path:
     a result copied or renamed into another method's folder would give two rows of one method and
-    overwrite one's preview with the other's."""
+    overwrite one's preview with the other's. Needs ``result.relpath`` (as :func:`load_results` sets it)."""
     *folders, name = result.relpath.split("/")
     where = dict(zip(("protocol", "dataset", "method"), folders))
     where["run"] = name[: -len(".json")] if name.endswith(".json") else name
-    said = {"protocol": result.protocol, "dataset": result.dataset, "method": result.method, "run": result.run}
+    said = {"protocol": result.protocol_name, "dataset": result.dataset_name, "method": result.method_name, "run": result.run}
     wrong = [(part, key) for part, key in _LOCATION if said[part] != where.get(part)]
     if wrong:
         detail = "; ".join(f"{key} is '{said[part]}' but its {part} {'file name' if part == 'run' else 'folder'} is '{where.get(part)}'"
@@ -162,7 +310,7 @@ def check_result_location(result: Result) -> None:
         raise VPBenchError(f"{result.path}: {detail}; a result lives at <protocol>/<dataset>/<method>/<run>.json, here {expected}")
 
 
-def load_results(root: str | os.PathLike, current_versions: dict[str, int | str] | None = None) -> list[Result]:
+def load_results(root: str | os.PathLike, current_versions: dict[str, int | str] | None = None) -> list[EvaluationResult]:
     """All results under ``root``, validated; refuses an empty folder and mixed versions of one protocol.
 
     ``current_versions`` (protocol name -> version, from the protocol specs in use): a result of a
@@ -171,23 +319,22 @@ def load_results(root: str | os.PathLike, current_versions: dict[str, int | str]
     files = find_result_files(root)
     if not files:
         raise VPBenchError(f"{root}: no result files (expected <protocol>/<dataset>/<method>/<run>.json, as `vpbench evaluate --out` writes)")
-    results = [Result(p, p.relative_to(root).as_posix(), load_result_file(p)) for p in files]
+    results = [load_result_file(p, p.relative_to(root).as_posix()) for p in files]
     for r in results:
         check_result_location(r)
     for r in results:
-        want = (current_versions or {}).get(r.protocol)
-        if want is not None and r.doc["protocol"]["version"] != want:
+        want = (current_versions or {}).get(r.protocol_name)
+        if want is not None and r.protocol_version != want:
             raise VPBenchError(
-                f"{r.path}: protocol '{r.protocol}' version {r.doc['protocol']['version']}, but the protocol in use is version {want}; "
+                f"{r.path}: protocol '{r.protocol_name}' version {r.protocol_version}, but the protocol in use is version {want}; "
                 "re-evaluate it, or point --protocols-dir at the specs it was made with"
             )
-    first: dict[str, Result] = {}
+    first: dict[str, EvaluationResult] = {}
     for r in results:
-        seen = first.setdefault(r.protocol, r)
-        version, seen_version = r.doc["protocol"]["version"], seen.doc["protocol"]["version"]
-        if version != seen_version:
+        seen = first.setdefault(r.protocol_name, r)
+        if r.protocol_version != seen.protocol_version:
             raise VPBenchError(
-                f"{r.path}: protocol '{r.protocol}' version {version}, but {seen.path} has version {seen_version}; "
+                f"{r.path}: protocol '{r.protocol_name}' version {r.protocol_version}, but {seen.path} has version {seen.protocol_version}; "
                 "results of different protocol versions are not comparable (keep one version under --results)"
             )
     return results

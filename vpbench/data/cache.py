@@ -3,8 +3,11 @@
 ``vpbench cache DATASET_DIR`` decodes each video at a profile's frame size and
 frame interval (what :func:`vpbench.data.store.load_store` would decode) into
 one ``uint8`` array ``F x H x W x 3`` in NumPy's ``.npy`` format, read back
-memory-mapped, plus ``index.json`` with the per-video frame offsets. It lives
-in ``DATASET_DIR/cache/<H>x<W>-every<k>/``.
+by position (:class:`vpbench.data.framefile.FrameFile`: only the frames asked for
+are ever in memory), plus ``index.json`` with the per-video frame offsets. It
+lives in ``DATASET_DIR/cache/<H>x<W>-every<k>/``. ``vpbench evaluate`` builds a
+missing one on first use (:func:`ensure_cache`), after checking that the folder
+is writable and has the space (:func:`check_cache_space`).
 
 A cache is tied to what it was made from: the dataset's content hash (the
 SHA-256 of every video file, from ``info.json``), the frame size, the frame
@@ -18,17 +21,17 @@ that looks whole.
 from __future__ import annotations
 
 import json
-import multiprocessing as mp
 import os
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from ..atomic import atomic_write, atomic_write_json
+from ..atomic import atomic_write, atomic_write_json, check_free_space
 from ..errors import VPBenchError
+from .decode import decode_each, decode_job
+from .framefile import FrameFile
 
 CACHE_FORMAT = 1
 FRAMES_FILE = "frames.npy"
@@ -45,29 +48,22 @@ def sampled_frames(num_frames: int, frame_interval: int) -> int:
     return len(range(0, int(num_frames), int(frame_interval)))
 
 
+def cache_bytes(num_frames, frame_size: tuple[int, int], frame_interval: int) -> int:
+    """Bytes of the cache file of videos with ``num_frames`` frames each (the header aside)."""
+    h, w = (int(s) for s in frame_size)
+    return sum(sampled_frames(n, frame_interval) for n in num_frames) * h * w * 3
+
+
 @dataclass
 class ClipCache:
     path: Path
-    frames: np.ndarray  # memory-mapped uint8 F x H x W x 3
+    frames: FrameFile  # uint8 F x H x W x 3, read by position
     offsets: np.ndarray  # int64 N + 1
     position: dict[str, int]  # video_id -> row in the cache
 
     def video(self, video_id: str) -> np.ndarray:
         i = self.position[video_id]
-        return self.frames[self.offsets[i] : self.offsets[i + 1]]
-
-    def gather(self, video_ids: list[str]) -> tuple[np.ndarray, np.ndarray]:
-        """Frames and offsets of ``video_ids`` in that order: the mapped array itself when they are
-        the whole cache in its own order (no copy), else one copy of just those videos."""
-        rows = [self.position[v] for v in video_ids]
-        if rows == list(range(len(self.position))):
-            return self.frames, self.offsets
-        lengths = np.array([self.offsets[r + 1] - self.offsets[r] for r in rows], dtype=np.int64)
-        offsets = np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64)
-        out = np.empty((int(offsets[-1]), *self.frames.shape[1:]), dtype=np.uint8)
-        for k, r in enumerate(rows):
-            out[offsets[k] : offsets[k + 1]] = self.frames[self.offsets[r] : self.offsets[r + 1]]
-        return out, offsets
+        return self.frames[int(self.offsets[i]) : int(self.offsets[i + 1])]
 
 
 def _dataset_identity(dataset_dir: Path) -> tuple[dict, pd.DataFrame]:
@@ -102,13 +98,13 @@ def open_cache(dataset_dir: str | os.PathLike, frame_size: tuple[int, int], fram
         raise VPBenchError(f"{path}: clip cache index says size {index.get('frame_size')} every {index.get('frame_interval')}, "
                            f"not {list(frame_size)} every {frame_interval}; {fix}")
     try:
-        frames = np.load(path / FRAMES_FILE, mmap_mode="r", allow_pickle=False)
-    except (OSError, ValueError) as exc:
-        raise VPBenchError(f"{path / FRAMES_FILE}: unreadable clip cache ({type(exc).__name__}); {fix}") from None
+        frames = FrameFile(path / FRAMES_FILE)
+    except VPBenchError as exc:
+        raise VPBenchError(f"{exc}; {fix}") from None
     offsets = np.asarray(index["offsets"], dtype=np.int64)
     h, w = (int(s) for s in frame_size)
-    if frames.dtype != np.uint8 or frames.shape[1:] != (h, w, 3) or len(frames) != int(offsets[-1]):
-        raise VPBenchError(f"{path / FRAMES_FILE}: holds {frames.dtype} {frames.shape}, the index expects "
+    if frames.shape[1:] != (h, w, 3) or len(frames) != int(offsets[-1]):
+        raise VPBenchError(f"{path / FRAMES_FILE}: holds {frames.shape}, the index expects "
                            f"{int(offsets[-1])} x {h} x {w} x 3 uint8; {fix}")
     position = {v: i for i, v in enumerate(index["video_ids"])}
     missing = [v for v in (video_ids or []) if v not in position]
@@ -117,12 +113,37 @@ def open_cache(dataset_dir: str | os.PathLike, frame_size: tuple[int, int], fram
     return ClipCache(path, frames, offsets, position)
 
 
+def check_cache_space(dataset_dir: str | os.PathLike, frame_size: tuple[int, int], frame_interval: int) -> int:
+    """Before a cache is built: its folder can be written and has room for it; returns the bytes it
+    needs (0 when a cache at this size and interval is already there)."""
+    dataset_dir = Path(dataset_dir)
+    if (cache_path(dataset_dir, frame_size, frame_interval) / INDEX_FILE).is_file():
+        return 0
+    from .builder import load_manifest
+
+    needed = cache_bytes(load_manifest(dataset_dir)["num_frames"], frame_size, frame_interval)
+    check_free_space(dataset_dir / "cache", needed, _what(dataset_dir, frame_size, frame_interval))
+    return needed
+
+
+def _what(dataset_dir: Path, frame_size: tuple[int, int], frame_interval: int) -> str:
+    return f"the clip cache of {Path(dataset_dir).name} ({int(frame_size[0])}x{int(frame_size[1])}, every {int(frame_interval)} frames)"
+
+
+def ensure_cache(dataset_dir: str | os.PathLike, frame_size: tuple[int, int], frame_interval: int,
+                 video_ids: list[str] | None = None, workers: int | None = None, progress: bool = True) -> ClipCache:
+    """The dataset's cache at this size and interval, built first when there is none."""
+    cache = open_cache(dataset_dir, frame_size, frame_interval, video_ids)
+    if cache is None:
+        build_cache(dataset_dir, frame_size, frame_interval, workers=workers, progress=progress)
+        cache = open_cache(dataset_dir, frame_size, frame_interval, video_ids)
+    return cache
+
+
 def build_cache(dataset_dir: str | os.PathLike, frame_size: tuple[int, int], frame_interval: int,
                 workers: int | None = None, progress: bool = True) -> Path:
     """Decode every video of the built dataset once into its clip cache; return the cache folder."""
     from tqdm import tqdm
-
-    from .store import decode_job, decode_video
 
     from .verify import verify_dataset
 
@@ -134,36 +155,26 @@ def build_cache(dataset_dir: str | os.PathLike, frame_size: tuple[int, int], fra
     if interval < 1 or min(size) < 1:
         raise VPBenchError(f"clip cache needs a positive frame size and interval, got {list(size)} every {interval}")
     path = cache_path(dataset_dir, size, interval)
+    check_free_space(path, cache_bytes(manifest["num_frames"], size, interval), _what(dataset_dir, size, interval))
     path.mkdir(parents=True, exist_ok=True)
     # The index goes first, so that no old index describes the new frames while they are written.
     (path / INDEX_FILE).unlink(missing_ok=True)
     counts = [sampled_frames(n, interval) for n in manifest["num_frames"]]
     offsets = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
     jobs = [decode_job(dataset_dir, p, n, interval, size) for p, n in zip(manifest["path"], manifest["num_frames"])]
-    workers = workers or min(mp.cpu_count(), 8)
 
     def _write(tmp: Path) -> None:
-        # Streamed into a mapped file: a real dataset's cache can be far larger than memory.
-        out = np.lib.format.open_memmap(tmp, mode="w+", dtype=np.uint8, shape=(int(offsets[-1]), size[0], size[1], 3))
-        with tqdm(total=len(jobs), desc=f"caching {info.get('name', dataset_dir.name)}", unit="video",
-                  disable=None if progress else True) as bar:
-            if workers <= 1 or len(jobs) < 8:
-                results = map(decode_video, jobs)
-                pool = None
-            else:
-                pool = ProcessPoolExecutor(max_workers=workers, mp_context=mp.get_context("fork"))
-                results = pool.map(decode_video, jobs, chunksize=4)
-            try:
-                for k, frames in enumerate(results):
-                    if len(frames) != counts[k]:
-                        raise VPBenchError(f"{jobs[k][0]}: decoded {len(frames)} frames, the manifest promises {counts[k]}; rebuild the dataset")
-                    out[offsets[k] : offsets[k + 1]] = frames
-                    bar.update()
-            finally:
-                if pool is not None:
-                    pool.shutdown()
-        out.flush()
-        del out
+        # Streamed into the file by position: a real dataset's cache can be far larger than memory.
+        out = FrameFile.create(tmp, int(offsets[-1]), size)
+        try:
+            for k, frames in enumerate(tqdm(decode_each(jobs, workers), total=len(jobs), desc=f"caching {info.get('name', dataset_dir.name)}",
+                                            unit="video", disable=None if progress else True)):
+                if len(frames) != counts[k]:
+                    raise VPBenchError(f"{jobs[k][0]}: decoded {len(frames)} frames, the manifest promises {counts[k]}; rebuild the dataset")
+                out.write(int(offsets[k]), frames)
+            out.flush()
+        finally:
+            out.close()
 
     atomic_write(path / FRAMES_FILE, _write)
     atomic_write_json(path / INDEX_FILE, {

@@ -1,18 +1,21 @@
-"""Decoded videos at the working resolution, held once for a whole evaluation.
+"""The frames of an evaluation's videos: where each video is in a pool of frames, not the frames.
 
 Evaluation samples many clips from each video over many epochs; decoding an
-AVI every time is the usual bottleneck of video training on a CPU. A
-:class:`FrameStore` decodes every video once (frames at the protocol's
-sampling rate, resized to the profile's frame size) into one contiguous
-``uint8`` array ``F x H x W x 3`` with per-video offsets, plus optional
-person masks (rasterized boxes) and per-frame privacy labels.
+AVI every time is the usual bottleneck of video training, and holding every
+decoded frame in memory does not fit the real datasets (VP-UCF101 at the paper
+profile: about 37 GB of frames). A :class:`FrameStore` is an index: video ``i``
+is rows ``starts[i] .. starts[i] + counts[i]`` of a frame pool, ``uint8``
+``F x H x W x 3`` (frames at the protocol's sampling rate, resized to the
+profile's frame size). The pool is normally the dataset's clip cache on disk
+(:mod:`vpbench.data.cache`, read by :class:`vpbench.data.framefile.FrameFile`),
+so a process holds only the frames of its current batch; subsets are index
+views of the same pool. Person masks are rasterized from the boxes per video
+when asked for; per-frame privacy labels are a small array aligned with the pool.
 """
 
 from __future__ import annotations
 
-import multiprocessing as mp
-from concurrent.futures import ProcessPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -20,88 +23,142 @@ import pandas as pd
 
 from ..attributes import ATTRIBUTES
 from ..errors import VPBenchError
-from .cache import open_cache
-from .video import read_frames
+from .cache import ensure_cache
+from .decode import decode_all
+from .framefile import FrameFile
+
+
+class BoxMasks:
+    """Person masks of videos, rasterized from their boxes when a video's are asked for."""
+
+    def __init__(self, boxes: pd.DataFrame, manifest: pd.DataFrame, frame_interval: int, size: tuple[int, int]) -> None:
+        groups = dict(tuple(boxes.groupby("video_id", sort=False)))
+        empty = boxes.iloc[:0]
+        self.size = size
+        self._videos = {
+            vid: (groups.get(vid, empty), np.arange(0, int(n), int(frame_interval)), (int(w), int(h)))
+            for vid, n, w, h in zip(manifest["video_id"], manifest["num_frames"], manifest["width"], manifest["height"])
+        }
+
+    def video(self, video_id: str) -> np.ndarray:
+        boxes, frame_idx, src_wh = self._videos[video_id]
+        return _rasterize(boxes, frame_idx, src_wh, self.size)
+
+
+class VideoFrames:
+    """One video of a store as a lazy sequence of frames: ``len()``, and indexing that reads only the
+    frames asked for (what a method's fit needs from its training videos, see :class:`FitData`)."""
+
+    def __init__(self, pool, start: int, count: int) -> None:
+        self._pool, self._start, self._count = pool, int(start), int(count)
+
+    def __len__(self) -> int:
+        return self._count
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        return (self._count, *self._pool.shape[1:])
+
+    def __getitem__(self, key) -> np.ndarray:
+        rest: tuple = ()
+        if isinstance(key, tuple):
+            key, rest = key[0], key[1:]
+        if isinstance(key, slice):
+            a, b, step = key.indices(self._count)
+            rows = np.arange(a, b, step)
+        else:
+            rows = np.asarray(key, dtype=np.int64)
+            if rows.size and (rows.min() < -self._count or rows.max() >= self._count):
+                raise IndexError(f"frame index outside 0..{self._count - 1}")
+            rows = np.where(rows < 0, rows + self._count, rows)
+        out = self._pool[self._start + rows.reshape(-1)] if rows.ndim else self._pool[int(self._start + rows)]
+        return out[(slice(None), *rest)] if rest and rows.ndim else (out[rest] if rest else out)
+
+    def __array__(self, dtype=None, copy=None) -> np.ndarray:
+        out = self[:]
+        return out if dtype is None else out.astype(dtype)
 
 
 @dataclass
 class FrameStore:
-    frames: np.ndarray  # uint8 F x H x W x 3
-    offsets: np.ndarray  # int64 N + 1: video i is frames[offsets[i]:offsets[i + 1]]
+    frames: np.ndarray | FrameFile  # the pool: uint8 F x H x W x 3 (in memory, or a file read by position)
+    starts: np.ndarray  # int64 N: video i is pool rows starts[i] .. starts[i] + counts[i]
+    counts: np.ndarray  # int64 N
     video_ids: list[str]
-    masks: np.ndarray | None = None  # bool F x H x W: person regions
-    frame_labels: np.ndarray | None = None  # int8 F x 5: per-frame privacy labels
+    masks: BoxMasks | None = None  # person regions, per video on demand
+    frame_labels: np.ndarray | None = None  # int8 F x 5, aligned with the pool: per-frame privacy labels
     source: str = "decoded"  # or "cache <folder>": where the frames came from
+
+    @classmethod
+    def from_offsets(cls, frames, offsets, video_ids: list[str], frame_labels: np.ndarray | None = None,
+                     source: str = "decoded") -> FrameStore:
+        """Videos stored one after another: video ``i`` is ``frames[offsets[i]:offsets[i + 1]]``."""
+        offsets = np.asarray(offsets, dtype=np.int64)
+        return cls(frames, offsets[:-1].copy(), np.diff(offsets), list(video_ids), frame_labels=frame_labels, source=source)
 
     def __len__(self) -> int:
         return len(self.video_ids)
 
     def num_frames(self, i: int) -> int:
-        return int(self.offsets[i + 1] - self.offsets[i])
+        return int(self.counts[i])
+
+    def rows(self, i: int) -> np.ndarray:
+        """Pool rows of video ``i`` (indices into ``frames`` and ``frame_labels``)."""
+        return np.arange(self.starts[i], self.starts[i] + self.counts[i])
 
     def video(self, i: int) -> np.ndarray:
-        return self.frames[self.offsets[i] : self.offsets[i + 1]]
+        """All frames of video ``i`` (a copy when the pool is a file)."""
+        return self.frames[int(self.starts[i]) : int(self.starts[i] + self.counts[i])]
+
+    def video_frames(self, i: int) -> VideoFrames | np.ndarray:
+        """Video ``i`` without reading it: a view (an in-memory pool) or a lazy :class:`VideoFrames`."""
+        if isinstance(self.frames, np.ndarray):
+            return self.video(i)
+        return VideoFrames(self.frames, int(self.starts[i]), int(self.counts[i]))
+
+    def clip(self, i: int, start: int, length: int, box: tuple[int, int, int, int] | None = None) -> np.ndarray:
+        """``length`` frames of video ``i`` from ``start`` (indices past the end repeat the last frame),
+        cropped to ``box`` = (y0, x0, y1, x1) when given."""
+        idx = np.minimum(np.arange(start, start + length), self.counts[i] - 1) + self.starts[i]
+        if box is None:
+            return self.frames[idx]
+        y0, x0, y1, x1 = box
+        return self.frames[idx, y0:y1, x0:x1]
 
     def video_masks(self, i: int) -> np.ndarray | None:
-        return None if self.masks is None else self.masks[self.offsets[i] : self.offsets[i + 1]]
+        return None if self.masks is None else self.masks.video(self.video_ids[i])
 
     def video_frame_labels(self, i: int) -> np.ndarray | None:
-        return None if self.frame_labels is None else self.frame_labels[self.offsets[i] : self.offsets[i + 1]]
+        return None if self.frame_labels is None else self.frame_labels[self.rows(i)]
+
+    @property
+    def total_frames(self) -> int:
+        return int(self.counts.sum())
 
     @property
     def frame_size(self) -> tuple[int, int]:
         return int(self.frames.shape[1]), int(self.frames.shape[2])
 
     def subset(self, indices) -> FrameStore:
-        """A store of the videos at ``indices`` (copies their frames)."""
-        indices = list(indices)
-        parts = [self.video(i) for i in indices]
-        lengths = [len(p) for p in parts]
-        offsets = np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64)
-        return FrameStore(
-            np.concatenate(parts) if parts else self.frames[:0],
-            offsets,
-            [self.video_ids[i] for i in indices],
-            None if self.masks is None else np.concatenate([self.video_masks(i) for i in indices]),
-            None if self.frame_labels is None else np.concatenate([self.video_frame_labels(i) for i in indices]),
-        )
+        """The videos at ``indices``: an index view of the same pool (no frame is copied)."""
+        indices = np.asarray(list(indices), dtype=np.int64)
+        return replace(self, starts=self.starts[indices], counts=self.counts[indices],
+                       video_ids=[self.video_ids[i] for i in indices])
 
-    def with_frames(self, frames: np.ndarray) -> FrameStore:
-        """The same videos with new pixels (a method's output)."""
-        if frames.shape != self.frames.shape or frames.dtype != np.uint8:
-            raise VPBenchError(f"transformed frames must keep shape {self.frames.shape} uint8, got {frames.shape} {frames.dtype}")
-        return FrameStore(frames, self.offsets, self.video_ids, self.masks, self.frame_labels)
-
-
-def resize_frames(frames: np.ndarray, size: tuple[int, int]) -> np.ndarray:
-    """uint8 ``T x h x w x 3`` -> uint8 ``T x H x W x 3`` (bilinear with antialiasing).
-
-    Resized in uint8 on a channels-last view: torch's vectorized uint8 antialias kernel is about
-    20x faster than converting to float (a 320x240 HMDB51 video resized faster than it decodes),
-    and differs from the float path by at most one level of rounding.
-    """
-    import torch
-    import torch.nn.functional as F
-
-    if frames.shape[1:3] == tuple(size):
-        return np.ascontiguousarray(frames)
-    x = torch.from_numpy(np.ascontiguousarray(frames)).permute(0, 3, 1, 2)  # NCHW view, channels-last memory
-    y = F.interpolate(x, size=tuple(size), mode="bilinear", align_corners=False, antialias=True)
-    return y.permute(0, 2, 3, 1).contiguous().numpy()
-
-
-def decode_job(dataset_dir: Path, path: str, num_frames: int, frame_interval: int, size: tuple[int, int]) -> tuple[str, int, int, tuple[int, int]]:
-    """The arguments of :func:`decode_video` for one manifest row (plain values: they cross processes)."""
-    return (str(Path(dataset_dir) / path), int(num_frames), int(frame_interval), (int(size[0]), int(size[1])))
-
-
-def decode_video(args: tuple[str, int, int, tuple[int, int]]) -> np.ndarray:
-    """One video's frames at the interval, resized: what the store and the clip cache hold."""
-    import torch
-
-    torch.set_num_threads(1)
-    path, num_frames, interval, size = args
-    return resize_frames(read_frames(path, np.arange(0, num_frames, interval)), size)
+    def with_frames(self, frames, starts: np.ndarray | None = None) -> FrameStore:
+        """The same videos with new pixels (a method's output) in pool ``frames``, video ``i`` at row
+        ``starts[i]`` (default: where it is in this store's pool); frame labels follow."""
+        starts = self.starts if starts is None else np.asarray(starts, dtype=np.int64)
+        if tuple(frames.shape[1:]) != tuple(self.frames.shape[1:]) or len(frames) < int((starts + self.counts).max(initial=0)):
+            raise VPBenchError(f"transformed frames must keep frames of {tuple(self.frames.shape[1:])} uint8 for every video, "
+                               f"got {tuple(frames.shape)}")
+        labels = self.frame_labels
+        if labels is not None and starts is not self.starts:
+            moved = np.zeros((len(frames), labels.shape[1]), dtype=labels.dtype)
+            for i in range(len(self)):
+                moved[starts[i] : starts[i] + self.counts[i]] = self.video_frame_labels(i)
+            labels = moved
+        return replace(self, frames=frames, starts=starts, frame_labels=labels)
 
 
 def _rasterize(boxes: pd.DataFrame, frame_idx: np.ndarray, src_wh: tuple[int, int], size: tuple[int, int]) -> np.ndarray:
@@ -120,37 +177,6 @@ def _rasterize(boxes: pd.DataFrame, frame_idx: np.ndarray, src_wh: tuple[int, in
     return masks
 
 
-def _import_decoders() -> None:
-    import torch  # noqa: F401
-
-    try:
-        import decord  # noqa: F401
-    except ImportError:  # read_frames falls back to PyAV
-        pass
-
-
-def _decode_all(dataset_dir: Path, manifest: pd.DataFrame, size: tuple[int, int], frame_interval: int,
-                workers: int | None, progress: bool, desc: str) -> tuple[np.ndarray, np.ndarray]:
-    from tqdm import tqdm
-
-    jobs = [decode_job(dataset_dir, p, n, frame_interval, size) for p, n in zip(manifest["path"], manifest["num_frames"])]
-    workers = workers or min(mp.cpu_count(), 8)
-    parts: list[np.ndarray] = []
-    with tqdm(total=len(jobs), desc=desc, unit="video", disable=None if progress else True) as bar:
-        if workers <= 1 or len(jobs) < 8:
-            for job in jobs:
-                parts.append(decode_video(job))
-                bar.update()
-        else:
-            _import_decoders()  # before the fork: otherwise every worker pays torch's ~1 s import itself
-            with ProcessPoolExecutor(max_workers=workers, mp_context=mp.get_context("fork")) as pool:
-                for frames in pool.map(decode_video, jobs, chunksize=4):
-                    parts.append(frames)
-                    bar.update()
-    lengths = [len(p) for p in parts]
-    return np.concatenate(parts), np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64)
-
-
 def load_store(
     dataset_dir: str | Path,
     manifest: pd.DataFrame,
@@ -163,36 +189,37 @@ def load_store(
     desc: str = "decoding",
     use_cache: bool = True,
 ) -> FrameStore:
-    """The manifest's videos as a :class:`FrameStore` (rows in manifest order): from the dataset's
-    clip cache at this size and interval when there is one (a stale one is an error), else decoded."""
+    """The manifest's videos as a :class:`FrameStore` (rows in manifest order).
+
+    With ``use_cache`` (what evaluation does) the store indexes the dataset's clip cache at this size
+    and interval, which is built first when there is none (a stale one is an error); nothing is read
+    yet. ``use_cache=False`` decodes every video into memory (for small data and benchmarks)."""
     dataset_dir = Path(dataset_dir)
     size = (int(frame_size[0]), int(frame_size[1]))
-    cache = open_cache(dataset_dir, size, frame_interval, list(manifest["video_id"])) if use_cache else None
-    if cache is not None:
-        frames, offsets = cache.gather(list(manifest["video_id"]))
-        store = FrameStore(frames, offsets, list(manifest["video_id"]), source=f"cache {cache.path}")
+    ids = list(manifest["video_id"])
+    if use_cache:
+        cache = ensure_cache(dataset_dir, size, frame_interval, ids, workers=workers, progress=progress)
+        rows = np.array([cache.position[v] for v in ids], dtype=np.int64)
+        store = FrameStore(cache.frames, cache.offsets[rows], np.diff(cache.offsets)[rows], ids, source=f"cache {cache.path}")
     else:
-        store = FrameStore(*_decode_all(dataset_dir, manifest, size, frame_interval, workers, progress, desc), list(manifest["video_id"]))
-    sampled = [np.arange(0, int(n), int(frame_interval)) for n in manifest["num_frames"]]
+        frames, offsets = decode_all(dataset_dir, manifest, size, frame_interval, workers, progress, desc)
+        store = FrameStore.from_offsets(frames, offsets, ids)
     if with_masks:
         path = dataset_dir / "boxes.parquet"
         if not path.is_file():
             raise VPBenchError(f"{dataset_dir}: the dataset has no person boxes (boxes.parquet); build it with --boxes, or ask for the whole frame explicitly")
-        boxes = pd.read_parquet(path)
-        groups = dict(tuple(boxes.groupby("video_id", sort=False)))
-        empty = boxes.iloc[:0]
-        store.masks = np.concatenate([
-            _rasterize(groups.get(vid, empty), idx, (int(w), int(h)), size)
-            for vid, idx, w, h in zip(manifest["video_id"], sampled, manifest["width"], manifest["height"])
-        ])
+        store.masks = BoxMasks(pd.read_parquet(path), manifest, frame_interval, size)
     if with_frame_labels:
         path = dataset_dir / "frame_labels.parquet"
         if not path.is_file():
             raise VPBenchError(f"{dataset_dir}: the dataset has no frame-level labels (frame_labels.parquet)")
         table = pd.read_parquet(path)
         by_video = {vid: g.sort_values("frame")[list(ATTRIBUTES)].to_numpy(np.int8) for vid, g in table.groupby("video_id")}
-        missing = [vid for vid in manifest["video_id"] if vid not in by_video]
+        missing = [vid for vid in ids if vid not in by_video]
         if missing:
             raise VPBenchError(f"{dataset_dir}: no frame labels for video '{missing[0]}'")
-        store.frame_labels = np.concatenate([by_video[vid][idx] for vid, idx in zip(manifest["video_id"], sampled)])
+        labels = np.zeros((len(store.frames), len(ATTRIBUTES)), dtype=np.int8)
+        for i, (vid, n) in enumerate(zip(ids, manifest["num_frames"])):
+            labels[store.rows(i)] = by_video[vid][np.arange(0, int(n), int(frame_interval))]
+        store.frame_labels = labels
     return store

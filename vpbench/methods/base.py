@@ -42,6 +42,7 @@ class PrivacyMethod:
     version: ClassVar[str] = "1"
     learned: ClassVar[bool] = False
     needs_person_masks: ClassVar[bool] = False
+    identity: ClassVar[bool] = False  # returns its input unchanged: evaluation skips transforming and storing a copy
     description: ClassVar[str] = ""
 
     def __init__(self, **options: Any) -> None:
@@ -57,6 +58,10 @@ class PrivacyMethod:
         killed run is resumed, the folder still holds them and ``fit`` should
         continue from the last one. It is deleted once the result is written.
         """
+
+    def provenance(self) -> dict:
+        """What the result should record about where this fit started (e.g. pretrained weights); ``{}`` by default."""
+        return {}
 
     def transform(self, videos: torch.Tensor, person_masks: torch.Tensor | None = None) -> torch.Tensor:
         """uint8 ``B x T x H x W x 3`` -> uint8 of the same shape."""

@@ -18,6 +18,7 @@ from .base import PrivacyMethod, check_videos, to_float, to_uint8
 
 class Raw(PrivacyMethod):
     name = "raw"
+    identity = True
     description = "identity (the raw videos): the upper bound of both action and privacy recognition"
 
     def transform(self, videos, person_masks=None):

@@ -400,6 +400,10 @@ class STPrivacy(PrivacyMethod):
         return _to_uint8(out.video.float())[:, :t].cpu()  # rounded from float32 whatever the pass's precision
 
     # --- state ------------------------------------------------------------------------
+    def provenance(self) -> dict:
+        """Which ViT weights the fit started from (a checkpoint carries it in its log)."""
+        return {"init_weights": self.log["init_weights"]} if "init_weights" in self.log else {}
+
     def state_dict(self) -> dict:
         net = self._require_net()
         config = {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(net.config).items()}
