@@ -19,8 +19,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import BENCH_DIR, median_time, print_rows, row, synth_dataset, write_rows  # noqa: E402
 
 from vpbench.data.builder import load_manifest  # noqa: E402
-from vpbench.data.cache import build_cache  # noqa: E402
-from vpbench.data.store import load_store  # noqa: E402
+from vpbench.data.frames.cache import build_cache  # noqa: E402
+from vpbench.data.frames.store import load_store  # noqa: E402
 
 
 def main() -> None:

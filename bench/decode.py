@@ -27,7 +27,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import BENCH_DIR, median_time, print_rows, real_format_videos, row, synth_dataset, write_rows  # noqa: E402
 
 from vpbench.data.builder import load_manifest  # noqa: E402
-from vpbench.data.store import load_store  # noqa: E402
+from vpbench.data.frames.store import load_store  # noqa: E402
 from vpbench.data.video import probe_video  # noqa: E402
 
 

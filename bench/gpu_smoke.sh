@@ -63,7 +63,7 @@ if [ "$DEVICE" != "cpu" ]; then
     || die "no GPU: torch.cuda.is_available() is false in $PY (torch $("$PY" -c 'import torch; print(torch.__version__)' 2>/dev/null || echo '?'))"
   echo "== GPU: $("$PY" -c 'import torch; print(torch.cuda.get_device_name(0), "| torch", torch.__version__, "| CUDA", torch.version.cuda)')"
 fi
-vpbench() { "$PY" -m vpbench.cli "$@"; }
+vpbench() { "$PY" -m vpbench "$@"; }
 
 mkdir -p "$WORK"
 WORK="$(cd "$WORK" && pwd)"
@@ -77,7 +77,7 @@ vpbench build --dataset synth-hmdb51 --size tiny --seed 0 --out "$WORK/synth-hmd
 MODELS_ARGS=()
 if [ "$SCHEDULE" = "short" ]; then
   # The shipped cards with every paper-profile epoch/step count cut to one (as tests/test_paper_profiles.py).
-  "$PY" -c 'import sys; from vpbench.config import write_one_step_models; write_one_step_models(sys.argv[1])' "$WORK/models"
+  "$PY" -c 'import sys; from vpbench.core.config import write_one_step_models; write_one_step_models(sys.argv[1])' "$WORK/models"
   MODELS_ARGS=(--models-dir "$WORK/models")
   echo "== schedule: short (paper profile, every epoch/step count cut to 1: $WORK/models)"
 else

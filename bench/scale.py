@@ -31,7 +31,7 @@ import yaml
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import BENCH_DIR, peak_rss, print_rows, real_format_videos, row, write_rows  # noqa: E402
 
-from vpbench.attributes import ATTRIBUTES  # noqa: E402
+from vpbench.core.attributes import ATTRIBUTES  # noqa: E402
 
 FRAMES = 100  # per video
 SIZE = (128, 160)  # frames kept: the paper profile's frame size
@@ -72,7 +72,7 @@ def make_datasets(work: Path, n: int) -> dict[int, Path]:
 def write_settings(work: Path, names: list[str]) -> tuple[Path, Path]:
     """A models folder whose profile `scale` is the cpu profile at 128x160, every frame, one epoch; and a
     protocols folder whose `known` evaluates on the scale datasets."""
-    from vpbench.config import _dir, recognizer_profile
+    from vpbench.core.config import _dir, recognizer_profile
 
     models, protocols = work / "models", work / "protocols"
     (models / "methods").mkdir(parents=True, exist_ok=True)

@@ -19,11 +19,11 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from vpbench.checkpoint import load_torch
-from vpbench.config import frame_interval, recognizer_profile
+from vpbench.core.checkpoint import load_torch
+from vpbench.core.config import frame_interval, recognizer_profile
 from vpbench.data.builder import load_manifest
-from vpbench.data.store import load_store
-from vpbench.evaluate import _split_indices
+from vpbench.data.frames.store import load_store
+from vpbench.evaluation.runner import _split_indices
 from vpbench.methods.stprivacy import BLACK, STPrivacy, _normalize
 from vpbench.networks.stprivacy import STPrivacyNet
 

@@ -24,7 +24,7 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import BENCH_DIR, print_rows, row, write_rows  # noqa: E402
 
-from vpbench.config import method_card, recognizer_profile
+from vpbench.core.config import method_card, recognizer_profile
 from vpbench.methods import create_method
 from vpbench.networks.stprivacy import STPrivacyConfig, STPrivacyNet, count_flops
 

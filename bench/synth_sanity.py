@@ -18,13 +18,13 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from vpbench.attributes import ATTRIBUTES
-from vpbench.config import frame_interval, recognizer_profile
+from vpbench.core.attributes import ATTRIBUTES
+from vpbench.core.config import frame_interval, recognizer_profile
 from vpbench.data.builder import load_manifest
-from vpbench.data.store import FrameStore, load_store
-from vpbench.engine import TrainConfig, predict_videos, train_video_recognizer
-from vpbench.evaluate import ensure_dataset
-from vpbench.metrics import action_top1, privacy_scores
+from vpbench.data.frames.store import FrameStore, load_store
+from vpbench.evaluation.engine import TrainConfig, predict_videos, train_video_recognizer
+from vpbench.evaluation.runner import ensure_dataset
+from vpbench.evaluation.metrics import action_top1, privacy_scores
 from vpbench.networks.recognizers import create_recognizer
 
 

@@ -117,7 +117,7 @@ def write_tiny_protocols(protocols: Path, samples: int = 20) -> Path:
 
     import yaml
 
-    from vpbench.config import _dir
+    from vpbench.core.config import _dir
 
     shutil.copytree(_dir("protocols", None), protocols)
     for p in protocols.glob("*.yaml"):

@@ -20,7 +20,7 @@ from pathlib import Path
 
 from vpbench.annotation.campaign import pull, push
 from vpbench.annotation.labelstudio import LabelStudio
-from vpbench.attributes import ATTRIBUTES
+from vpbench.core.attributes import ATTRIBUTES
 from vpbench.data.builder import build_dataset
 
 from .labelstudio_server import INSTALL_HINT, annotate, choice, create_annotator, label_studio_executable, project_tasks, start_server

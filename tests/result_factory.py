@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from vpbench.attributes import ATTRIBUTES
+from vpbench.core.attributes import ATTRIBUTES
 from vpbench.results import EvaluationResult, load_result_file
 
 

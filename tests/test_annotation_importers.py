@@ -16,7 +16,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from vpbench.annotation import (
+from vpbench.data.labels import (
     aggregate_votes,
     load_label_pickle,
     normalize_key,
@@ -26,8 +26,8 @@ from vpbench.annotation import (
     read_stprivacy_pickle,
     read_vote_csv,
 )
-from vpbench.attributes import ATTRIBUTES, STPRIVACY_PICKLE_ORDER
-from vpbench.errors import VPBenchError
+from vpbench.core.attributes import ATTRIBUTES, STPRIVACY_PICKLE_ORDER
+from vpbench.core.errors import VPBenchError
 
 
 def _dump(path: Path, obj: object, protocol: int = pickle.HIGHEST_PROTOCOL) -> Path:

@@ -13,13 +13,13 @@ import numpy as np
 import pytest
 import torch
 
-from vpbench.anonymize import Geometry, anonymize_video, clip_plan, stream_transform
-from vpbench.atomic import stale_temporaries
+from vpbench.apps.anonymize import Geometry, anonymize_video, clip_plan, stream_transform
+from vpbench.core.atomic import stale_temporaries
 from vpbench.cli import main
 from vpbench.data.builder import _read_boxes
-from vpbench.data.decode import resize_frames
+from vpbench.data.frames.decode import resize_frames
 from vpbench.data.video import iter_video, probe_video, read_frames, write_video, write_video_windows
-from vpbench.errors import VPBenchError
+from vpbench.core.errors import VPBenchError
 from vpbench.methods import METHODS, create_method
 from vpbench.methods.base import PrivacyMethod
 
@@ -142,7 +142,7 @@ def test_fixed_methods_cut_clips_by_pixels_changing_at_most_a_rounding(hd_video,
     """Large frames get shorter clips (memory). The blurs and blackening act frame by frame: not a pixel
     changes. Downsampling interpolates all frames of a call in one float kernel whose rounding depends
     on how many there are: a value may move by one level, rarely."""
-    import vpbench.anonymize as anon
+    import vpbench.apps.anonymize as anon
 
     _, decoded = hd_video
     blur = create_method("strongblur")

@@ -20,9 +20,9 @@ import pandas as pd
 import pytest
 import torch
 
-from vpbench.attributes import ATTRIBUTES
+from vpbench.core.attributes import ATTRIBUTES
 from vpbench.data.builder import build_dataset, load_manifest
-from vpbench.data.store import load_store
+from vpbench.data.frames.store import load_store
 from vpbench.data.video import probe_video, write_video
 from vpbench.methods import METHODS
 
@@ -353,8 +353,8 @@ def test_a_video_id_in_an_annotation_export_cannot_leave_the_dataset_root(corpus
 
 
 def test_video_names_in_every_label_format_cannot_leave_the_dataset_root(tmp_path):
-    from vpbench.annotation import read_labelstudio_export, read_pa_hmdb51, read_vote_csv
-    from vpbench.errors import VPBenchError
+    from vpbench.data.labels import read_labelstudio_export, read_pa_hmdb51, read_vote_csv
+    from vpbench.core.errors import VPBenchError
 
     # data.video is a URL or a path on the annotation server: only its file name is the key.
     export = tmp_path / "export.json"
@@ -393,7 +393,7 @@ def test_a_checkpoint_that_would_run_code_is_refused_and_nothing_runs(corpus, ca
 def test_a_tampered_built_manifest_cannot_point_outside_the_dataset(corpus, tmp_path):
     import shutil
 
-    from vpbench.errors import VPBenchError
+    from vpbench.core.errors import VPBenchError
 
     built = tmp_path / "built"
     shutil.copytree(corpus["root"] / "built", built, symlinks=True)
@@ -416,7 +416,7 @@ def test_debug_shows_the_traceback(corpus):
 
 
 def test_the_console_entry_point_prints_one_line_or_with_debug_the_traceback(tmp_path):
-    args = [sys.executable, "-m", "vpbench.cli", "evaluate", "--method", "rwa", "--protocol", "known"]
+    args = [sys.executable, "-m", "vpbench", "evaluate", "--method", "rwa", "--protocol", "known"]
     plain = subprocess.run(args, capture_output=True, text=True, env=ENV, cwd=tmp_path)
     assert plain.returncode == 2
     assert plain.stderr.splitlines() == [f"error: unknown method 'rwa' (did you mean 'raw'?); choose from: {METHOD_NAMES}"]
@@ -426,6 +426,6 @@ def test_the_console_entry_point_prints_one_line_or_with_debug_the_traceback(tmp
 
 def test_a_mistyped_option_is_a_usage_error_without_a_traceback(tmp_path):
     # Click's usage errors come from Typer's vendored Click (typer._click) or the click package.
-    proc = subprocess.run([sys.executable, "-m", "vpbench.cli", "evaluate", "--methd", "raw"], capture_output=True, text=True, env=ENV, cwd=tmp_path)
+    proc = subprocess.run([sys.executable, "-m", "vpbench", "evaluate", "--methd", "raw"], capture_output=True, text=True, env=ENV, cwd=tmp_path)
     assert proc.returncode == 2 and "Traceback" not in proc.stderr
     assert proc.stderr.splitlines()[-1].startswith("Error: No such option: --methd")

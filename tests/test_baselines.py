@@ -9,11 +9,11 @@ import pytest
 import torch
 from torch import nn
 
-from vpbench.anonymize import anonymize_video
+from vpbench.apps.anonymize import anonymize_video
 from vpbench.data.builder import build_dataset
 from vpbench.data.video import probe_video, write_video
-from vpbench.errors import VPBenchError
-from vpbench.evaluate import EvaluationRequest, evaluate
+from vpbench.core.errors import VPBenchError
+from vpbench.evaluation import EvaluationRequest, evaluate
 from vpbench.methods import FitData, create_method
 from vpbench.methods.collective import (
     AttributeDiscriminators,
@@ -323,7 +323,7 @@ def test_baseline_fit_is_deterministic_and_save_load_round_trips(name, fitted, t
 
 @pytest.mark.parametrize("name", BASELINES)
 def test_killed_fit_resumes_from_its_checkpoint_to_the_same_result(name, fitted, tiny_models, tmp_path, monkeypatch):
-    from vpbench.checkpoint import Checkpointer
+    from vpbench.core.checkpoint import Checkpointer
 
     save = Checkpointer.save
 

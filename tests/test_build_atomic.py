@@ -18,7 +18,7 @@ import pytest
 from vpbench import build_dataset
 from vpbench.cli import main
 from vpbench.data import staging
-from vpbench.errors import VPBenchError
+from vpbench.core.errors import VPBenchError
 
 
 def _run(capsys, *args) -> tuple[int, str, str]:

@@ -12,10 +12,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from vpbench.attributes import ATTRIBUTES, STPRIVACY_PICKLE_ORDER
+from vpbench.core.attributes import ATTRIBUTES, STPRIVACY_PICKLE_ORDER
 from vpbench.data.builder import build_dataset, load_manifest
 from vpbench.data.video import write_video
-from vpbench.errors import VPBenchError
+from vpbench.core.errors import VPBenchError
 
 from .conftest import gradient_frames
 
@@ -155,7 +155,7 @@ def test_manifest_dataset_with_inline_labels(tmp_path):
 
 def test_cli_user_error_is_one_line_without_traceback(tmp_path):
     proc = subprocess.run(
-        [sys.executable, "-m", "vpbench.cli", "build", "--dataset", "vp-hmdb5", "--out", str(tmp_path / "o")],
+        [sys.executable, "-m", "vpbench", "build", "--dataset", "vp-hmdb5", "--out", str(tmp_path / "o")],
         capture_output=True, text=True,
     )
     assert proc.returncode == 2
@@ -182,7 +182,7 @@ def test_pickle_that_runs_code_is_refused_and_nothing_runs(tmp_path):
 @pytest.mark.reference
 def test_vp_hmdb51_from_the_real_stprivacy_pickle(tmp_path, reference):
     """Raw tree named after the real pickle's keys (2 per class, .avi): labels equal the pickle's."""
-    from vpbench.annotation import load_label_pickle
+    from vpbench.data.labels import load_label_pickle
 
     labels_path = reference / "stprivacy-annotations" / "hmdb51_privacy_attribute_label.pickle"
     table = load_label_pickle(labels_path)

@@ -10,10 +10,10 @@ import numpy as np
 import pytest
 
 from vpbench.data.builder import build_dataset, load_manifest
-from vpbench.data.cache import build_cache, cache_path, open_cache
-from vpbench.data.framefile import FrameFile
-from vpbench.data.store import load_store
-from vpbench.errors import VPBenchError
+from vpbench.data.frames.cache import build_cache, cache_path, open_cache
+from vpbench.data.frames.framefile import FrameFile
+from vpbench.data.frames.store import load_store
+from vpbench.core.errors import VPBenchError
 
 SIZE, INTERVAL = (32, 40), 2
 
@@ -78,7 +78,7 @@ def test_a_damaged_or_foreign_cache_is_refused_not_used(dataset):
 
 
 def test_a_killed_cache_build_leaves_no_index(dataset, monkeypatch):
-    import vpbench.data.decode as store
+    import vpbench.data.frames.decode as store
 
     build_cache(dataset, SIZE, INTERVAL, progress=False)
 
@@ -102,8 +102,8 @@ def test_cli_cache_takes_the_profile_size(dataset, tiny_models):
 
 
 def test_evaluate_reads_the_cache_and_decodes_nothing(dataset, tiny_models, tmp_path, monkeypatch):
-    import vpbench.data.decode as store
-    from vpbench.evaluate import EvaluationRequest, evaluate
+    import vpbench.data.frames.decode as store
+    from vpbench.evaluation import EvaluationRequest, evaluate
 
     from .conftest import write_tiny_protocols
 

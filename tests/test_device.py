@@ -20,12 +20,12 @@ import pytest
 import torch
 import yaml
 
-from vpbench import distributed
+from vpbench.core import distributed
 from vpbench.data.builder import build_dataset
-from vpbench.data.store import FrameStore
-from vpbench.engine import TrainConfig, predict_frames, predict_videos, train_frame_recognizer, train_video_recognizer
-from vpbench.errors import VPBenchError
-from vpbench.evaluate import EvaluationRequest, evaluate
+from vpbench.data.frames.store import FrameStore
+from vpbench.evaluation.engine import TrainConfig, predict_frames, predict_videos, train_frame_recognizer, train_video_recognizer
+from vpbench.core.errors import VPBenchError
+from vpbench.evaluation import EvaluationRequest, evaluate
 from vpbench.methods import FitData, create_method
 from vpbench.networks.recognizers import create_recognizer
 

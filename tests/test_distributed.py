@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 import yaml
 
-from vpbench import distributed
+from vpbench.core import distributed
 from vpbench.data.builder import build_dataset
 
 from .conftest import TINY_PROFILE, TINY_STPRIVACY, write_tiny_models, write_tiny_protocols

@@ -42,7 +42,7 @@ CHANGES = {
 SCRIPT = r"""
 import json, sys
 import numpy as np, torch
-from vpbench import distributed
+from vpbench.core import distributed
 from vpbench.methods import FitData, create_method
 from vpbench.methods.anonymizer_method import ClipDraw
 
@@ -144,7 +144,7 @@ def test_baseline_fits_under_two_gloo_processes_equal_one_process(models, tmp_pa
 
 
 def test_frame_models_with_group_norm_have_no_batch_statistics_and_a_bad_norm_is_refused():
-    from vpbench.errors import VPBenchError
+    from vpbench.core.errors import VPBenchError
     from vpbench.networks.frame_models import create_frame_model
 
     # The premise of the test above: with norm: group nothing in a frame model depends on the rest of the batch.

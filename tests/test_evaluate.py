@@ -11,8 +11,8 @@ import textwrap
 import pytest
 
 from vpbench.data.builder import build_dataset
-from vpbench.errors import VPBenchError
-from vpbench.evaluate import EvaluationRequest, evaluate
+from vpbench.core.errors import VPBenchError
+from vpbench.evaluation import EvaluationRequest, evaluate
 
 from .conftest import write_tiny_models, write_tiny_protocols
 from .result_factory import read_result
@@ -57,7 +57,7 @@ def test_known_writes_a_result_with_the_contract_keys(env, tmp_path):
 
 def _cli_scores(env, out, seed):
     proc = subprocess.run(
-        [sys.executable, "-m", "vpbench.cli", "evaluate", "--method", "downsample-2x", "--protocol", "known", "--dataset", "synth-ucf101",
+        [sys.executable, "-m", "vpbench", "evaluate", "--method", "downsample-2x", "--protocol", "known", "--dataset", "synth-ucf101",
          "--data-root", str(env["data"]), "--models-dir", str(env["models"]), "--protocols-dir", str(env["protocols"]),
          "--out", str(out), "--seed", str(seed)],
         capture_output=True, text=True,
@@ -132,11 +132,11 @@ def test_third_party_method_from_an_entry_point_is_listed_and_evaluated(env, tmp
                 return 255 - videos
     '''))
     envv = {**os.environ, "PYTHONPATH": os.pathsep.join([str(site), os.environ.get("PYTHONPATH", "")])}
-    listed = subprocess.run([sys.executable, "-m", "vpbench.cli", "methods"], capture_output=True, text=True, env=envv, check=True)
+    listed = subprocess.run([sys.executable, "-m", "vpbench", "methods"], capture_output=True, text=True, env=envv, check=True)
     line = next(l for l in listed.stdout.splitlines() if l.startswith("invert"))
     assert "vpbench-invert" in line and "v0.1" in line
     proc = subprocess.run(
-        [sys.executable, "-m", "vpbench.cli", "evaluate", "--method", "invert", "--protocol", "known", "--dataset", "synth-hmdb51",
+        [sys.executable, "-m", "vpbench", "evaluate", "--method", "invert", "--protocol", "known", "--dataset", "synth-hmdb51",
          "--data-root", str(env["data"]), "--models-dir", str(env["models"]), "--protocols-dir", str(env["protocols"]),
          "--out", str(tmp_path / "results")],
         capture_output=True, text=True, env=envv,

@@ -150,7 +150,7 @@ def _snapshot_names(folder: Path) -> set[str]:
 
 def test_sigterm_during_an_atomic_write_removes_the_temporary_and_exits_143(tmp_path, capsys, monkeypatch):
     """The SIGTERM handler raises in the main thread, so the write's cleanup runs before the exit."""
-    import vpbench.atomic as atomic
+    import vpbench.core.atomic as atomic
     from .result_factory import write_result
     from vpbench.cli import main
 

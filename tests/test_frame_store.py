@@ -17,10 +17,10 @@ import pytest
 import torch
 
 from vpbench.data.builder import build_dataset, load_manifest
-from vpbench.data.cache import cache_path
-from vpbench.data.framefile import FrameFile
-from vpbench.data.store import FrameStore, load_store
-from vpbench.errors import VPBenchError
+from vpbench.data.frames.cache import cache_path
+from vpbench.data.frames.framefile import FrameFile
+from vpbench.data.frames.store import FrameStore, load_store
+from vpbench.core.errors import VPBenchError
 from vpbench.methods import create_method
 
 from .conftest import write_tiny_models, write_tiny_protocols
@@ -73,7 +73,7 @@ def test_a_store_over_the_cache_reads_only_batches_and_subsets_are_views(env):
 
 
 def test_transformed_videos_go_to_one_file_that_resume_reuses(env, tmp_path, monkeypatch):
-    from vpbench.evaluate import transform_store
+    from vpbench.evaluation.runner import transform_store
 
     dataset = env["data"] / "synth-hmdb51"
     manifest = load_manifest(dataset)
@@ -94,7 +94,7 @@ def test_transformed_videos_go_to_one_file_that_resume_reuses(env, tmp_path, mon
 
 
 def _evaluate(env, out: Path, method: str = "raw", protocol: str = "known", suite: str = "synth", dataset: str = "synth-hmdb51"):
-    from vpbench.evaluate import EvaluationRequest, evaluate
+    from vpbench.evaluation import EvaluationRequest, evaluate
 
     return evaluate(EvaluationRequest(method=method, protocol=protocol, suite=suite, dataset=dataset, data_root=env["data"], out=out,
                                       models_dir=env["models"], protocols_dir=env["protocols"], progress=False))
@@ -117,7 +117,7 @@ def test_no_room_for_the_cache_is_one_line_before_any_work(env, tmp_path, monkey
 
     data = tmp_path / "data"
     shutil.copytree(env["data"] / "synth-hmdb51", data / "synth-hmdb51", ignore=shutil.ignore_patterns("cache"))
-    monkeypatch.setattr("vpbench.atomic.shutil.disk_usage", lambda p: Usage(10**9, 10**9 - 1000, 1000))
+    monkeypatch.setattr("vpbench.core.atomic.shutil.disk_usage", lambda p: Usage(10**9, 10**9 - 1000, 1000))
     with pytest.raises(SystemExit) as stop:
         main(["evaluate", "--method", "raw", "--protocol", "known", "--dataset", "synth-hmdb51", "--data-root", str(data),
               "--models-dir", str(env["models"]), "--protocols-dir", str(env["protocols"]), "--out", str(tmp_path / "results")])
@@ -148,7 +148,7 @@ def _stand_in_pa(env, data: Path, n_train: int = 4, n_test: int = 4) -> list[str
 
 
 def test_the_frame_protocol_trains_on_no_video_of_the_frame_labelled_set(env, tmp_path, monkeypatch, one_thread):
-    import vpbench.evaluate as ev
+    import vpbench.evaluation.runner as ev
 
     data = tmp_path / "data"
     in_train = _stand_in_pa(env, data)
@@ -174,7 +174,7 @@ def test_the_frame_protocol_trains_on_no_video_of_the_frame_labelled_set(env, tm
 
 
 def test_frame_level_intervals_resample_videos():
-    from vpbench.metrics import bootstrap_ci
+    from vpbench.evaluation.metrics import bootstrap_ci
 
     rng = np.random.default_rng(0)
     video = np.repeat(np.arange(12), 25)  # 12 videos of 25 frames; frames of one video are alike

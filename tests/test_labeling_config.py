@@ -1,7 +1,7 @@
 import xml.etree.ElementTree as ET
 from importlib import resources
 
-from vpbench.attributes import ATTRIBUTES
+from vpbench.core.attributes import ATTRIBUTES
 
 
 def test_labeling_config_has_one_required_yes_no_choice_per_attribute():

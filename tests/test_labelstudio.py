@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from vpbench.attributes import ATTRIBUTES
+from vpbench.core.attributes import ATTRIBUTES
 from vpbench.cli import main
 from vpbench.data.builder import build_dataset, load_manifest
 

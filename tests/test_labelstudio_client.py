@@ -16,7 +16,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 
 from vpbench.annotation.labelstudio import LabelStudio, normalize_url, token_from
-from vpbench.errors import VPBenchError
+from vpbench.core.errors import VPBenchError
 
 LEGACY = "0123456789abcdef0123456789abcdef01234567"
 
@@ -237,7 +237,7 @@ def test_importing_vpbench_and_its_cli_needs_no_label_studio_sdk():
             "        if name.split('.')[0] in ('label_studio_sdk', 'label_studio'):\n"
             "            raise ImportError('blocked ' + name)\n"
             "sys.meta_path.insert(0, Block())\n"
-            "import vpbench, vpbench.cli, vpbench.annotation.campaign, vpbench.cli_annotate\n"
+            "import vpbench, vpbench.cli, vpbench.annotation.campaign, vpbench.cli.annotate\n"
             "print('ok')\n")
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert proc.returncode == 0 and proc.stdout.strip() == "ok", proc.stderr

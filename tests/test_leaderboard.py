@@ -12,7 +12,7 @@ import textwrap
 import numpy as np
 import pytest
 
-from vpbench.errors import VPBenchError
+from vpbench.core.errors import VPBenchError
 from vpbench.leaderboard import build_tables, pareto_fronts, write_leaderboard
 from vpbench.results import load_results, preview_path, validate_result
 
@@ -20,7 +20,7 @@ from .result_factory import result_doc, write_result, write_standard_results
 
 
 def _cli(*args, cwd=None):
-    return subprocess.run([sys.executable, "-m", "vpbench.cli", *map(str, args)], capture_output=True, text=True, cwd=cwd, timeout=120)
+    return subprocess.run([sys.executable, "-m", "vpbench", *map(str, args)], capture_output=True, text=True, cwd=cwd, timeout=120)
 
 
 def _tables(root):
@@ -61,7 +61,8 @@ def test_validation_refuses_non_numbers_nan_and_other_schema_versions():
 
 
 def test_evaluate_writes_the_schema_version_the_validator_reads():
-    from vpbench import evaluate, results
+    from vpbench.evaluation import runner as evaluate
+    from vpbench import results
 
     assert evaluate.RESULT_SCHEMA_VERSION == results.RESULT_SCHEMA_VERSION
 
@@ -230,7 +231,7 @@ def test_running_twice_gives_identical_files(tmp_path):
 
 
 def test_previews_beside_results_are_copied_and_embedded(tmp_path):
-    from vpbench.plots import preview_strip
+    from vpbench.evaluation.preview import preview_strip
 
     results = tmp_path / "results"
     path = write_result(results, method="blackening")
@@ -247,7 +248,7 @@ def test_previews_beside_results_are_copied_and_embedded(tmp_path):
 def test_preview_strip_shows_raw_above_transformed():
     import matplotlib.image
 
-    from vpbench.plots import preview_strip
+    from vpbench.evaluation.preview import preview_strip
 
     raw = np.full((8, 16, 20, 3), 200, np.uint8)
     image = matplotlib.image.imread(io.BytesIO(preview_strip([raw, raw], [raw * 0, raw * 0], "m")))
@@ -258,7 +259,7 @@ def test_preview_strip_shows_raw_above_transformed():
 
 
 def test_a_failing_preview_does_not_fail_the_caller(tmp_path, caplog):
-    from vpbench.plots import write_preview
+    from vpbench.evaluation.preview import write_preview
 
     class Broken:
         def video(self, i):
@@ -335,7 +336,7 @@ def test_evaluate_writes_a_preview_that_the_leaderboard_embeds(tmp_path):
     from vpbench.results import EvaluationResult
 
     from vpbench.data.builder import build_dataset
-    from vpbench.evaluate import EvaluationRequest, evaluate
+    from vpbench.evaluation import EvaluationRequest, evaluate
 
     from .conftest import write_tiny_models, write_tiny_protocols
 

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from vpbench.errors import VPBenchError
+from vpbench.core.errors import VPBenchError
 from vpbench.methods import METHODS, create_method
 
 
@@ -128,7 +128,7 @@ def test_unknown_method_suggests_the_closest_name():
 
 @pytest.mark.parametrize("name", [e.name for e in METHODS.entries() if e.origin == "builtin"])
 def test_every_builtin_method_has_a_complete_card(name):
-    from vpbench.config import method_card
+    from vpbench.core.config import method_card
 
     card = method_card(name)
     assert card is not None, f"models/methods/{name}.yaml is missing"

@@ -2,8 +2,8 @@ import numpy as np
 import pytest
 from sklearn.metrics import accuracy_score, average_precision_score, f1_score
 
-from vpbench.errors import VPBenchError
-from vpbench.metrics import action_top1, bootstrap_ci, privacy_cmap, privacy_f1, privacy_scores
+from vpbench.core.errors import VPBenchError
+from vpbench.evaluation.metrics import action_top1, bootstrap_ci, privacy_cmap, privacy_f1, privacy_scores
 
 
 def test_action_top1_hand_made():
@@ -76,7 +76,7 @@ def test_bootstrap_of_a_tuple_metric_equals_separate_bootstraps():
 
 
 def test_per_action_top1_names_each_class_and_where_its_errors_go():
-    from vpbench.metrics import per_action_top1
+    from vpbench.evaluation.metrics import per_action_top1
 
     scores = np.eye(3)[[0, 0, 1, 2, 2, 1]]  # class 0 right twice; class 1: right, wrong (->2); class 2: 2 right
     labels = [0, 0, 1, 1, 2, 2]
@@ -87,7 +87,7 @@ def test_per_action_top1_names_each_class_and_where_its_errors_go():
 
 
 def test_average_precision_equals_scikit_learn_with_ties_and_few_positives():
-    from vpbench.metrics import _ap
+    from vpbench.evaluation.metrics import _ap
 
     rng = np.random.default_rng(0)
     for case in range(300):

@@ -14,9 +14,9 @@ import numpy as np
 import pytest
 import torch
 
-from vpbench.config import method_card, recognizer_profile, write_one_step_models
-from vpbench.data.store import FrameStore
-from vpbench.engine import TrainConfig, predict_frames, predict_videos, train_frame_recognizer, train_video_recognizer
+from vpbench.core.config import method_card, recognizer_profile, write_one_step_models
+from vpbench.data.frames.store import FrameStore
+from vpbench.evaluation.engine import TrainConfig, predict_frames, predict_videos, train_frame_recognizer, train_video_recognizer
 from vpbench.methods import FitData, create_method
 from vpbench.networks.recognizers import create_recognizer
 

@@ -84,8 +84,8 @@ def test_a_negative_seed_is_refused_before_anything(env, tmp_path, capsys):
 
 
 def test_the_python_api_refuses_a_negative_seed_too(env, tmp_path):
-    from vpbench.errors import VPBenchError
-    from vpbench.evaluate import EvaluationRequest, evaluate
+    from vpbench.core.errors import VPBenchError
+    from vpbench.evaluation import EvaluationRequest, evaluate
 
     out = tmp_path / "res"
     request = EvaluationRequest(method="raw", protocol="known", dataset="synth-hmdb51", data_root=env["data"], seed=-3, out=out,
@@ -245,7 +245,7 @@ def test_whole_frame_for_a_method_that_uses_no_person_regions_is_refused(env, tm
 
 
 def test_method_arguments_are_checked_for_box_methods_too():
-    from vpbench.errors import VPBenchError
+    from vpbench.core.errors import VPBenchError
     from vpbench.methods import check_method_arguments
 
     check_method_arguments("strongblur", whole_frame=True)
@@ -288,7 +288,7 @@ def test_a_later_jobs_work_folder_of_other_settings_is_refused_before_the_first_
 @pytest.mark.parametrize("raised, code", [(RuntimeError, None), (KeyboardInterrupt, 130)])
 def test_a_run_that_fails_before_its_first_checkpoint_leaves_no_work_folder(env, tmp_path, capsys, monkeypatch, raised, code):
     """The work folder (run.json alone) is no use to --resume: it goes with the failure."""
-    import vpbench.evaluate as ev
+    import vpbench.evaluation.runner as ev
 
     def decode(*args, **kwargs):
         assert (out / "known" / "synth-hmdb51" / "raw" / "cpu-seed0.work" / "run.json").is_file()  # the folder existed
@@ -306,7 +306,7 @@ def test_a_run_that_fails_before_its_first_checkpoint_leaves_no_work_folder(env,
 
 
 def test_a_work_folder_with_checkpoints_stays_for_resume(tmp_path):
-    from vpbench.resume import WorkDir
+    from vpbench.evaluation.resume import WorkDir
 
     result = tmp_path / "r" / "cpu-seed0.json"
     work = WorkDir(result, {"a": 1}, resume=False)
@@ -325,7 +325,7 @@ def test_the_shared_option_callbacks_fail_in_one_line():
     import typer
 
     from vpbench.cli import non_negative_int, positive_int
-    from vpbench.errors import VPBenchError
+    from vpbench.core.errors import VPBenchError
 
     app = typer.Typer()
 

@@ -24,12 +24,12 @@ import pytest
 import torch
 import yaml
 
-from vpbench.atomic import atomic_write, atomic_write_json, atomic_write_text, stale_temporaries
-from vpbench.checkpoint import Checkpointer
+from vpbench.core.atomic import atomic_write, atomic_write_json, atomic_write_text, stale_temporaries
+from vpbench.core.checkpoint import Checkpointer
 from vpbench.data.builder import build_dataset
-from vpbench.engine import TrainConfig, train_frame_recognizer, train_video_recognizer
-from vpbench.errors import VPBenchError
-from vpbench.evaluate import EvaluationRequest, evaluate
+from vpbench.evaluation.engine import TrainConfig, train_frame_recognizer, train_video_recognizer
+from vpbench.core.errors import VPBenchError
+from vpbench.evaluation import EvaluationRequest, evaluate
 from vpbench.networks.recognizers import create_recognizer
 
 from .conftest import REPO, TINY_PROFILE, TINY_STPRIVACY, write_tiny_models, write_tiny_protocols
@@ -81,7 +81,7 @@ def test_a_writer_killed_mid_write_leaves_no_partial_target(tmp_path):
     target = tmp_path / "result.json"
     script = (
         "import sys, time\n"
-        "from vpbench.atomic import atomic_write\n"
+        "from vpbench.core.atomic import atomic_write\n"
         "def slow(tmp):\n"
         "    with open(tmp, 'w') as f:\n"
         "        f.write('{\"half\": '); f.flush(); print('writing', flush=True); time.sleep(60)\n"
@@ -138,7 +138,7 @@ def _count_saves(monkeypatch, crash_after: int | None = None) -> dict:
 
 
 def _tiny_store(frame_labels: bool = False):
-    from vpbench.data.store import FrameStore
+    from vpbench.data.frames.store import FrameStore
 
     rng = np.random.default_rng(0)
     lengths = [10, 12, 9, 11, 10, 13]
@@ -257,7 +257,7 @@ def kill_env(tmp_path_factory):
 
 
 def _evaluate_args(env, out, *extra):
-    return [sys.executable, "-m", "vpbench.cli", "evaluate", "--method", "stprivacy", "--protocol", "known", "--dataset", "synth-hmdb51",
+    return [sys.executable, "-m", "vpbench", "evaluate", "--method", "stprivacy", "--protocol", "known", "--dataset", "synth-hmdb51",
             "--data-root", str(env["data"]), "--models-dir", str(env["models"]), "--protocols-dir", str(env["protocols"]),
             "--out", str(out), *extra]
 
@@ -341,7 +341,7 @@ def _request(env, out, **kw):
 
 def _interrupt_after(monkeypatch, phase: str):
     """Stop the in-process run right after ``phase`` (as a kill would, minus the process)."""
-    import vpbench.evaluate as ev
+    import vpbench.evaluation.runner as ev
 
     real = ev.Timer.run
 
@@ -418,7 +418,7 @@ def test_resume_refuses_a_result_of_another_protocol_version_naming_it(env, tmp_
     doc["protocol"]["version"] = 0
     path.write_text(json.dumps(doc))
     proc = subprocess.run(
-        [sys.executable, "-m", "vpbench.cli", "evaluate", "--method", "raw", "--protocol", "known", "--dataset", "synth-hmdb51",
+        [sys.executable, "-m", "vpbench", "evaluate", "--method", "raw", "--protocol", "known", "--dataset", "synth-hmdb51",
          "--data-root", str(env["data"]), "--models-dir", str(env["models"]), "--protocols-dir", str(env["protocols"]),
          "--out", str(tmp_path), "--resume"], capture_output=True, text=True, env=ENV, cwd=REPO)
     assert proc.returncode == 2

@@ -6,11 +6,11 @@ from __future__ import annotations
 import pytest
 import torch
 
-from vpbench.anonymize import anonymize_video
+from vpbench.apps.anonymize import anonymize_video
 from vpbench.data.builder import build_dataset
 from vpbench.data.video import probe_video, read_video, write_video
-from vpbench.errors import VPBenchError
-from vpbench.evaluate import EvaluationRequest, evaluate
+from vpbench.core.errors import VPBenchError
+from vpbench.evaluation import EvaluationRequest, evaluate
 from vpbench.methods import create_method
 
 from .conftest import gradient_frames, write_tiny_protocols
@@ -52,7 +52,7 @@ def test_keep_ratio_sweep_from_one_checkpoint_needs_no_training(trained):
 def test_lower_keep_ratio_blackens_more_tubelets(trained):
     ckpt = trained["result"].with_suffix(".pt")
     clip = torch.from_numpy(read_video(next((trained["root"] / "data" / "synth-hmdb51" / "raw").rglob("*.avi")))[:8])
-    from vpbench.data.decode import resize_frames
+    from vpbench.data.frames.decode import resize_frames
 
     clip = torch.from_numpy(resize_frames(clip.numpy(), (32, 40)))[None]
     black = []
@@ -172,7 +172,7 @@ def test_scale_jitter_crops_and_resizes_each_training_clip(tiny_models, tmp_path
 
 def test_one_backward_pass_gives_each_model_the_gradient_of_its_own_loss():
     """The adversarial step's single pass: recognizer r gets d loss_r, the transformer upstream lambda x it."""
-    from vpbench.engine import scale_grad
+    from vpbench.core.optim import scale_grad
 
     torch.manual_seed(0)
     g, r = torch.nn.Linear(4, 4), torch.nn.Linear(4, 2)

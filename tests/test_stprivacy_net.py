@@ -9,7 +9,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from vpbench.errors import VPBenchError
+from vpbench.core.errors import VPBenchError
 
 from vpbench.networks.stprivacy import (
     Attention,
@@ -388,7 +388,7 @@ def test_a_weights_file_that_fits_nothing_is_one_line(tmp_path):
 
 
 def test_the_paper_profile_needs_vit_weights_or_an_explicit_none(tmp_path):
-    from vpbench.config import method_card
+    from vpbench.core.config import method_card
     from vpbench.methods import create_method
 
     paper = method_card("stprivacy")["profiles"]["paper"]

@@ -8,8 +8,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from vpbench.annotation import read_labelstudio_export
-from vpbench.attributes import ATTRIBUTES
+from vpbench.data.labels import read_labelstudio_export
+from vpbench.core.attributes import ATTRIBUTES
 from vpbench.data.builder import build_dataset, load_manifest
 from vpbench.data.synth import render
 from vpbench.data.video import probe_video
@@ -131,7 +131,7 @@ def test_synth_ucf101_uses_the_ucf101_layout(tmp_path):
 
 
 def test_refuses_to_write_into_a_folder_with_other_files(tmp_path):
-    from vpbench.errors import VPBenchError
+    from vpbench.core.errors import VPBenchError
 
     (tmp_path / "precious.txt").write_text("keep me")
     with pytest.raises(VPBenchError, match="not a VP-Synth build"):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from vpbench.attributes import ATTRIBUTES
+from vpbench.core.attributes import ATTRIBUTES
 from vpbench.data.synth import render as R
 
 T = 16  # short clips keep the whole file fast; every property holds at any length

@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 
 from vpbench.data.video import VideoError, probe_video, read_frames, read_video, write_video
-from vpbench.errors import VPBenchError
+from vpbench.core.errors import VPBenchError
 
 from .conftest import gradient_frames
 

@@ -17,9 +17,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from vpbench.attributes import ATTRIBUTES
+from vpbench.core.attributes import ATTRIBUTES
 from vpbench.data.builder import build_dataset, load_manifest
-from vpbench.errors import VPBenchError
+from vpbench.core.errors import VPBenchError
 
 from .conftest import write_tiny_protocols
 
@@ -108,7 +108,7 @@ def synth(tmp_path_factory):
 @pytest.fixture(scope="module")
 def stprivacy_result(synth, tiny_models):
     """A real `vpbench evaluate` result of a learned method (its checkpoint beside the JSON)."""
-    from vpbench.evaluate import EvaluationRequest, evaluate
+    from vpbench.evaluation import EvaluationRequest, evaluate
 
     [path] = evaluate(EvaluationRequest(
         method="stprivacy", protocol="known", suite="synth", dataset="synth-hmdb51", data_root=synth / "data",
@@ -124,7 +124,7 @@ def _by_video(collection) -> dict:
 @pytest.mark.fiftyone
 def test_view_has_one_sample_per_video_with_labels_votes_and_boxes(fiftyone_db, synth, tmp_path):
     from vpbench.data.video import probe_video
-    from vpbench.view import build_view
+    from vpbench.apps.view import build_view
 
     data = synth / "data" / "synth-hmdb51"
     built = build_view(data, name="t-labels", media_dir=tmp_path / "media", progress=False)
@@ -170,7 +170,7 @@ def test_view_has_one_sample_per_video_with_labels_votes_and_boxes(fiftyone_db, 
 @pytest.mark.fiftyone
 def test_view_with_results_groups_raw_and_method_slices(fiftyone_db, synth, stprivacy_result, tmp_path):
     from vpbench.data.video import probe_video
-    from vpbench.view import build_view
+    from vpbench.apps.view import build_view
 
     data = synth / "data" / "synth-hmdb51"
     manifest = load_manifest(data)
@@ -239,7 +239,7 @@ def test_cli_view_refuses_a_result_of_another_dataset(fiftyone_db, synth, stpriv
 
 
 def test_missing_fiftyone_is_a_one_line_error_naming_the_extra(monkeypatch, tmp_path):
-    from vpbench.view import import_fiftyone
+    from vpbench.apps.view import import_fiftyone
 
     monkeypatch.setitem(sys.modules, "fiftyone", None)  # what an absent package looks like to `import`
     with pytest.raises(VPBenchError, match=r"pip install 'vpbench\[fiftyone\]'") as exc:
@@ -248,5 +248,5 @@ def test_missing_fiftyone_is_a_one_line_error_naming_the_extra(monkeypatch, tmp_
 
 
 def test_importing_vpbench_and_its_cli_does_not_import_fiftyone():
-    code = "import sys, vpbench, vpbench.cli, vpbench.view; sys.exit('fiftyone' in sys.modules)"
+    code = "import sys, vpbench, vpbench.cli, vpbench.apps.view; sys.exit('fiftyone' in sys.modules)"
     assert subprocess.run([sys.executable, "-c", code], check=False).returncode == 0

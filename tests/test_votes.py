@@ -9,15 +9,15 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from vpbench.annotation import (
+from vpbench.data.labels import (
     DEFAULT_TIE_POLICY,
     TIE_POLICIES,
     aggregate_votes,
     fleiss_kappa,
     fleiss_kappa_varying,
 )
-from vpbench.attributes import ATTRIBUTES
-from vpbench.errors import VPBenchError
+from vpbench.core.attributes import ATTRIBUTES
+from vpbench.core.errors import VPBenchError
 
 # Fleiss (1971) / Wikipedia worked example: 10 subjects, 14 raters, 5 categories.
 WIKIPEDIA = np.array(

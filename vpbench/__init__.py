@@ -9,8 +9,8 @@ Python API (the CLI is a thin layer over these)::
 
 __version__ = "0.1.0"
 
-from .attributes import ATTRIBUTES  # noqa: E402
-from .errors import VPBenchError  # noqa: E402
+from .core.attributes import ATTRIBUTES  # noqa: E402
+from .core.errors import VPBenchError  # noqa: E402
 
 
 def __getattr__(name: str):

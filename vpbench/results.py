@@ -20,7 +20,7 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any, NamedTuple
 
-from .errors import VPBenchError
+from .core.errors import VPBenchError
 
 RESULT_SCHEMA_VERSION = 1
 

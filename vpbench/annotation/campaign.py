@@ -30,9 +30,9 @@ from dataclasses import asdict, dataclass, field
 from importlib import resources
 from pathlib import Path, PurePosixPath
 
-from ..atomic import atomic_write_bytes
-from ..attributes import ATTRIBUTES
-from ..errors import VPBenchError, did_you_mean
+from ..core.atomic import atomic_write_bytes
+from ..core.attributes import ATTRIBUTES
+from ..core.errors import VPBenchError, did_you_mean
 from .labelstudio import LabelStudio, LabelStudioError, local_file_url
 
 __all__ = ["PushResult", "PullResult", "Status", "push", "pull", "status", "dataset_videos", "labeling_config"]
@@ -345,8 +345,8 @@ def _user_key(completed_by) -> str:
 
 def status(client: LabelStudio, project: str, overlap: int | None = None) -> Status:
     """Progress and agreement so far (see the module docstring)."""
-    from .importers import read_labelstudio_export
-    from .votes import aggregate_votes
+    from ..data.labels.importers import read_labelstudio_export
+    from ..data.labels.votes import aggregate_votes
 
     found = _require_project(client, project)
     project_id = int(found["id"])

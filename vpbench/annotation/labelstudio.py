@@ -30,7 +30,7 @@ from collections.abc import Iterator
 from typing import Any
 from urllib.parse import quote, urlencode, urlsplit, urlunsplit
 
-from ..errors import VPBenchError
+from ..core.errors import VPBenchError
 
 __all__ = ["LabelStudio", "normalize_url", "token_from"]
 

@@ -23,7 +23,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from ..errors import VPBenchError
+from ..core.errors import VPBenchError
 
 COORDS = ("x0", "y0", "x1", "y1")
 WHOLE = ("frame", "person")  # columns that hold whole numbers

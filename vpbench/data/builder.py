@@ -25,13 +25,19 @@ import numpy as np
 import pandas as pd
 
 from .. import __version__
-from ..atomic import atomic_write, atomic_write_json, check_output_dir
-from ..attributes import ATTRIBUTES, STPRIVACY_PICKLE_ORDER, parse_attribute_order
-from ..errors import VPBenchError, unknown_name_error
+from ..core.atomic import atomic_write, atomic_write_json, check_output_dir
+from ..core.attributes import ATTRIBUTES, STPRIVACY_PICKLE_ORDER, parse_attribute_order
+from ..core.errors import VPBenchError, unknown_name_error
 from .datasets import DATASETS, DatasetSpec
 from .layouts import (
-    escapes_root, list_videos, read_hmdb51_splits, read_manifest_table, read_ucf101_class_index, read_ucf101_splits,
-    resolves_inside, video_key,
+    escapes_root,
+    list_videos,
+    read_hmdb51_splits,
+    read_manifest_table,
+    read_ucf101_class_index,
+    read_ucf101_splits,
+    resolves_inside,
+    video_key,
 )
 from .staging import build_lock, commit, discard, new_staging
 from .video import VideoError, probe_video
@@ -91,7 +97,12 @@ def guess_label_format(path: Path) -> str:
 
 def load_labels(paths: Sequence[str | os.PathLike], label_format: str | None, label_order: str | None) -> _Labels:
     """Read every label file into one votes table (plus frame labels for PA-HMDB51-style input)."""
-    from ..annotation import read_labelstudio_export, read_pa_hmdb51, read_stprivacy_pickle, read_vote_csv
+    from .labels import (
+        read_labelstudio_export,
+        read_pa_hmdb51,
+        read_stprivacy_pickle,
+        read_vote_csv,
+    )
 
     if label_format is not None and label_format not in LABEL_FORMATS:
         raise unknown_name_error("label format", label_format, LABEL_FORMATS)
@@ -412,7 +423,7 @@ def _raw_root(staging: Path, out: Path, raw: Path) -> str:
 
 def _build(spec: DatasetSpec, staging: Path, out: Path, *, raw, splits, labels, label_format, label_order, frame_labels, boxes,
            manifest, seed, strict, tie_policy, min_frames, workers, progress, name, extra_info) -> BuildResult:
-    from ..annotation import TIE_POLICIES, aggregate_votes, read_pa_hmdb51
+    from .labels import TIE_POLICIES, aggregate_votes, read_pa_hmdb51
 
     if tie_policy not in TIE_POLICIES:
         raise unknown_name_error("tie policy", tie_policy, TIE_POLICIES)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ..registry import Registry
+from ..core.registry import Registry
 
 LAYOUTS = ("hmdb51", "ucf101", "pa-hmdb51", "manifest")
 

@@ -13,8 +13,8 @@ from pathlib import Path, PurePosixPath, PureWindowsPath
 
 import pandas as pd
 
-from ..annotation.importers import normalize_key
-from ..errors import VPBenchError
+from ..core.errors import VPBenchError
+from .labels.importers import normalize_key
 from .video import VIDEO_EXTENSIONS
 
 SPLIT_VALUES = ("train", "test", "unused")

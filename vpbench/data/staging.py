@@ -22,7 +22,7 @@ from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from ..errors import VPBenchError
+from ..core.errors import VPBenchError
 
 
 def lock_path(out: Path) -> Path:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 
-from ..attributes import ATTRIBUTES
+from ..core.attributes import ATTRIBUTES
 from .builder import load_info
 
 

@@ -15,7 +15,7 @@ import hashlib
 import os
 from pathlib import Path
 
-from ..errors import VPBenchError
+from ..core.errors import VPBenchError
 from .builder import _sha256, load_info, load_manifest
 
 

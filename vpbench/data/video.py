@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..errors import VPBenchError
+from ..core.errors import VPBenchError
 
 log = logging.getLogger(__name__)
 
@@ -274,7 +274,7 @@ def write_video_windows(path: str | os.PathLike, windows: Iterable[np.ndarray], 
     or an interrupt leaves neither a truncated video nor the temporary file. ``expect_frames``: the
     frame count the written file must have, checked before the rename.
     """
-    from ..atomic import atomic_write
+    from ..core.atomic import atomic_write
 
     path = Path(path)
     fmt = video_format(path)

@@ -12,8 +12,8 @@ import types
 import typing
 from pathlib import Path
 
-from ..errors import VPBenchError, did_you_mean
-from ..registry import Registry
+from ..core.errors import VPBenchError, did_you_mean
+from ..core.registry import Registry
 from .base import FitData, PrivacyMethod
 
 METHODS: Registry[type[PrivacyMethod]] = Registry("method", group="vpbench.methods", base=PrivacyMethod)

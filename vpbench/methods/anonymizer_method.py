@@ -8,7 +8,7 @@ initialization, supervised pre-training of a video recognizer, a fit made of
 checkpointed stages (a killed fit resumes), and transform / checkpoint state
 in the one format every method uses.
 
-Under torchrun the fits follow :mod:`vpbench.distributed`'s rule: every rank
+Under torchrun the fits follow :mod:`vpbench.core.distributed`'s rule: every rank
 draws the random numbers of the whole global batch (the same as one process
 draws), decodes and trains on its own share of it (:meth:`ClipDraw.clips`
 returns that share), weights its loss by the share, and trains the networks
@@ -27,11 +27,12 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .. import distributed
-from ..checkpoint import Checkpointer
-from ..config import method_card
-from ..engine import MEAN, STD, optimizer_step, to_device
-from ..errors import VPBenchError
+from ..core import distributed
+from ..core.checkpoint import Checkpointer
+from ..core.config import method_card
+from ..core.errors import VPBenchError
+from ..core.optim import optimizer_step
+from ..core.tensors import MEAN, STD, to_device
 from ..networks.anonymizers import AnonymizerConfig, FrameAnonymizer
 from .base import PrivacyMethod, check_videos, to_float, to_uint8
 
@@ -59,7 +60,7 @@ def optional_weight(name: str, value) -> float | None:
 def seeded_draw(data, settings: dict, profile: dict, seed: int) -> tuple[np.random.Generator, "ClipDraw", int]:
     """What every baseline's fit starts from: torch and numpy seeded from ``seed``, and the clip
     drawer over the training videos at the method's clip length (else the profile's), whose batches
-    land on the configured device (:func:`vpbench.distributed.device`)."""
+    land on the configured device (:func:`vpbench.core.distributed.device`)."""
     torch.manual_seed(seed)
     rng = np.random.default_rng(seed)
     clip_len = int(settings.get("clip_len", profile["clip_len"]))
@@ -194,7 +195,7 @@ class StagedFit:
     With a ``checkpoint_dir`` (``vpbench evaluate`` passes ``<run>.work/``), a
     killed fit resumes from the last finished unit with models, optimizers,
     random generators and the fit log restored, and ends as an uninterrupted
-    fit would (:class:`vpbench.checkpoint.Checkpointer`). Every stage lists
+    fit would (:class:`vpbench.core.checkpoint.Checkpointer`). Every stage lists
     all the objects trained so far, so the stage a fit stopped in restores
     everything.
     """

@@ -15,7 +15,7 @@ from typing import Any, ClassVar
 
 import torch
 
-from ..errors import VPBenchError
+from ..core.errors import VPBenchError
 
 
 @dataclass
@@ -54,7 +54,7 @@ class PrivacyMethod:
 
         ``checkpoint_dir`` is a folder private to this run (``vpbench evaluate``
         passes ``<run>.work/``) where a learned method should keep per-epoch
-        checkpoints, e.g. with :class:`vpbench.checkpoint.Checkpointer`: when a
+        checkpoints, e.g. with :class:`vpbench.core.checkpoint.Checkpointer`: when a
         killed run is resumed, the folder still holds them and ``fit`` should
         continue from the last one. It is deleted once the result is written.
         """
@@ -77,13 +77,13 @@ class PrivacyMethod:
 
     def save(self, path: str | os.PathLike) -> Path:
         """Write the method's state (tensors and plain data only) atomically."""
-        from ..checkpoint import save_torch
+        from ..core.checkpoint import save_torch
 
         return save_torch(path, {"method": self.name, "version": self.version, "state": self.state_dict()})
 
     def load(self, path: str | os.PathLike) -> None:
         """Load a checkpoint written by :meth:`save` (weights only: no code runs)."""
-        from ..checkpoint import load_torch
+        from ..core.checkpoint import load_torch
 
         blob = load_torch(path, "vpbench checkpoint")
         if not isinstance(blob, dict) or blob.get("method") != self.name:

@@ -28,8 +28,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .. import distributed
-from ..engine import optimizer_step
+from ..core import distributed
+from ..core.optim import optimizer_step
 from ..networks.recognizers import create_recognizer
 from .anonymizer_method import (
     FrameAnonymizerMethod,

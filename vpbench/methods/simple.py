@@ -12,7 +12,7 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from ..errors import VPBenchError
+from ..core.errors import VPBenchError
 from .base import PrivacyMethod, check_videos, to_float, to_uint8
 
 

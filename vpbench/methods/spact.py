@@ -21,8 +21,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .. import distributed
-from ..engine import optimizer_step
+from ..core import distributed
+from ..core.optim import optimizer_step
 from ..networks.frame_models import ProjectedEncoder, create_frame_model
 from ..networks.recognizers import create_recognizer
 from .anonymizer_method import (
@@ -58,7 +58,7 @@ def contrast(z1: torch.Tensor, z2: torch.Tensor, n: int, temperature: float) -> 
     """NT-Xent over the whole global batch of ``n`` frames, from this rank's embeddings of its share (alone: ``nt_xent``).
 
     Every other frame of the global batch is a negative, as in one process: the embeddings are gathered
-    (:func:`vpbench.distributed.gather_with_grad`), and what a rank backpropagates is the world size times this."""
+    (:func:`vpbench.core.distributed.gather_with_grad`), and what a rank backpropagates is the world size times this."""
     return nt_xent(distributed.gather_with_grad(z1, n), distributed.gather_with_grad(z2, n), temperature)
 
 

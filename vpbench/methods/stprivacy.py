@@ -22,14 +22,20 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from .. import distributed
-from ..checkpoint import Checkpointer
-from ..config import method_card
-from ..data.sampling import random_scaled_box
-from ..engine import MEAN, STD, cosine_lr, optimizer_step, optimizer_steps, scale_grad
-from ..errors import VPBenchError
+from ..core import distributed
+from ..core.checkpoint import Checkpointer
+from ..core.config import method_card
+from ..core.errors import VPBenchError
+from ..core.optim import cosine_lr, optimizer_step, optimizer_steps, scale_grad
+from ..core.tensors import MEAN, STD
+from ..data.frames.sampling import random_scaled_box
 from ..networks.recognizers import create_recognizer
-from ..networks.stprivacy import STPrivacyConfig, STPrivacyNet, load_vit_weights, sparsity_loss
+from ..networks.stprivacy import (
+    STPrivacyConfig,
+    STPrivacyNet,
+    load_vit_weights,
+    sparsity_loss,
+)
 from .base import FitData, PrivacyMethod, check_videos
 
 BLACK = (0.0 - MEAN) / STD  # the normalized value of a black pixel

@@ -27,9 +27,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .. import distributed
-from ..engine import optimizer_step
-from ..errors import VPBenchError
+from ..core import distributed
+from ..core.errors import VPBenchError
+from ..core.optim import optimizer_step
 from ..networks.frame_models import create_frame_model
 from ..networks.recognizers import create_recognizer
 from .anonymizer_method import (

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 import torch
 from torch import nn
 
-from ..errors import VPBenchError, unknown_name_error
+from ..core.errors import VPBenchError, unknown_name_error
 
 
 def _conv_in(cin: int, cout: int, kernel: int, stride: int, relu: bool = True) -> nn.Sequential:

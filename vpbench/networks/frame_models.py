@@ -15,9 +15,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from ..errors import VPBenchError, unknown_name_error
+from ..core.errors import VPBenchError, unknown_name_error
 from .recognizers import FrameCNN
-
 
 NORMS = ("batch", "group")
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from ..errors import VPBenchError
+from ..core.errors import VPBenchError
 
 
 def _conv3d(cin: int, cout: int, kernel, stride) -> nn.Sequential:
@@ -126,6 +126,6 @@ def create_recognizer(spec: dict, num_outputs: int, clip_len: int, crop: int | t
     if arch == "frame-vit":
         patch = int(spec.pop("patch", 16))
         return ViTClassifier(num_outputs, (1, h, w), (0, patch, patch), **spec)
-    from ..errors import unknown_name_error
+    from ..core.errors import unknown_name_error
 
     raise unknown_name_error("recognizer architecture", arch, ["video-cnn", "frame-cnn", "video-vit", "frame-vit"])

@@ -22,7 +22,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..errors import VPBenchError
+from ..core.errors import VPBenchError
 
 _MASK_EPS = 1e-6  # DynamicViT's normalisation eps
 
@@ -68,7 +68,7 @@ class STPrivacyConfig:
         if not 0.0 < self.alpha <= 1.0:
             raise VPBenchError(f"STPrivacy alpha must be in (0, 1], got {self.alpha}")
         if self.stem not in ("linear", "conv"):
-            from ..errors import unknown_name_error
+            from ..core.errors import unknown_name_error
 
             raise unknown_name_error("STPrivacy stem", self.stem, ["linear", "conv"])
 
@@ -537,7 +537,7 @@ def load_vit_weights(net: STPrivacyNet, path: str | Path) -> dict[str, list[str]
 
 
 def _read_state_dict(path: Path) -> dict[str, torch.Tensor]:
-    from ..checkpoint import load_torch
+    from ..core.checkpoint import load_torch
 
     if path.suffix == ".safetensors":
         if not path.is_file():

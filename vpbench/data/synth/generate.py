@@ -31,9 +31,9 @@ from pathlib import Path
 
 import numpy as np
 
-from ...atomic import atomic_write_json, atomic_write_text
-from ...attributes import ATTRIBUTES
-from ...errors import VPBenchError
+from ...core.atomic import atomic_write_json, atomic_write_text
+from ...core.attributes import ATTRIBUTES
+from ...core.errors import VPBenchError
 from ..video import write_video
 from . import render
 

@@ -16,7 +16,7 @@ from typing import Callable
 
 import numpy as np
 
-from vpbench.attributes import ATTRIBUTES
+from vpbench.core.attributes import ATTRIBUTES
 
 __all__ = [
     "ATTRIBUTES",

@@ -1,9 +1,9 @@
 """The on-disk clip cache: every video of a built dataset decoded once, for every later evaluation.
 
 ``vpbench cache DATASET_DIR`` decodes each video at a profile's frame size and
-frame interval (what :func:`vpbench.data.store.load_store` would decode) into
+frame interval (what :func:`vpbench.data.frames.store.load_store` would decode) into
 one ``uint8`` array ``F x H x W x 3`` in NumPy's ``.npy`` format, read back
-by position (:class:`vpbench.data.framefile.FrameFile`: only the frames asked for
+by position (:class:`vpbench.data.frames.framefile.FrameFile`: only the frames asked for
 are ever in memory), plus ``index.json`` with the per-video frame offsets. It
 lives in ``DATASET_DIR/cache/<H>x<W>-every<k>/``. ``vpbench evaluate`` builds a
 missing one on first use (:func:`ensure_cache`), after checking that the folder
@@ -28,8 +28,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from ..atomic import atomic_write, atomic_write_json, check_free_space
-from ..errors import VPBenchError
+from ...core.atomic import atomic_write, atomic_write_json, check_free_space
+from ...core.errors import VPBenchError
 from .decode import decode_each, decode_job
 from .framefile import FrameFile
 
@@ -67,7 +67,7 @@ class ClipCache:
 
 
 def _dataset_identity(dataset_dir: Path) -> tuple[dict, pd.DataFrame]:
-    from .builder import load_info, load_manifest
+    from ..builder import load_info, load_manifest
 
     return load_info(dataset_dir), load_manifest(dataset_dir)
 
@@ -119,7 +119,7 @@ def check_cache_space(dataset_dir: str | os.PathLike, frame_size: tuple[int, int
     dataset_dir = Path(dataset_dir)
     if (cache_path(dataset_dir, frame_size, frame_interval) / INDEX_FILE).is_file():
         return 0
-    from .builder import load_manifest
+    from ..builder import load_manifest
 
     needed = cache_bytes(load_manifest(dataset_dir)["num_frames"], frame_size, frame_interval)
     check_free_space(dataset_dir / "cache", needed, _what(dataset_dir, frame_size, frame_interval))
@@ -145,7 +145,7 @@ def build_cache(dataset_dir: str | os.PathLike, frame_size: tuple[int, int], fra
     """Decode every video of the built dataset once into its clip cache; return the cache folder."""
     from tqdm import tqdm
 
-    from .verify import verify_dataset
+    from ..verify import verify_dataset
 
     dataset_dir = Path(dataset_dir)
     verify_dataset(dataset_dir, progress=progress)  # a cache of videos the labels no longer describe would hide it

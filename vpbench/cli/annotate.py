@@ -28,7 +28,7 @@ _TOKEN_NOTE = (
 
 
 def _client(url: str, token: Optional[str]):
-    from .annotation.labelstudio import LabelStudio, token_from
+    from ..annotation.labelstudio import LabelStudio, token_from
 
     return LabelStudio(url, token_from(token, dict(os.environ)))
 
@@ -53,7 +53,7 @@ def push(
     token: Optional[str] = typer.Option(None, "--token", help=_TOKEN_HELP, show_default=False),
 ) -> None:
     """Create (or find) the project and import one task per video not imported yet."""
-    from .annotation.campaign import push as do_push
+    from ..annotation.campaign import push as do_push
 
     result = do_push(_client(url, token), dataset, project, overlap=overlap, document_root=document_root)
     verb = "created" if result.created else "found"
@@ -80,7 +80,7 @@ def pull(
     token: Optional[str] = typer.Option(None, "--token", help=_TOKEN_HELP, show_default=False),
 ) -> None:
     """Save the project's full JSON export (the input of `vpbench build --labels`)."""
-    from .annotation.campaign import pull as do_pull
+    from ..annotation.campaign import pull as do_pull
 
     result = do_pull(_client(url, token), project, out)
     typer.echo(
@@ -104,7 +104,8 @@ def status(
     token: Optional[str] = typer.Option(None, "--token", help=_TOKEN_HELP, show_default=False),
 ) -> None:
     """Progress: done tasks, annotations per annotator, Fleiss' kappa so far, tied videos."""
-    from .annotation.campaign import format_status, status as do_status
+    from ..annotation.campaign import format_status
+    from ..annotation.campaign import status as do_status
 
     result = do_status(_client(url, token), project, overlap)
     if as_json:

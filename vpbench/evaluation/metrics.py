@@ -19,7 +19,7 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 
-from .errors import VPBenchError
+from ..core.errors import VPBenchError
 
 PRIVACY_THRESHOLD = 0.5
 

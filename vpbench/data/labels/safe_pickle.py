@@ -25,7 +25,7 @@ from typing import Any
 
 import numpy as np
 
-from ..errors import VPBenchError
+from ...core.errors import VPBenchError
 
 __all__ = ["load_label_pickle"]
 

@@ -7,7 +7,7 @@ profile: about 37 GB of frames). A :class:`FrameStore` is an index: video ``i``
 is rows ``starts[i] .. starts[i] + counts[i]`` of a frame pool, ``uint8``
 ``F x H x W x 3`` (frames at the protocol's sampling rate, resized to the
 profile's frame size). The pool is normally the dataset's clip cache on disk
-(:mod:`vpbench.data.cache`, read by :class:`vpbench.data.framefile.FrameFile`),
+(:mod:`vpbench.data.frames.cache`, read by :class:`vpbench.data.frames.framefile.FrameFile`),
 so a process holds only the frames of its current batch; subsets are index
 views of the same pool. Person masks are rasterized from the boxes per video
 when asked for; per-frame privacy labels are a small array aligned with the pool.
@@ -21,8 +21,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from ..attributes import ATTRIBUTES
-from ..errors import VPBenchError
+from ...core.attributes import ATTRIBUTES
+from ...core.errors import VPBenchError
 from .cache import ensure_cache
 from .decode import decode_all
 from .framefile import FrameFile

@@ -22,9 +22,9 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .atomic import atomic_write_bytes, atomic_write_text
-from .config import method_card
-from .results import EvaluationResult, load_results
+from ..core.atomic import atomic_write_bytes, atomic_write_text
+from ..core.config import method_card
+from ..results import EvaluationResult, load_results
 
 RANKING_RULE = (
     "Rows are ranked by Pareto front first, then by trade-off score. Front 1 (\u2605) is the Pareto front of "
@@ -414,7 +414,7 @@ def _plot(table: Table) -> bytes:
 
 def current_protocol_versions(protocols_dir=None) -> dict[str, int | str]:
     """The version of every protocol spec in use (the YAML files; no torch needed)."""
-    from .config import load_protocol, protocol_names
+    from ..core.config import load_protocol, protocol_names
 
     return {name: load_protocol(name, protocols_dir)["version"] for name in protocol_names(protocols_dir)}
 

@@ -17,8 +17,8 @@ from typing import Optional
 
 import typer
 
-from . import __version__
-from .errors import VPBenchError
+from .. import __version__
+from ..core.errors import VPBenchError
 
 app = typer.Typer(
     name="vpbench",
@@ -96,8 +96,8 @@ def build(
     workers: Optional[int] = typer.Option(None, "--workers", help="Processes for probing videos (default: all cores)."),
 ) -> None:
     """Build a dataset directory (manifest.parquet, info.json, build_report.json)."""
-    from .data.builder import build_dataset
-    from .data.summary import format_summary, summarize_dataset
+    from ..data.builder import build_dataset
+    from ..data.summary import format_summary, summarize_dataset
 
     result = build_dataset(
         dataset, out, raw=raw, splits=splits, labels=labels or (), label_format=label_format,
@@ -120,8 +120,8 @@ def info(
     verify: bool = typer.Option(False, "--verify", help="Also hash every video against the manifest's sha256."),
 ) -> None:
     """Print the summary of a built dataset, after checking it is intact."""
-    from .data.summary import format_summary, summarize_dataset
-    from .data.verify import verify_dataset
+    from ..data.summary import format_summary, summarize_dataset
+    from ..data.verify import verify_dataset
 
     verify_dataset(dataset_dir, hashes=verify)
     typer.echo(format_summary(summarize_dataset(dataset_dir)))
@@ -147,9 +147,9 @@ def cache(
     workers: Optional[int] = typer.Option(None, "--workers", callback=positive_int, help="Decoding processes (default: all cores)."),
 ) -> None:
     """Decode every video of a built dataset once into its clip cache (DATASET_DIR/cache/; `vpbench evaluate` builds a missing one itself)."""
-    from .config import frame_interval, recognizer_profile
-    from .data.builder import load_info
-    from .data.cache import build_cache
+    from ..core.config import frame_interval, recognizer_profile
+    from ..data.builder import load_info
+    from ..data.frames.cache import build_cache
 
     name = load_info(dataset_dir)["name"]
     settings = recognizer_profile(profile, models_dir)
@@ -163,7 +163,7 @@ def cache(
 @app.command(epilog="Example:\n\n  vpbench datasets")
 def datasets() -> None:
     """List the datasets `vpbench build` knows, with their origin."""
-    from .data.datasets import DATASETS
+    from ..data.datasets import DATASETS
 
     for entry in DATASETS.entries():
         typer.echo(f"{entry.name:<14} {entry.obj.layout:<10} {entry.origin:<10} {entry.obj.description}")
@@ -212,8 +212,9 @@ def evaluate(
     precision: str = typer.Option("fp32", "--precision", help="fp32, or bf16 (autocast around forward passes; the CPU and GPUs of compute capability 8.0+)."),
 ) -> None:
     """Evaluate a method under a protocol and write result JSONs."""
-    from .evaluate import EvaluationRequest, evaluate as run
-    from .results import load_result_file
+    from ..evaluation.runner import EvaluationRequest
+    from ..evaluation.runner import evaluate as run
+    from ..results import load_result_file
 
     options = _parse_options(option)
     if keep_ratio is not None:
@@ -223,7 +224,7 @@ def evaluate(
         out=out, resume=resume, checkpoint=checkpoint, whole_frame=whole_frame, method_options=options,
         protocols_dir=protocols_dir, models_dir=models_dir, device=device, precision=precision,
     )
-    from . import distributed
+    from ..core import distributed
 
     for path in run(request):
         if not distributed.is_main():
@@ -252,7 +253,7 @@ def leaderboard(
     protocols_dir: Optional[Path] = typer.Option(None, "--protocols-dir", help="Your own protocol YAML folder (results must match its versions)."),
 ) -> None:
     """Build the leaderboard (markdown, CSV, self-contained HTML, trade-off plots) from result JSONs."""
-    from .leaderboard import write_leaderboard
+    from ..leaderboard import write_leaderboard
 
     written = write_leaderboard(results, out, models_dir, protocols_dir)
     for path in written:
@@ -284,9 +285,8 @@ def anonymize(
 
     Prints and records in OUTPUT.json the share of pixels the method changed.
     """
-    from .anonymize import anonymize_video, format_share
-
-    from . import distributed
+    from ..apps.anonymize import anonymize_video, format_share
+    from ..core import distributed
 
     distributed.configure(device)  # a GPU this machine lacks is a one-line error before any decoding
     options = _parse_options(option)
@@ -318,7 +318,7 @@ def view(
     port: int = typer.Option(5151, "--port", help="App port, served on 127.0.0.1 only."),
 ) -> None:
     """Browse a built dataset (labels, votes, person boxes) and a method's output in the FiftyOne App."""
-    from .view import build_view, launch
+    from ..apps.view import build_view, launch
 
     built = build_view(dataset_dir, results=results, name=name, media_dir=media_dir)
     slices = f", group slices {', '.join(built.slices)}" if built.slices else ""
@@ -330,7 +330,7 @@ def view(
 @app.command(epilog="Example:\n\n  vpbench methods")
 def methods() -> None:
     """List the registered methods: name, version, origin, description."""
-    from .methods import METHODS
+    from ..methods import METHODS
 
     for entry in METHODS.entries():
         cls = entry.obj
@@ -341,7 +341,7 @@ def methods() -> None:
 @app.command(epilog="Example:\n\n  vpbench protocols")
 def protocols(protocols_dir: Optional[Path] = typer.Option(None, "--protocols-dir", help="Your own protocol YAML folder.")) -> None:
     """List the protocols with their version and datasets per suite."""
-    from .config import load_protocol, protocol_names
+    from ..core.config import load_protocol, protocol_names
 
     for name in protocol_names(protocols_dir):
         spec = load_protocol(name, protocols_dir)
@@ -349,7 +349,7 @@ def protocols(protocols_dir: Optional[Path] = typer.Option(None, "--protocols-di
         typer.echo(f"{name:<6} v{spec['version']}  {spec.get('description', '')}  ({suites})")
 
 
-from .cli_annotate import annotate_app  # noqa: E402 - registered after the top-level commands
+from .annotate import annotate_app  # noqa: E402 - registered after the top-level commands
 
 app.add_typer(annotate_app, name="annotate")
 

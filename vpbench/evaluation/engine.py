@@ -6,9 +6,9 @@ flip: VP-Synth's walk_left/walk_right and real left/right actions would be
 confused); testing averages softmax (actions) or sigmoid (privacy) scores
 over ``num_clips`` evenly spaced clips x ``num_crops`` crops per video.
 
-Every loop runs on :func:`vpbench.distributed.device` (batches are decoded on
+Every loop runs on :func:`vpbench.core.distributed.device` (batches are decoded on
 the CPU, moved there as uint8, and the scores come back to the CPU) with its
-forward passes in :func:`vpbench.distributed.autocast` (``--precision``).
+forward passes in :func:`vpbench.core.distributed.autocast` (``--precision``).
 """
 
 from __future__ import annotations
@@ -23,12 +23,12 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from . import distributed
-from .checkpoint import Checkpointer
-from .data.sampling import ClipSampler, crop_boxes
-from .data.store import FrameStore
-
-MEAN, STD = 0.45, 0.225
+from ..core import distributed
+from ..core.checkpoint import Checkpointer
+from ..core.optim import cosine_lr, optimizer_step
+from ..core.tensors import normalize, to_device
+from ..data.frames.sampling import ClipSampler, crop_boxes
+from ..data.frames.store import FrameStore
 
 
 @dataclass(frozen=True)
@@ -47,72 +47,15 @@ class TrainConfig:
         return cls(**{k: d[k] for k in cls.__dataclass_fields__ if k in d})
 
 
-def normalize(x: torch.Tensor) -> torch.Tensor:
-    """uint8 -> float normalized (any layout)."""
-    return x.float().div_(255.0).sub_(MEAN).div_(STD)
-
-
 def clip_tensor(store: FrameStore, video: int, start: int, clip_len: int, crop: tuple[int, int, int, int]) -> torch.Tensor:
     """uint8 ``T x h x w x 3`` for one view (indices past the end repeat the last frame)."""
     return torch.from_numpy(np.ascontiguousarray(store.clip(video, start, clip_len, crop)))
-
-
-def cosine_lr(step: int, total: int, warmup: int, base: float) -> float:
-    if step < warmup:
-        return base * (step + 1) / warmup
-    progress = (step - warmup) / max(total - warmup, 1)
-    return base * 0.5 * (1 + math.cos(math.pi * min(progress, 1.0)))
-
-
-def optimizer_step(opt: torch.optim.Optimizer, params, loss: torch.Tensor, lr: float, grad_clip: float | None) -> None:
-    """One update at learning rate ``lr``, with gradient-norm clipping (every training loop uses this)."""
-    optimizer_steps([(opt, params, lr)], loss, grad_clip)
-
-
-def optimizer_steps(updates, loss: torch.Tensor, grad_clip: float | None) -> None:
-    """Several models updated from one backward pass of ``loss``: ``updates`` lists ``(optimizer,
-    params, lr)``; each model's gradient norm is clipped on its own, as separate steps would."""
-    for opt, _, lr in updates:
-        for group in opt.param_groups:
-            group["lr"] = lr
-        opt.zero_grad(set_to_none=True)
-    loss.backward()
-    for opt, params, _ in updates:
-        if grad_clip:
-            nn.utils.clip_grad_norm_(params, grad_clip)
-        opt.step()
-
-
-class _ScaleGrad(torch.autograd.Function):
-    @staticmethod
-    def forward(ctx, x: torch.Tensor, factor: float) -> torch.Tensor:
-        ctx.factor = factor
-        return x.view_as(x)
-
-    @staticmethod
-    def backward(ctx, grad: torch.Tensor):
-        return grad * ctx.factor, None
-
-
-def scale_grad(x: torch.Tensor, factor: float) -> torch.Tensor:
-    """``x`` forward; its gradient multiplied by ``factor`` backward (``-1``: gradient reversal).
-
-    An adversarial step uses it so that one backward pass gives the recognizer the gradient of its
-    own loss and the transformer upstream ``factor`` times it."""
-    return _ScaleGrad.apply(x, float(factor))
 
 
 def _settings(cfg: TrainConfig, seed: int, task: str, items: np.ndarray, targets) -> dict:
     """What a training checkpoint must have been written for: the config, the seed and the exact data."""
     data = hashlib.sha256(np.ascontiguousarray(items).tobytes() + np.ascontiguousarray(targets).tobytes()).hexdigest()
     return {"config": asdict(cfg), "seed": int(seed), "task": task, "data": data}
-
-
-def to_device(x: torch.Tensor, dev: torch.device) -> torch.Tensor:
-    """uint8 batch to the training device (pinned and asynchronous on a GPU; unchanged when already there)."""
-    if dev.type == "cuda":
-        return x.pin_memory().to(dev, non_blocking=True)
-    return x.to(dev)
 
 
 def _loss(task: str, logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:

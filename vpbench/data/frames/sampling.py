@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..errors import VPBenchError
+from ...core.errors import VPBenchError
 
 
 @dataclass(frozen=True)

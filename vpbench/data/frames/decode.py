@@ -2,7 +2,7 @@
 
 One function decodes one video (:func:`decode_video`, plain arguments so that it
 runs in a process pool); :func:`decode_all` decodes a manifest's videos into memory
-(small data and benchmarks); :func:`vpbench.data.cache.build_cache` streams them
+(small data and benchmarks); :func:`vpbench.data.frames.cache.build_cache` streams them
 into the cache file.
 """
 
@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .video import read_frames
+from ..video import read_frames
 
 
 def resize_frames(frames: np.ndarray, size: tuple[int, int]) -> np.ndarray:

@@ -2,9 +2,9 @@
 
 Every reader returns a :class:`pandas.DataFrame` with exactly the columns
 ``key`` (str), ``annotator`` (str), ``attribute`` (one of
-:data:`vpbench.attributes.ATTRIBUTES`) and ``vote`` (int, 0/1), one row per
+:data:`vpbench.core.attributes.ATTRIBUTES`) and ``vote`` (int, 0/1), one row per
 vote, sorted by (key, annotator, attribute). Aggregation into labels is
-:mod:`vpbench.annotation.votes`; keeping the raw votes lets the dataset record
+:mod:`vpbench.data.labels.votes`; keeping the raw votes lets the dataset record
 vote counts, ties and annotator agreement whatever the source.
 
 ``key`` is the video as the source names it, normalised by :func:`normalize_key`
@@ -25,8 +25,8 @@ from urllib.parse import parse_qs, unquote, urlsplit
 import numpy as np
 import pandas as pd
 
-from ..attributes import ATTRIBUTES, STPRIVACY_PICKLE_ORDER, parse_attribute_order
-from ..errors import VPBenchError, did_you_mean
+from ...core.attributes import ATTRIBUTES, STPRIVACY_PICKLE_ORDER, parse_attribute_order
+from ...core.errors import VPBenchError, did_you_mean
 from .safe_pickle import load_label_pickle
 
 __all__ = [
@@ -474,7 +474,7 @@ def read_stprivacy_pickle(
 
     The pickle is loaded with the restricted unpickler. ``order`` names the
     attribute of each column; the default is
-    :data:`vpbench.attributes.STPRIVACY_PICKLE_ORDER` because the release does
+    :data:`vpbench.core.attributes.STPRIVACY_PICKLE_ORDER` because the release does
     not document it. Every video gets one vote per attribute from the
     annotator "stprivacy-release".
     """

@@ -19,8 +19,8 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from ..attributes import ATTRIBUTES
-from ..errors import VPBenchError, unknown_name_error
+from ...core.attributes import ATTRIBUTES
+from ...core.errors import VPBenchError, unknown_name_error
 
 __all__ = [
     "TIE_POLICIES",

@@ -8,7 +8,7 @@ and per frame the person boxes (``persons``, ``Detections`` in [0, 1]) and
 per-frame privacy labels where the dataset has them. With a result JSON the
 dataset is grouped: slice ``raw`` holds every video and a slice named after
 the method holds that method's transform of the test videos of the result's
-fold, made with :func:`vpbench.anonymize.anonymize_video` (learned methods
+fold, made with :func:`vpbench.apps.anonymize.anonymize_video` (learned methods
 load the ``.pt`` checkpoint beside the JSON).
 
 Browsers play H.264 MP4, not the MPEG-4 Part 2 AVI of HMDB51/UCF101/VP-Synth,
@@ -31,10 +31,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .atomic import atomic_write, atomic_write_json
-from .attributes import ATTRIBUTES
-from .data.builder import load_info, load_manifest
-from .errors import VPBenchError
+from ..core.atomic import atomic_write, atomic_write_json
+from ..core.attributes import ATTRIBUTES
+from ..core.errors import VPBenchError
+from ..data.builder import load_info, load_manifest
 
 INSTALL_HINT = "pip install 'vpbench[fiftyone]'"
 RAW_SLICE = "raw"
@@ -142,7 +142,7 @@ def encode_h264(src: Path, dst: Path) -> Media:
     """Re-encode ``src`` as H.264 MP4 (yuv420p, even size), every decodable frame, same frame rate."""
     import av
 
-    from .data.video import _fraction, _open_av
+    from ..data.video import _fraction, _open_av
 
     def _write(tmp: Path) -> None:
         source = _open_av(src)
@@ -174,7 +174,7 @@ def encode_h264(src: Path, dst: Path) -> Media:
 
 
 def probe_media(path: Path) -> Media:
-    from .data.video import probe_video
+    from ..data.video import probe_video
 
     info = probe_video(path, verify=False)
     return Media(path, info.num_frames, info.fps, info.width, info.height, info.codec)
@@ -234,8 +234,8 @@ def transformed(dataset_dir: Path, manifest: pd.DataFrame, result_path: Path, do
     """The result's method applied to the test videos of its fold, as App-playable copies."""
     from tqdm import tqdm
 
+    from ..methods import METHODS
     from .anonymize import anonymize_video
-    from .methods import METHODS
 
     method = doc["method"]
     fold = int(doc.get("protocol", {}).get("fold", 1))

@@ -31,14 +31,14 @@ import numpy as np
 import pandas as pd
 import torch
 
-from . import __version__
-from .atomic import atomic_write_json, check_output_file
-from .data.boxes import boxes_by_frame, check_boxes, rasterize, read_boxes_csv
-from .data.decode import resize_frames
-from .data.video import iter_video, probe_video, video_format, write_video_windows
-from .errors import VPBenchError
-from .methods import create_method
-from .methods.base import PrivacyMethod
+from .. import __version__
+from ..core.atomic import atomic_write_json, check_output_file
+from ..core.errors import VPBenchError
+from ..data.boxes import boxes_by_frame, check_boxes, rasterize, read_boxes_csv
+from ..data.frames.decode import resize_frames
+from ..data.video import iter_video, probe_video, video_format, write_video_windows
+from ..methods import create_method
+from ..methods.base import PrivacyMethod
 
 
 def format_share(share: float) -> str:

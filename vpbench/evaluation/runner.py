@@ -7,7 +7,7 @@ recognizer and a fresh privacy recognizer on transformed training videos,
 test with multi-view averaging, score with bootstrap confidence intervals.
 
 Every training phase checkpoints each epoch, and the test predictions are
-kept, in ``<run>.work/`` (see :mod:`vpbench.resume`): a killed run continues
+kept, in ``<run>.work/`` (see :mod:`vpbench.evaluation.resume`): a killed run continues
 with ``--resume`` and ends with the scores an uninterrupted run would give.
 """
 
@@ -24,23 +24,37 @@ import numpy as np
 import pandas as pd
 import torch
 
-from . import __version__, distributed
-from .atomic import atomic_write_json, check_free_space, check_output_dir
-from .attributes import ATTRIBUTES
-from .config import frame_interval, load_protocol, method_card, recognizer_profile
-from .data.builder import build_dataset, check_seed, load_info, load_manifest
-from .data.datasets import DATASETS
-from .data.cache import cache_bytes, check_cache_space, ensure_cache
-from .data.framefile import FrameFile
-from .data.store import FrameStore, load_store
-from .engine import TrainConfig, predict_frames, predict_videos, train_frame_recognizer, train_video_recognizer
-from .errors import VPBenchError, did_you_mean
-from .methods import METHODS, FitData, PrivacyMethod, check_method_arguments, check_options, create_method
+from .. import __version__
+from ..core import distributed
+from ..core.atomic import atomic_write_json, check_free_space, check_output_dir
+from ..core.attributes import ATTRIBUTES
+from ..core.config import frame_interval, load_protocol, method_card, recognizer_profile
+from ..core.errors import VPBenchError, did_you_mean
+from ..data.builder import build_dataset, check_seed, load_info, load_manifest
+from ..data.datasets import DATASETS
+from ..data.frames.cache import cache_bytes, check_cache_space, ensure_cache
+from ..data.frames.framefile import FrameFile
+from ..data.frames.store import FrameStore, load_store
+from ..methods import (
+    METHODS,
+    FitData,
+    PrivacyMethod,
+    check_method_arguments,
+    check_options,
+    create_method,
+)
+from ..networks.recognizers import create_recognizer
+from ..results import RESULT_SCHEMA_VERSION, EvaluationResult, preview_path
+from .engine import (
+    TrainConfig,
+    predict_frames,
+    predict_videos,
+    train_frame_recognizer,
+    train_video_recognizer,
+)
 from .metrics import action_top1, bootstrap_ci, per_action_top1, privacy_scores
-from .networks.recognizers import create_recognizer
+from .preview import write_preview
 from .resume import WorkDir, check_finished_result, check_work_dir
-from .plots import write_preview
-from .results import RESULT_SCHEMA_VERSION, EvaluationResult, preview_path
 
 
 @dataclass
@@ -219,7 +233,7 @@ class EvaluationRequest:
     models_dir: Path | None = None
     progress: bool = True
     run_name: str | None = None
-    device: str = "auto"  # auto, cpu, cuda, cuda:K: every training and prediction loop (vpbench.distributed.configure)
+    device: str = "auto"  # auto, cpu, cuda, cuda:K: every training and prediction loop (vpbench.core.distributed.configure)
     precision: str = "fp32"  # fp32, or bf16 autocast around the forward passes
 
     def run_id(self) -> str:
@@ -236,7 +250,7 @@ def evaluate(request: EvaluationRequest) -> list[Path]:
     """Run every evaluation of the protocol's suite (or only ``request.dataset``); return the result files.
 
     Under ``torchrun`` every process runs this; training and testing are shared between them
-    (:mod:`vpbench.distributed`) and rank 0 writes the files."""
+    (:mod:`vpbench.core.distributed`) and rank 0 writes the files."""
     # The device and precision first: a GPU this machine lacks is a one-line error before any work, and
     # the process group's backend follows the device (nccl on GPUs, gloo on CPUs).
     distributed.configure(request.device, request.precision)

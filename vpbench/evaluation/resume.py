@@ -28,9 +28,9 @@ from typing import Any
 
 import numpy as np
 
-from .atomic import atomic_write_bytes, atomic_write_json, stale_temporaries
-from . import distributed
-from .errors import VPBenchError
+from ..core import distributed
+from ..core.atomic import atomic_write_bytes, atomic_write_json, stale_temporaries
+from ..core.errors import VPBenchError
 
 SETTINGS_FILE = "run.json"
 

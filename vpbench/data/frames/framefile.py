@@ -22,7 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..errors import VPBenchError
+from ...core.errors import VPBenchError
 
 
 class FrameFile:

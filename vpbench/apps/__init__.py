@@ -1,0 +1,1 @@
+"""Applications of a method: anonymize your own videos, browse a dataset."""

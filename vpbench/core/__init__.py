@@ -1,0 +1,1 @@
+"""Core: errors, the registry, atomic writes, attributes, configs, the device and DDP, checkpoints."""

@@ -1,0 +1,1 @@
+"""Frames for training: decoding, the clip cache, frame files, the store, clip sampling."""
