@@ -23,8 +23,8 @@ from vpbench.core.config import frame_interval, recognizer_profile
 from vpbench.data.builder import load_manifest
 from vpbench.data.frames.store import FrameStore, load_store
 from vpbench.evaluation.engine import TrainConfig, predict_videos, train_video_recognizer
-from vpbench.evaluation.runner import ensure_dataset
 from vpbench.evaluation.metrics import action_top1, privacy_scores
+from vpbench.evaluation.runner import ensure_dataset
 from vpbench.networks.recognizers import create_recognizer
 
 

@@ -146,3 +146,15 @@ def one_thread():
         torch.set_num_threads(1)
         yield
     torch.set_num_threads(threads)
+
+
+def fit_with_card(method, data, profile: dict, models_dir, profile_name: str = "cpu", seed: int = 0, checkpoint_dir=None,
+                  frame_interval: int = 1):
+    """Fit ``method`` as `vpbench evaluate` does: its card's settings for ``profile_name`` (from ``models_dir``),
+    the clip length and frame size of the recognizer ``profile``."""
+    from vpbench.core.config import method_settings
+    from vpbench.methods import FitContext
+
+    settings = method_settings(method.name, profile_name, models_dir)
+    method.fit(data, settings, FitContext.of(profile, frame_interval, seed=seed, progress=False, checkpoint_dir=checkpoint_dir))
+    return method

@@ -23,7 +23,15 @@ from vpbench.annotation.labelstudio import LabelStudio
 from vpbench.core.attributes import ATTRIBUTES
 from vpbench.data.builder import build_dataset
 
-from .labelstudio_server import INSTALL_HINT, annotate, choice, create_annotator, label_studio_executable, project_tasks, start_server
+from .labelstudio_server import (
+    INSTALL_HINT,
+    annotate,
+    choice,
+    create_annotator,
+    label_studio_executable,
+    project_tasks,
+    start_server,
+)
 
 REPO = Path(__file__).resolve().parents[1]
 PROJECT = "VP-Synth example"

@@ -11,7 +11,7 @@ from vpbench.results import EvaluationResult, load_result_file
 
 
 def result_doc(protocol="known", dataset="synth-hmdb51", method="raw", top1=0.8, f1=0.7, cmap=80.0, options=None,
-               seed=0, profile="cpu", protocol_version=1, run=None, width=0.05, suite=None) -> dict:
+               seed=0, profile="cpu", protocol_version=1, run=None, width=0.05, suite=None, deploy_options=None) -> dict:
     """One result document. ``suite`` defaults to what the dataset is: "synth" for synth-*, else "real"."""
     options = dict(options or {})
     if run is None:
@@ -24,7 +24,9 @@ def result_doc(protocol="known", dataset="synth-hmdb51", method="raw", top1=0.8,
 
     return EvaluationResult(
         protocol={"name": protocol, "version": protocol_version, "suite": suite, "fold": 1},
-        method={"name": method, "version": "1", "origin": "builtin", "learned": method == "stprivacy", "options": options, "trained_on": None},
+        method={"name": method, "version": "1", "origin": "builtin", "learned": method == "stprivacy", "options": options,
+                "deploy_options": list(deploy_options if deploy_options is not None else ["keep_ratio"] if method == "stprivacy" else []),
+                "trained_on": None},
         dataset={"name": dataset, "method_trained_on": dataset, "content_sha256": "0" * 64},
         run=run,
         seed=seed,

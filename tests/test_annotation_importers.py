@@ -16,6 +16,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from vpbench.core.attributes import ATTRIBUTES, STPRIVACY_PICKLE_ORDER
+from vpbench.core.errors import VPBenchError
 from vpbench.data.labels import (
     aggregate_votes,
     load_label_pickle,
@@ -26,8 +28,6 @@ from vpbench.data.labels import (
     read_stprivacy_pickle,
     read_vote_csv,
 )
-from vpbench.core.attributes import ATTRIBUTES, STPRIVACY_PICKLE_ORDER
-from vpbench.core.errors import VPBenchError
 
 
 def _dump(path: Path, obj: object, protocol: int = pickle.HIGHEST_PROTOCOL) -> Path:

@@ -13,13 +13,24 @@ import numpy as np
 import pytest
 import torch
 
-from vpbench.apps.anonymize import Geometry, anonymize_video, clip_plan, stream_transform
-from vpbench.core.atomic import stale_temporaries
+from vpbench.apps.anonymize import (
+    Geometry,
+    anonymize_video,
+    clip_plan,
+    stream_transform,
+)
 from vpbench.cli import main
+from vpbench.core.atomic import stale_temporaries
+from vpbench.core.errors import VPBenchError
 from vpbench.data.builder import _read_boxes
 from vpbench.data.frames.decode import resize_frames
-from vpbench.data.video import iter_video, probe_video, read_frames, write_video, write_video_windows
-from vpbench.core.errors import VPBenchError
+from vpbench.data.video import (
+    iter_video,
+    probe_video,
+    read_frames,
+    write_video,
+    write_video_windows,
+)
 from vpbench.methods import METHODS, create_method
 from vpbench.methods.base import PrivacyMethod
 

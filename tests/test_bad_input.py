@@ -353,8 +353,12 @@ def test_a_video_id_in_an_annotation_export_cannot_leave_the_dataset_root(corpus
 
 
 def test_video_names_in_every_label_format_cannot_leave_the_dataset_root(tmp_path):
-    from vpbench.data.labels import read_labelstudio_export, read_pa_hmdb51, read_vote_csv
     from vpbench.core.errors import VPBenchError
+    from vpbench.data.labels import (
+        read_labelstudio_export,
+        read_pa_hmdb51,
+        read_vote_csv,
+    )
 
     # data.video is a URL or a path on the annotation server: only its file name is the key.
     export = tmp_path / "export.json"

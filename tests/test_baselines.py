@@ -10,9 +10,9 @@ import torch
 from torch import nn
 
 from vpbench.apps.anonymize import anonymize_video
+from vpbench.core.errors import VPBenchError
 from vpbench.data.builder import build_dataset
 from vpbench.data.video import probe_video, write_video
-from vpbench.core.errors import VPBenchError
 from vpbench.evaluation import EvaluationRequest, evaluate
 from vpbench.methods import FitData, create_method
 from vpbench.methods.collective import (
@@ -26,7 +26,7 @@ from vpbench.networks.anonymizers import AnonymizerConfig, FrameAnonymizer
 from vpbench.networks.frame_models import ProjectedEncoder, create_frame_model
 from vpbench.networks.recognizers import create_recognizer
 
-from .conftest import TINY_PROFILE, gradient_frames, write_tiny_protocols
+from .conftest import TINY_PROFILE, fit_with_card, gradient_frames, write_tiny_protocols
 from .result_factory import read_result
 
 BASELINES = ["vita", "spact", "collective"]
@@ -157,8 +157,7 @@ def _fit(name, models_dir, privacy=None, seed=0, videos=8, checkpoint_dir=None, 
     data = FitData(videos=[rng.integers(0, 256, (6, 32, 40, 3), dtype=np.uint8) for _ in range(videos)], actions=rng.integers(0, 3, videos),
                    privacy=rng.integers(0, 2, (videos, 5)).astype(np.float32) if privacy is None else privacy, num_actions=3)
     method = create_method(name, **options)
-    method.fit(data, {**TINY_PROFILE, "clip_len": 4, "name": "cpu", "models_dir": models_dir}, seed=seed, progress=False,
-               checkpoint_dir=checkpoint_dir)
+    fit_with_card(method, data, {**TINY_PROFILE, "clip_len": 4}, models_dir, seed=seed, checkpoint_dir=checkpoint_dir)
     return method
 
 

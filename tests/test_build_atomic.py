@@ -17,8 +17,8 @@ import pytest
 
 from vpbench import build_dataset
 from vpbench.cli import main
-from vpbench.data import staging
 from vpbench.core.errors import VPBenchError
+from vpbench.data import staging
 
 
 def _run(capsys, *args) -> tuple[int, str, str]:

@@ -13,9 +13,9 @@ import pandas as pd
 import pytest
 
 from vpbench.core.attributes import ATTRIBUTES, STPRIVACY_PICKLE_ORDER
+from vpbench.core.errors import VPBenchError
 from vpbench.data.builder import build_dataset, load_manifest
 from vpbench.data.video import write_video
-from vpbench.core.errors import VPBenchError
 
 from .conftest import gradient_frames
 

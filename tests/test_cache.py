@@ -9,11 +9,11 @@ import sys
 import numpy as np
 import pytest
 
+from vpbench.core.errors import VPBenchError
 from vpbench.data.builder import build_dataset, load_manifest
 from vpbench.data.frames.cache import build_cache, cache_path, open_cache
 from vpbench.data.frames.framefile import FrameFile
 from vpbench.data.frames.store import load_store
-from vpbench.core.errors import VPBenchError
 
 SIZE, INTERVAL = (32, 40), 2
 

@@ -21,15 +21,27 @@ import torch
 import yaml
 
 from vpbench.core import distributed
+from vpbench.core.errors import VPBenchError
 from vpbench.data.builder import build_dataset
 from vpbench.data.frames.store import FrameStore
-from vpbench.evaluation.engine import TrainConfig, predict_frames, predict_videos, train_frame_recognizer, train_video_recognizer
-from vpbench.core.errors import VPBenchError
 from vpbench.evaluation import EvaluationRequest, evaluate
+from vpbench.evaluation.engine import (
+    TrainConfig,
+    predict_frames,
+    predict_videos,
+    train_frame_recognizer,
+    train_video_recognizer,
+)
 from vpbench.methods import FitData, create_method
 from vpbench.networks.recognizers import create_recognizer
 
-from .conftest import REPO, TINY_PROFILE, write_tiny_models, write_tiny_protocols
+from .conftest import (
+    REPO,
+    TINY_PROFILE,
+    fit_with_card,
+    write_tiny_models,
+    write_tiny_protocols,
+)
 from .result_factory import read_result
 
 LEARNED = ["stprivacy", "vita", "spact", "collective"]
@@ -240,9 +252,9 @@ def _tiny_fit_data(n: int = 8, frames: int = 10) -> FitData:
                    privacy=rng.integers(0, 2, (n, 5)).astype(np.float32), num_actions=3)
 
 
-def _profile(name: str, models) -> dict:
+def _fit(method, models):
     # STPrivacy's tubelets are 2 frames x 8 x 8 over clips of the profile's 8 frames; the baselines take 4-frame clips.
-    return {**TINY_PROFILE, "clip_len": 8 if name == "stprivacy" else 4, "name": "cpu", "models_dir": models}
+    return fit_with_card(method, _tiny_fit_data(), {**TINY_PROFILE, "clip_len": 8 if method.name == "stprivacy" else 4}, models)
 
 
 @pytest.mark.parametrize("name", LEARNED)
@@ -250,7 +262,7 @@ def test_each_learned_method_fits_and_transforms_in_bf16_on_the_cpu(name, synth)
     distributed.configure("cpu", "bf16")
     method = create_method(name)
     with forwards() as seen:
-        method.fit(_tiny_fit_data(), _profile(name, synth["models"]), seed=0, progress=False)
+        _fit(method, synth["models"])
         videos = torch.from_numpy(np.random.default_rng(1).integers(0, 256, (2, 8, 32, 40, 3), dtype=np.uint8))
         out = method.transform(videos)
     assert len(seen) > 20 and [s["module"] for s in seen if not s["bf16"]] == []
@@ -325,13 +337,13 @@ FIRST_STEP = {
 
 @pytest.mark.parametrize("name", LEARNED)
 def test_each_learned_fit_and_transform_use_the_configured_device(name, synth, adversarial_first):
-    seen = _on_meta(lambda: create_method(name).fit(_tiny_fit_data(), _profile(name, adversarial_first), seed=0, progress=False))
+    seen = _on_meta(lambda: _fit(create_method(name), adversarial_first))
     assert FIRST_STEP[name] <= {s["module"] for s in seen}, {s["module"] for s in seen}
     assert _off_device(seen, "meta") == []
     # A method trained (on the CPU) and loaded from its checkpoint runs where the process is configured to.
     distributed.configure("cpu")
     method = create_method(name)
-    method.fit(_tiny_fit_data(), _profile(name, synth["models"]), seed=0, progress=False)
+    _fit(method, synth["models"])
     again = create_method(name)
     again.load_state_dict(method.state_dict())
     videos = torch.zeros(1, 8, 32, 40, 3, dtype=torch.uint8)

@@ -14,7 +14,12 @@ import yaml
 from vpbench.core import distributed
 from vpbench.data.builder import build_dataset
 
-from .conftest import TINY_PROFILE, TINY_STPRIVACY, write_tiny_models, write_tiny_protocols
+from .conftest import (
+    TINY_PROFILE,
+    TINY_STPRIVACY,
+    write_tiny_models,
+    write_tiny_protocols,
+)
 
 # No BatchNorm and no dropout: with them, per-rank batch statistics and per-rank dropout masks
 # differ from one process's by design (SyncBatchNorm needs GPUs); a ViT has neither.

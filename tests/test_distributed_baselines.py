@@ -43,7 +43,8 @@ SCRIPT = r"""
 import json, sys
 import numpy as np, torch
 from vpbench.core import distributed
-from vpbench.methods import FitData, create_method
+from vpbench.core.config import method_settings
+from vpbench.methods import FitContext, FitData, create_method
 from vpbench.methods.anonymizer_method import ClipDraw
 
 models, out = sys.argv[1], sys.argv[2]
@@ -63,11 +64,11 @@ ClipDraw.clips = counted
 rng = np.random.default_rng(0)
 data = FitData(videos=[rng.integers(0, 256, (8, 32, 40, 3), dtype=np.uint8) for _ in range(10)], actions=rng.integers(0, 3, 10),
                privacy=rng.integers(0, 2, (10, 5)).astype(np.float32), num_actions=3)
-profile = {**json.loads(sys.argv[3]), "clip_len": 4, "name": "cpu", "models_dir": models}
+context = FitContext.of({**json.loads(sys.argv[3]), "clip_len": 4}, seed=0, progress=False)
 fitted = {}
 for name in ["vita", "spact", "collective"]:
     method = create_method(name)
-    method.fit(data, profile, seed=0, progress=False)
+    method.fit(data, method_settings(name, "cpu", models), context)
     state = method.state_dict()
     fitted[name] = {"weights": state["weights"], "log": state["log"]}
 json.dump(counts, open(f"{out}/counts{rank}.json", "w"))

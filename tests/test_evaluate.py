@@ -10,12 +10,13 @@ import textwrap
 
 import pytest
 
-from vpbench.data.builder import build_dataset
 from vpbench.core.errors import VPBenchError
+from vpbench.data.builder import build_dataset
 from vpbench.evaluation import EvaluationRequest, evaluate
 
 from .conftest import write_tiny_models, write_tiny_protocols
 from .result_factory import read_result
+
 
 @pytest.fixture(scope="module")
 def env(tmp_path_factory):

@@ -27,7 +27,13 @@ import yaml
 from vpbench.data.builder import build_dataset
 from vpbench.data.video import write_video
 
-from .conftest import REPO, TINY_PROFILE, gradient_frames, write_tiny_models, write_tiny_protocols
+from .conftest import (
+    REPO,
+    TINY_PROFILE,
+    gradient_frames,
+    write_tiny_models,
+    write_tiny_protocols,
+)
 
 ENV = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(REPO)}
 
@@ -151,8 +157,9 @@ def _snapshot_names(folder: Path) -> set[str]:
 def test_sigterm_during_an_atomic_write_removes_the_temporary_and_exits_143(tmp_path, capsys, monkeypatch):
     """The SIGTERM handler raises in the main thread, so the write's cleanup runs before the exit."""
     import vpbench.core.atomic as atomic
-    from .result_factory import write_result
     from vpbench.cli import main
+
+    from .result_factory import write_result
 
     results = write_result(tmp_path / "results", method="raw").parents[3]
     out = tmp_path / "board"
@@ -183,8 +190,9 @@ def test_sigterm_during_an_atomic_write_removes_the_temporary_and_exits_143(tmp_
 def test_ctrl_c_inside_a_command_exits_130_in_process(tmp_path, capsys, monkeypatch):
     """Typer turns Ctrl-C inside a command into a *returned* 130 (standalone_mode=False): main exits with it."""
     import vpbench.leaderboard as leaderboard
-    from .result_factory import write_result
     from vpbench.cli import main
+
+    from .result_factory import write_result
 
     results = write_result(tmp_path / "results", method="raw").parents[3]
 

@@ -16,11 +16,11 @@ import pandas as pd
 import pytest
 import torch
 
+from vpbench.core.errors import VPBenchError
 from vpbench.data.builder import build_dataset, load_manifest
 from vpbench.data.frames.cache import cache_path
 from vpbench.data.frames.framefile import FrameFile
 from vpbench.data.frames.store import FrameStore, load_store
-from vpbench.core.errors import VPBenchError
 from vpbench.methods import create_method
 
 from .conftest import write_tiny_models, write_tiny_protocols

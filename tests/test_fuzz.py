@@ -19,10 +19,20 @@ import pandas as pd
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from vpbench.data.labels import aggregate_votes, parse_frame_ranges, read_pa_hmdb51, read_stprivacy_pickle
 from vpbench.core.attributes import ATTRIBUTES
-from vpbench.data.layouts import read_hmdb51_splits, read_manifest_table, read_ucf101_class_index, read_ucf101_splits
 from vpbench.core.errors import VPBenchError
+from vpbench.data.labels import (
+    aggregate_votes,
+    parse_frame_ranges,
+    read_pa_hmdb51,
+    read_stprivacy_pickle,
+)
+from vpbench.data.layouts import (
+    read_hmdb51_splits,
+    read_manifest_table,
+    read_ucf101_class_index,
+    read_ucf101_splits,
+)
 
 FUZZ = settings(max_examples=int(__import__("os").environ.get("VPBENCH_FUZZ_EXAMPLES", 200)), deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 

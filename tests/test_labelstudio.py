@@ -16,11 +16,20 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from vpbench.core.attributes import ATTRIBUTES
 from vpbench.cli import main
+from vpbench.core.attributes import ATTRIBUTES
 from vpbench.data.builder import build_dataset, load_manifest
 
-from .labelstudio_server import INSTALL_HINT, annotate, annotator_token, create_annotator, free_port, label_studio_executable, project_tasks, start_server
+from .labelstudio_server import (
+    INSTALL_HINT,
+    annotate,
+    annotator_token,
+    create_annotator,
+    free_port,
+    label_studio_executable,
+    project_tasks,
+    start_server,
+)
 
 pytestmark = pytest.mark.labelstudio
 

@@ -16,9 +16,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from vpbench.data.labels import aggregate_votes, read_labelstudio_export
 from vpbench.core.attributes import ATTRIBUTES
 from vpbench.data.builder import build_dataset, load_labels, load_manifest
+from vpbench.data.labels import aggregate_votes, read_labelstudio_export
 
 from .conftest import REPO
 

@@ -1,7 +1,13 @@
 import pytest
 
-from vpbench.data.layouts import list_videos, read_hmdb51_splits, read_manifest_table, read_ucf101_splits, video_key
 from vpbench.core.errors import VPBenchError
+from vpbench.data.layouts import (
+    list_videos,
+    read_hmdb51_splits,
+    read_manifest_table,
+    read_ucf101_splits,
+    video_key,
+)
 
 
 def test_video_key_strips_extension_and_dot_slash():

@@ -61,8 +61,8 @@ def test_validation_refuses_non_numbers_nan_and_other_schema_versions():
 
 
 def test_evaluate_writes_the_schema_version_the_validator_reads():
-    from vpbench.evaluation import runner as evaluate
     from vpbench import results
+    from vpbench.evaluation import runner as evaluate
 
     assert evaluate.RESULT_SCHEMA_VERSION == results.RESULT_SCHEMA_VERSION
 
@@ -189,6 +189,16 @@ def test_keep_ratio_runs_of_one_method_form_one_sweep(tmp_path):
     seed0 = {run: s for run, s in sweeps.items() if "seed0" in run}
     assert len(seed0) == 4 and len(set(seed0.values())) == 1 and None not in seed0.values()
     assert sweeps["cpu-seed1"] is None
+
+
+def test_a_sweep_is_any_method_s_deploy_options_not_a_name_the_leaderboard_knows(tmp_path):
+    for strength in (1, 2, 3):
+        write_result(tmp_path, method="myblur", options={"strength": strength}, deploy_options=["strength"], top1=0.5 + strength / 10)
+    write_result(tmp_path, method="otherblur", options={"strength": 1}, top1=0.4)  # an ordinary option: no sweep
+    write_result(tmp_path, method="otherblur", options={"strength": 2}, top1=0.45)
+    rows = _tables(tmp_path)[("known", "synth-hmdb51")].rows
+    assert {r.sweep for r in rows if r.result.method_name == "myblur"} == {"myblur (cpu, seed 0)"}
+    assert {r.sweep for r in rows if r.result.method_name == "otherblur"} == {None}
 
 
 # ---- written files ---------------------------------------------------------------------------------
@@ -333,10 +343,9 @@ def test_evaluate_writes_a_preview_that_the_leaderboard_embeds(tmp_path):
 
     import matplotlib.image
 
-    from vpbench.results import EvaluationResult
-
     from vpbench.data.builder import build_dataset
     from vpbench.evaluation import EvaluationRequest, evaluate
+    from vpbench.results import EvaluationResult
 
     from .conftest import write_tiny_models, write_tiny_protocols
 

@@ -27,13 +27,12 @@ def _ready(name, models_dir):
     if method.learned:
         from vpbench.methods import FitData
 
-        from .conftest import TINY_PROFILE
+        from .conftest import TINY_PROFILE, fit_with_card
 
         rng = np.random.default_rng(0)
         data = FitData(videos=[rng.integers(0, 256, (4, 32, 40, 3), dtype=np.uint8) for _ in range(6)],
                        actions=rng.integers(0, 3, 6), privacy=rng.integers(0, 2, (6, 5)).astype(np.float32), num_actions=3)
-        profile = {**TINY_PROFILE, "clip_len": 4, "name": "cpu", "models_dir": models_dir}
-        method.fit(data, profile, seed=0, progress=False)
+        fit_with_card(method, data, {**TINY_PROFILE, "clip_len": 4}, models_dir)
     return method
 
 

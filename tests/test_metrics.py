@@ -3,7 +3,13 @@ import pytest
 from sklearn.metrics import accuracy_score, average_precision_score, f1_score
 
 from vpbench.core.errors import VPBenchError
-from vpbench.evaluation.metrics import action_top1, bootstrap_ci, privacy_cmap, privacy_f1, privacy_scores
+from vpbench.evaluation.metrics import (
+    action_top1,
+    bootstrap_ci,
+    privacy_cmap,
+    privacy_f1,
+    privacy_scores,
+)
 
 
 def test_action_top1_hand_made():

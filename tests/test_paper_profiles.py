@@ -16,10 +16,17 @@ import torch
 
 from vpbench.core.config import method_card, recognizer_profile, write_one_step_models
 from vpbench.data.frames.store import FrameStore
-from vpbench.evaluation.engine import TrainConfig, predict_frames, predict_videos, train_frame_recognizer, train_video_recognizer
+from vpbench.evaluation.engine import (
+    TrainConfig,
+    predict_frames,
+    predict_videos,
+    train_frame_recognizer,
+    train_video_recognizer,
+)
 from vpbench.methods import FitData, create_method
 from vpbench.networks.recognizers import create_recognizer
 
+from .conftest import fit_with_card
 
 pytestmark = pytest.mark.slow
 
@@ -64,8 +71,7 @@ def test_each_learned_method_fits_its_paper_profile_for_one_step(name, paper_mod
     assert "paper" in method_card(name)["profiles"]
     # Two videos, batches of two: one step per epoch.
     data = FitData(videos=_videos(2, 2 * CLIP), actions=np.array([0, 1]), privacy=np.eye(2, 5, dtype=np.float32), num_actions=2)
-    profile = {**recognizer_profile("paper", paper_models), "name": "paper", "models_dir": paper_models, "frame_interval_used": 2}
-    method.fit(data, profile, seed=0, progress=False)
+    fit_with_card(method, data, recognizer_profile("paper", paper_models), paper_models, "paper", frame_interval=2)
     clip = torch.from_numpy(np.stack(_videos(1, CLIP)))
     masks = torch.ones(clip.shape[:4], dtype=torch.bool) if method.needs_person_masks else None
     with torch.no_grad():

@@ -24,15 +24,31 @@ import pytest
 import torch
 import yaml
 
-from vpbench.core.atomic import atomic_write, atomic_write_json, atomic_write_text, stale_temporaries
+from vpbench.core.atomic import (
+    atomic_write,
+    atomic_write_json,
+    atomic_write_text,
+    stale_temporaries,
+)
 from vpbench.core.checkpoint import Checkpointer
-from vpbench.data.builder import build_dataset
-from vpbench.evaluation.engine import TrainConfig, train_frame_recognizer, train_video_recognizer
 from vpbench.core.errors import VPBenchError
+from vpbench.data.builder import build_dataset
 from vpbench.evaluation import EvaluationRequest, evaluate
+from vpbench.evaluation.engine import (
+    TrainConfig,
+    train_frame_recognizer,
+    train_video_recognizer,
+)
 from vpbench.networks.recognizers import create_recognizer
 
-from .conftest import REPO, TINY_PROFILE, TINY_STPRIVACY, write_tiny_models, write_tiny_protocols
+from .conftest import (
+    REPO,
+    TINY_PROFILE,
+    TINY_STPRIVACY,
+    fit_with_card,
+    write_tiny_models,
+    write_tiny_protocols,
+)
 from .result_factory import read_result
 
 # One thread per process: the machine is shared, and every run here must compute the same numbers.
@@ -196,7 +212,7 @@ def _fit_stprivacy(models_dir, checkpoint_dir=None):
     videos = [rng.integers(0, 255, (10, 32, 40, 3), dtype=np.uint8) for _ in range(8)]
     data = FitData(videos=videos, actions=np.arange(8) % 3, privacy=rng.integers(0, 2, (8, 5)).astype(np.float32), num_actions=3)
     method = create_method("stprivacy")
-    method.fit(data, {**TINY_PROFILE, "name": "cpu", "models_dir": models_dir}, seed=5, progress=False, checkpoint_dir=checkpoint_dir)
+    fit_with_card(method, data, TINY_PROFILE, models_dir, seed=5, checkpoint_dir=checkpoint_dir)
     return method
 
 
@@ -396,7 +412,11 @@ class _Opens:
 
 
 def test_pretrained_vit_weights_that_would_run_code_are_refused(tmp_path):
-    from vpbench.networks.stprivacy import STPrivacyConfig, STPrivacyNet, load_vit_weights
+    from vpbench.networks.stprivacy import (
+        STPrivacyConfig,
+        STPrivacyNet,
+        load_vit_weights,
+    )
 
     net = STPrivacyNet(STPrivacyConfig(frames=8, height=32, width=40, tubelet=(2, 8, 8), dim=24, heads=2, layers_per_psb=(1, 1, 1),
                                        pab_layers=1, num_actions=3))

@@ -12,7 +12,14 @@ import textwrap
 import pytest
 
 from vpbench.core.errors import VPBenchError
-from vpbench.results import SCORES, EvaluationResult, Score, load_result_file, load_results, validate_result
+from vpbench.results import (
+    SCORES,
+    EvaluationResult,
+    Score,
+    load_result_file,
+    load_results,
+    validate_result,
+)
 
 from .result_factory import result_doc, write_result
 

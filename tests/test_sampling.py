@@ -1,8 +1,13 @@
 import numpy as np
 import pytest
 
-from vpbench.data.frames.sampling import ClipSampler, crop_boxes, random_crop_box, random_scaled_box
 from vpbench.core.errors import VPBenchError
+from vpbench.data.frames.sampling import (
+    ClipSampler,
+    crop_boxes,
+    random_crop_box,
+    random_scaled_box,
+)
 
 
 def test_test_clips_are_evenly_spaced_and_cover_both_ends():

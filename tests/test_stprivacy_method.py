@@ -2,18 +2,17 @@
 
 from __future__ import annotations
 
-
 import pytest
 import torch
 
 from vpbench.apps.anonymize import anonymize_video
+from vpbench.core.errors import VPBenchError
 from vpbench.data.builder import build_dataset
 from vpbench.data.video import probe_video, read_video, write_video
-from vpbench.core.errors import VPBenchError
 from vpbench.evaluation import EvaluationRequest, evaluate
 from vpbench.methods import create_method
 
-from .conftest import gradient_frames, write_tiny_protocols
+from .conftest import fit_with_card, gradient_frames, write_tiny_protocols
 from .result_factory import read_result
 
 
@@ -113,7 +112,7 @@ def _fit_tiny(models_dir, tmp_path, **overrides):
     videos = [rng.integers(0, 256, (10, 32, 40, 3), dtype=np.uint8) for _ in range(8)]
     fit = FitData(videos=videos, actions=np.arange(8) % 2, privacy=(rng.random((8, 5)) < 0.5).astype(np.float32), num_actions=2)
     m = create_method("stprivacy")
-    m.fit(fit, {"name": "cpu", "models_dir": own, "clip_len": 8, "frame_size": [32, 40]}, seed=0, progress=False)
+    fit_with_card(m, fit, {"clip_len": 8, "frame_size": [32, 40]}, own)
     return m
 
 

@@ -10,7 +10,6 @@ import torch.nn.functional as F
 from torch import nn
 
 from vpbench.core.errors import VPBenchError
-
 from vpbench.networks.stprivacy import (
     Attention,
     STPrivacyConfig,

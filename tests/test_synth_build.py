@@ -8,9 +8,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from vpbench.data.labels import read_labelstudio_export
 from vpbench.core.attributes import ATTRIBUTES
 from vpbench.data.builder import build_dataset, load_manifest
+from vpbench.data.labels import read_labelstudio_export
 from vpbench.data.synth import render
 from vpbench.data.video import probe_video
 

@@ -1,8 +1,14 @@
 import numpy as np
 import pytest
 
-from vpbench.data.video import VideoError, probe_video, read_frames, read_video, write_video
 from vpbench.core.errors import VPBenchError
+from vpbench.data.video import (
+    VideoError,
+    probe_video,
+    read_frames,
+    read_video,
+    write_video,
+)
 
 from .conftest import gradient_frames
 

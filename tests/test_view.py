@@ -18,8 +18,8 @@ import pandas as pd
 import pytest
 
 from vpbench.core.attributes import ATTRIBUTES
-from vpbench.data.builder import build_dataset, load_manifest
 from vpbench.core.errors import VPBenchError
+from vpbench.data.builder import build_dataset, load_manifest
 
 from .conftest import write_tiny_protocols
 
@@ -123,8 +123,8 @@ def _by_video(collection) -> dict:
 
 @pytest.mark.fiftyone
 def test_view_has_one_sample_per_video_with_labels_votes_and_boxes(fiftyone_db, synth, tmp_path):
-    from vpbench.data.video import probe_video
     from vpbench.apps.view import build_view
+    from vpbench.data.video import probe_video
 
     data = synth / "data" / "synth-hmdb51"
     built = build_view(data, name="t-labels", media_dir=tmp_path / "media", progress=False)
@@ -169,8 +169,8 @@ def test_view_has_one_sample_per_video_with_labels_votes_and_boxes(fiftyone_db, 
 
 @pytest.mark.fiftyone
 def test_view_with_results_groups_raw_and_method_slices(fiftyone_db, synth, stprivacy_result, tmp_path):
-    from vpbench.data.video import probe_video
     from vpbench.apps.view import build_view
+    from vpbench.data.video import probe_video
 
     data = synth / "data" / "synth-hmdb51"
     manifest = load_manifest(data)

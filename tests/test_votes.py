@@ -9,6 +9,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from vpbench.core.attributes import ATTRIBUTES
+from vpbench.core.errors import VPBenchError
 from vpbench.data.labels import (
     DEFAULT_TIE_POLICY,
     TIE_POLICIES,
@@ -16,8 +18,6 @@ from vpbench.data.labels import (
     fleiss_kappa,
     fleiss_kappa_varying,
 )
-from vpbench.core.attributes import ATTRIBUTES
-from vpbench.core.errors import VPBenchError
 
 # Fleiss (1971) / Wikipedia worked example: 10 subjects, 14 raters, 5 categories.
 WIKIPEDIA = np.array(

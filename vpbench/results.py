@@ -223,6 +223,11 @@ class EvaluationResult:
         return self.method["options"]
 
     @property
+    def deploy_options(self) -> tuple[str, ...]:
+        """Options the method changes at deployment without retraining (runs differing only in them form a sweep)."""
+        return tuple(self.method.get("deploy_options") or ())
+
+    @property
     def whole_frame(self) -> bool:
         return bool(self.config.get("whole_frame"))
 

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import yaml
 
-from .errors import VPBenchError, unknown_name_error
+from .errors import VPBenchError, did_you_mean, unknown_name_error
 
 
 def _dir(kind: str, override: str | os.PathLike | None) -> Path:
@@ -125,3 +125,16 @@ def write_one_step_models(dst: str | os.PathLike, profile: str = "paper", batch:
             data["profiles"][profile] = one_step(data["profiles"][profile], batch)
             card.write_text(yaml.safe_dump(data, sort_keys=False))
     return dst
+
+
+def method_settings(name: str, profile: str, models_dir=None) -> dict:
+    """A learned method's settings for ``profile``: its card's ``profiles.<profile>`` (``{}`` for a plugin
+    that ships no card). What the evaluation resolves and passes to ``fit``; methods read no config file."""
+    card = method_card(name, models_dir)
+    if card is None:
+        return {}
+    profiles = card.get("profiles") or {}
+    if profile not in profiles:
+        raise VPBenchError(f"models/methods/{name}.yaml has no profile '{profile}'{did_you_mean(profile, list(profiles))}; "
+                           f"it has: {', '.join(profiles) or 'none'}")
+    return dict(profiles[profile])

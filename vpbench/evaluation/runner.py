@@ -28,7 +28,7 @@ from .. import __version__
 from ..core import distributed
 from ..core.atomic import atomic_write_json, check_free_space, check_output_dir
 from ..core.attributes import ATTRIBUTES
-from ..core.config import frame_interval, load_protocol, method_card, recognizer_profile
+from ..core.config import frame_interval, load_protocol, method_card, method_settings, recognizer_profile
 from ..core.errors import VPBenchError, did_you_mean
 from ..data.builder import build_dataset, check_seed, load_info, load_manifest
 from ..data.datasets import DATASETS
@@ -37,6 +37,7 @@ from ..data.frames.framefile import FrameFile
 from ..data.frames.store import FrameStore, load_store
 from ..methods import (
     METHODS,
+    FitContext,
     FitData,
     PrivacyMethod,
     check_method_arguments,
@@ -308,6 +309,8 @@ def _preflight(request: EvaluationRequest, protocol: dict, jobs: list[dict], pro
     if request.checkpoint is not None:
         method.load(request.checkpoint)  # a truncated or foreign checkpoint fails now, not after decoding
     method_card(request.method, request.models_dir)
+    if method.learned and request.checkpoint is None:  # a card without the profile, or settings the method refuses
+        method.check_settings(method_settings(request.method, request.profile, request.models_dir))
     request = replace(request, method_options=options)
     fold = int(protocol.get("fold", 1))
     for job in jobs:
@@ -406,8 +409,9 @@ def _fit_or_load(request: EvaluationRequest, method: PrivacyMethod, profile: dic
         videos=[store.video_frames(i) for i in range(len(store))], actions=rows["action_index"].to_numpy(),
         privacy=rows[list(ATTRIBUTES)].to_numpy(np.float32), num_actions=int(manifest["action_index"].max()) + 1,
     )
-    method_profile = {**profile, "name": request.profile, "models_dir": request.models_dir, "frame_interval_used": interval}
-    timer.run("fit_method", method.fit, data, method_profile, seed=request.seed, progress=request.progress, checkpoint_dir=work.path)
+    settings = method_settings(request.method, request.profile, request.models_dir)
+    context = FitContext.of(profile, interval, seed=request.seed, progress=request.progress, checkpoint_dir=work.path)
+    timer.run("fit_method", method.fit, data, settings, context)
     if distributed.is_main():
         timer.run("save_method", method.save, ckpt_path)
     info = {"trained_on": job["method_train"], "checkpoint": ckpt_path.name, **method.provenance()}
@@ -486,7 +490,7 @@ def _evaluate_job(request: EvaluationRequest, protocol: dict, profile: dict, job
     document = EvaluationResult(
         protocol={"name": protocol["name"], "version": protocol["version"], "suite": request.suite, "fold": fold},
         method={"name": method.name, "version": method.version, "origin": method_entry.origin, "learned": method.learned,
-                "options": request.method_options, **method_info},
+                "options": request.method_options, "deploy_options": list(method.deploy_options), **method_info},
         dataset={"name": eval_name, "method_trained_on": job["method_train"], **eval_info},
         run=request.run_id(),
         seed=request.seed,

@@ -115,8 +115,8 @@ def _label(result: EvaluationResult) -> str:
 
 
 def _sweep_key(result: EvaluationResult) -> str:
-    """Runs that differ only in STPrivacy's deployment keep ratio share this key."""
-    rest = {k: v for k, v in sorted(result.options.items()) if k != "keep_ratio"}
+    """Runs that differ only in deployment options (the result's ``method.deploy_options``) share this key."""
+    rest = {k: v for k, v in sorted(result.options.items()) if k not in result.deploy_options}
     extra = "".join(f", {k}={_fmt_option(v)}" for k, v in rest.items())
     return f"{result.method_name} ({result.profile}, seed {result.seed}{extra})"
 
@@ -190,7 +190,7 @@ def build_tables(results: list[EvaluationResult], models_dir=None) -> list[Table
         for row in rows:
             groups.setdefault(_sweep_key(row.result), []).append(row)
         for name, members in groups.items():
-            if len(members) > 1 and any("keep_ratio" in m.result.options for m in members):
+            if len(members) > 1 and any(set(m.result.options) & set(m.result.deploy_options) for m in members):
                 for m in members:
                     m.sweep = name
         rows.sort(key=lambda r: (r.front, -r.tradeoff, r.cmap[0], r.result.method_name, r.result.run, r.result.relpath))
@@ -402,11 +402,11 @@ def _plot(table: Table) -> bytes:
 
     points = []
     for row in table.rows:
-        kr = row.result.options.get("keep_ratio")
+        swept = ", ".join(f"{k}={_fmt_option(v)}" for k, v in sorted(row.result.options.items()) if k in row.result.deploy_options)
         points.append(TradeoffPoint(
             label=row.label, method=row.result.method_name, top1=row.top1[0], top1_ci=row.top1[1:], cmap=row.cmap[0],
             cmap_ci=row.cmap[1:], on_front=row.front == 1, sweep=row.sweep,
-            sweep_label=None if row.sweep is None else (f"r={_fmt_option(kr)}" if kr is not None else f"{row.result.method_name} (default r)"),
+            sweep_label=None if row.sweep is None else (swept or f"{row.result.method_name} (default)"),
             paper=None if row.paper is None else (row.paper["top1"], row.paper["cmap"]),
         ))
     return tradeoff_plot(points, f"{table.title}: action-privacy trade-off")

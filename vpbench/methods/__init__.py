@@ -14,7 +14,7 @@ from pathlib import Path
 
 from ..core.errors import VPBenchError, did_you_mean
 from ..core.registry import Registry
-from .base import FitData, PrivacyMethod
+from .base import FitContext, FitData, PrivacyMethod
 
 METHODS: Registry[type[PrivacyMethod]] = Registry("method", group="vpbench.methods", base=PrivacyMethod)
 
@@ -111,4 +111,4 @@ def check_method_arguments(name: str, *, checkpoint: str | Path | None = None, w
         raise VPBenchError(f"--boxes {boxes}: method '{name}' does not use person boxes; drop --boxes")
 
 
-__all__ = ["METHODS", "FitData", "PrivacyMethod", "check_method_arguments", "check_options", "create_method"]
+__all__ = ["METHODS", "FitContext", "FitData", "PrivacyMethod", "check_method_arguments", "check_options", "create_method"]

@@ -29,25 +29,16 @@ from torch import nn
 
 from ..core import distributed
 from ..core.checkpoint import Checkpointer
-from ..core.config import method_card
 from ..core.errors import VPBenchError
 from ..core.optim import optimizer_step
 from ..core.tensors import MEAN, STD, to_device
 from ..networks.anonymizers import AnonymizerConfig, FrameAnonymizer
-from .base import PrivacyMethod, check_videos, to_float, to_uint8
+from .base import FitContext, PrivacyMethod, check_videos, to_float, to_uint8
 
 
 def normalized(x: torch.Tensor) -> torch.Tensor:
     """[0, 1] pixels -> the recognizers' input space (differentiable, any layout)."""
     return (x - MEAN) / STD
-
-
-def card_settings(name: str, profile: dict) -> dict:
-    """The method's settings for the run's profile, from ``models/methods/<name>.yaml``."""
-    card = method_card(name, profile.get("models_dir"))
-    if card is None or profile.get("name") not in card.get("profiles", {}):
-        raise VPBenchError(f"models/methods/{name}.yaml has no profile '{profile.get('name')}'")
-    return dict(card["profiles"][profile["name"]])
 
 
 def optional_weight(name: str, value) -> float | None:
@@ -57,13 +48,13 @@ def optional_weight(name: str, value) -> float | None:
     return None if value is None else float(value)
 
 
-def seeded_draw(data, settings: dict, profile: dict, seed: int) -> tuple[np.random.Generator, "ClipDraw", int]:
+def seeded_draw(data, settings: dict, context: FitContext) -> tuple[np.random.Generator, "ClipDraw", int]:
     """What every baseline's fit starts from: torch and numpy seeded from ``seed``, and the clip
-    drawer over the training videos at the method's clip length (else the profile's), whose batches
+    drawer over the training videos at the method's clip length (else the run's), whose batches
     land on the configured device (:func:`vpbench.core.distributed.device`)."""
-    torch.manual_seed(seed)
-    rng = np.random.default_rng(seed)
-    clip_len = int(settings.get("clip_len", profile["clip_len"]))
+    torch.manual_seed(context.seed)
+    rng = np.random.default_rng(context.seed)
+    clip_len = int(settings.get("clip_len", context.clip_len))
     return rng, ClipDraw(data.videos, clip_len, rng, distributed.device()), clip_len
 
 
@@ -233,13 +224,13 @@ class FrameAnonymizerMethod(PrivacyMethod):
         self.frame_interval = 1  # the training clips' frame interval, reused by `vpbench anonymize`
         self.log: dict = {}
 
-    def _new_net(self, settings: dict, profile: dict) -> FrameAnonymizer:
+    def _new_net(self, settings: dict, context: FitContext) -> FrameAnonymizer:
         """The anonymizer, initialized on the CPU (the same weights whatever the device) and moved to the configured device."""
         spec = dict(settings["anonymizer"])
         arch = spec.pop("arch")
-        h, w = (int(v) for v in profile["frame_size"])
-        self.frame_interval = int(profile.get("frame_interval_used", 1))
-        self.net = FrameAnonymizer(AnonymizerConfig(arch=arch, options=spec, height=h, width=w, frames=int(profile["clip_len"])))
+        h, w = context.frame_size
+        self.frame_interval = context.frame_interval
+        self.net = FrameAnonymizer(AnonymizerConfig(arch=arch, options=spec, height=h, width=w, frames=context.clip_len))
         return self.net.to(distributed.device())
 
     def _require_net(self) -> FrameAnonymizer:

@@ -18,6 +18,24 @@ import torch
 from ..core.errors import VPBenchError
 
 
+@dataclass(frozen=True)
+class FitContext:
+    """What a fit takes from the run besides its own settings (the card's profile, resolved by the caller)."""
+
+    clip_len: int  # the recognizers' clip length (a method's settings may name their own)
+    frame_size: tuple[int, int]  # height, width of the frames in ``FitData.videos``
+    frame_interval: int = 1  # the frames' sampling interval, kept for anonymizing raw videos later
+    seed: int = 0
+    progress: bool = True
+    checkpoint_dir: Path | None = None  # a folder private to the run, for per-epoch checkpoints (see ``fit``)
+
+    @classmethod
+    def of(cls, profile: dict, frame_interval: int = 1, **kw) -> FitContext:
+        """The context of a recognizer profile (``clip_len``, ``frame_size``)."""
+        h, w = (int(v) for v in profile["frame_size"])
+        return cls(clip_len=int(profile["clip_len"]), frame_size=(h, w), frame_interval=int(frame_interval), **kw)
+
+
 @dataclass
 class FitData:
     """What a learned method may train on: the training split, at the working resolution.
@@ -42,22 +60,30 @@ class PrivacyMethod:
     version: ClassVar[str] = "1"
     learned: ClassVar[bool] = False
     needs_person_masks: ClassVar[bool] = False
-    identity: ClassVar[bool] = False  # returns its input unchanged: evaluation skips transforming and storing a copy
+    identity: ClassVar[bool] = False
+    deploy_options: ClassVar[tuple[str, ...]] = ()  # options that change a trained method without retraining (a sweep)  # returns its input unchanged: evaluation skips transforming and storing a copy
     description: ClassVar[str] = ""
 
     def __init__(self, **options: Any) -> None:
         if options:
             raise VPBenchError(f"method '{self.name}' takes no options, got {', '.join(sorted(options))}")
 
-    def fit(self, data: FitData, profile: dict, seed: int = 0, progress: bool = True, checkpoint_dir: str | os.PathLike | None = None) -> None:
+    def fit(self, data: FitData, settings: dict, context: FitContext) -> None:
         """Train the method (learned methods); non-learned methods do nothing.
 
-        ``checkpoint_dir`` is a folder private to this run (``vpbench evaluate``
+        ``settings`` are the method's settings for the run's profile (its model card's
+        ``profiles.<name>``, resolved by the caller: a method reads no config file), ``context`` what
+        the run gives (clip length, frame size, seed, progress bars, checkpoint folder).
+
+        ``context.checkpoint_dir`` is a folder private to this run (``vpbench evaluate``
         passes ``<run>.work/``) where a learned method should keep per-epoch
         checkpoints, e.g. with :class:`vpbench.core.checkpoint.Checkpointer`: when a
         killed run is resumed, the folder still holds them and ``fit`` should
         continue from the last one. It is deleted once the result is written.
         """
+
+    def check_settings(self, settings: dict) -> None:
+        """Refuse, before any work, settings this method cannot fit with (a one-line :class:`VPBenchError`)."""
 
     def provenance(self) -> dict:
         """What the result should record about where this fit started (e.g. pretrained weights); ``{}`` by default."""

@@ -34,7 +34,6 @@ from ..networks.recognizers import create_recognizer
 from .anonymizer_method import (
     FrameAnonymizerMethod,
     StagedFit,
-    card_settings,
     chunks,
     data_digest,
     local_part,
@@ -46,7 +45,7 @@ from .anonymizer_method import (
     reconstruction_steps,
     seeded_draw,
 )
-from .base import FitData
+from .base import FitContext, FitData
 
 
 class AttributeDiscriminators(nn.Module):
@@ -83,12 +82,13 @@ class Collective(FrameAnonymizerMethod):
         super().__init__()
         self.privacy_weight = optional_weight("privacy_weight", privacy_weight)
 
-    def fit(self, data: FitData, profile: dict, seed: int = 0, progress: bool = True, checkpoint_dir=None) -> None:
+    def fit(self, data: FitData, settings: dict, context: FitContext) -> None:
         from tqdm import tqdm
 
-        s = card_settings(self.name, profile)
+        s = dict(settings)
+        seed, progress, checkpoint_dir = context.seed, context.progress, context.checkpoint_dir
         lam = self.privacy_weight if self.privacy_weight is not None else float(s["privacy_weight"])
-        rng, draw, clip_len = seeded_draw(data, s, profile, seed)
+        rng, draw, clip_len = seeded_draw(data, s, context)
         dev = draw.device
         actions = torch.tensor(np.asarray(data.actions), dtype=torch.long).to(dev)
         privacy = torch.tensor(np.asarray(data.privacy), dtype=torch.float32).to(dev)
@@ -96,7 +96,7 @@ class Collective(FrameAnonymizerMethod):
         batch, clip = int(s["batch_size"]), s.get("grad_clip", 5.0)
         lr_g, lr_t, lr_d = float(s["lr_anonymizer"]), float(s["lr_action"]), float(s["lr_discriminator"])
 
-        net = self._new_net(s, profile)
+        net = self._new_net(s, context)
         hw = (net.config.height, net.config.width)
         action_model = create_recognizer(s["action_model"], data.num_actions, clip_len, hw)
         discriminators = AttributeDiscriminators(s["discriminator"], privacy.shape[1], clip_len, hw)

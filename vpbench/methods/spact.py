@@ -28,7 +28,6 @@ from ..networks.recognizers import create_recognizer
 from .anonymizer_method import (
     FrameAnonymizerMethod,
     StagedFit,
-    card_settings,
     chunks,
     data_digest,
     local_part,
@@ -40,7 +39,7 @@ from .anonymizer_method import (
     reconstruction_steps,
     seeded_draw,
 )
-from .base import FitData
+from .base import FitContext, FitData
 
 
 def nt_xent(z1: torch.Tensor, z2: torch.Tensor, temperature: float = 0.1) -> torch.Tensor:
@@ -145,13 +144,14 @@ class SPAct(FrameAnonymizerMethod):
         super().__init__()
         self.action_weight = optional_weight("action_weight", action_weight)
 
-    def fit(self, data: FitData, profile: dict, seed: int = 0, progress: bool = True, checkpoint_dir=None) -> None:
+    def fit(self, data: FitData, settings: dict, context: FitContext) -> None:
         from tqdm import tqdm
 
-        s = card_settings(self.name, profile)
+        s = dict(settings)
+        seed, progress, checkpoint_dir = context.seed, context.progress, context.checkpoint_dir
         w_action = self.action_weight if self.action_weight is not None else float(s["action_weight"])
         tau = float(s["temperature"])
-        rng, draw, clip_len = seeded_draw(data, s, profile, seed)
+        rng, draw, clip_len = seeded_draw(data, s, context)
         dev = draw.device
         actions = torch.tensor(np.asarray(data.actions), dtype=torch.long).to(dev)
         indices = np.arange(len(draw))
@@ -159,7 +159,7 @@ class SPAct(FrameAnonymizerMethod):
         pb = int(s["privacy_batch"])
         lr_a, lr_t, lr_b = float(s["lr_anonymizer"]), float(s["lr_action"]), float(s["lr_privacy"])
 
-        net = self._new_net(s, profile)
+        net = self._new_net(s, context)
         action_model = create_recognizer(s["action_model"], data.num_actions, clip_len, (net.config.height, net.config.width))
         hidden, out = s["projection"]
         privacy_model = ProjectedEncoder(create_frame_model(s["privacy_encoder"], 0), hidden, out)

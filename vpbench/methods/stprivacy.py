@@ -24,7 +24,6 @@ import torch.nn.functional as F
 
 from ..core import distributed
 from ..core.checkpoint import Checkpointer
-from ..core.config import method_card
 from ..core.errors import VPBenchError
 from ..core.optim import cosine_lr, optimizer_step, optimizer_steps, scale_grad
 from ..core.tensors import MEAN, STD
@@ -36,7 +35,7 @@ from ..networks.stprivacy import (
     load_vit_weights,
     sparsity_loss,
 )
-from .base import FitData, PrivacyMethod, check_videos
+from .base import FitContext, FitData, PrivacyMethod, check_videos
 
 BLACK = (0.0 - MEAN) / STD  # the normalized value of a black pixel
 _PIXEL_RANGE = (BLACK, (1.0 - MEAN) / STD)  # black and white, normalized
@@ -77,6 +76,7 @@ class STPrivacy(PrivacyMethod):
     name = "stprivacy"
     version = "1"
     learned = True
+    deploy_options = ("keep_ratio",)
     description = "STPrivacy (ICCV 2023): tubelet sparsification + anonymization with a ViT, adversarial training"
 
     def __init__(self, keep_ratio: float | None = None, alpha: float | None = None, use_pab: bool = True,
@@ -115,12 +115,15 @@ class STPrivacy(PrivacyMethod):
             raise VPBenchError(f"{init}: ViT weights file not found (option init_weights)")
         return str(init)
 
-    def _config(self, settings: dict, profile: dict, num_actions: int) -> STPrivacyConfig:
+    def check_settings(self, settings: dict) -> None:
+        self.initial_weights(settings)  # the paper profile needs a ViT-S file (or init_weights=none)
+
+    def _config(self, settings: dict, context: FitContext, num_actions: int) -> STPrivacyConfig:
         tubelet = list(settings["tubelet"])
         if self.delta_t is not None:
             tubelet[0] = self.delta_t
         return STPrivacyConfig(
-            frames=int(profile["clip_len"]), height=int(profile["frame_size"][0]), width=int(profile["frame_size"][1]),
+            frames=context.clip_len, height=context.frame_size[0], width=context.frame_size[1],
             tubelet=tuple(tubelet), dim=int(settings["dim"]), heads=int(settings["heads"]),
             layers_per_psb=tuple(settings["layers_per_psb"]), pab_layers=int(settings["pab_layers"]),
             alpha=self.alpha if self.alpha is not None else float(settings["alpha"]),
@@ -128,15 +131,13 @@ class STPrivacy(PrivacyMethod):
             num_actions=num_actions, use_pab=self.use_pab, gumbel_tau=float(settings.get("gumbel_tau", 1.0)),
         )
 
-    def fit(self, data: FitData, profile: dict, seed: int = 0, progress: bool = True, checkpoint_dir=None) -> None:
+    def fit(self, data: FitData, settings: dict, context: FitContext) -> None:
         from tqdm import tqdm
 
-        card = method_card(self.name, profile.get("models_dir"))
-        if card is None or profile.get("name") not in card.get("profiles", {}):
-            raise VPBenchError(f"models/methods/stprivacy.yaml has no profile '{profile.get('name')}'")
-        s = card["profiles"][profile["name"]]
-        config = self._config(s, profile, data.num_actions)
-        self.frame_interval = int(profile.get("frame_interval_used", 1))
+        s = dict(settings)
+        seed, progress, checkpoint_dir = context.seed, context.progress, context.checkpoint_dir
+        config = self._config(s, context, data.num_actions)
+        self.frame_interval = context.frame_interval
         torch.manual_seed(seed)
         rng = np.random.default_rng(seed)
         init = self.initial_weights(s)

@@ -35,7 +35,6 @@ from ..networks.recognizers import create_recognizer
 from .anonymizer_method import (
     FrameAnonymizerMethod,
     StagedFit,
-    card_settings,
     chunks,
     data_digest,
     local_part,
@@ -48,7 +47,7 @@ from .anonymizer_method import (
     seeded_draw,
     subsample_frames,
 )
-from .base import FitData
+from .base import FitContext, FitData
 
 MAX_BUDGET_MODELS = 4
 
@@ -110,16 +109,17 @@ class VITA(FrameAnonymizerMethod):
         self.gamma = optional_weight("gamma", gamma)
         self.restarting = bool(restarting)
 
-    def fit(self, data: FitData, profile: dict, seed: int = 0, progress: bool = True, checkpoint_dir=None) -> None:
+    def fit(self, data: FitData, settings: dict, context: FitContext) -> None:
         from tqdm import tqdm
 
-        s = card_settings(self.name, profile)
+        s = dict(settings)
+        seed, progress, checkpoint_dir = context.seed, context.progress, context.checkpoint_dir
         m = self.budget_models if self.budget_models is not None else int(s["num_budget_models"])
         specs = list(s["budget_models"])
         if not 1 <= m <= min(len(specs), MAX_BUDGET_MODELS):
             raise VPBenchError(f"vita: {m} budget models asked, the profile defines {len(specs)} (at most {MAX_BUDGET_MODELS})")
         gamma = self.gamma if self.gamma is not None else float(s["gamma"])
-        rng, draw, clip_len = seeded_draw(data, s, profile, seed)
+        rng, draw, clip_len = seeded_draw(data, s, context)
         dev = draw.device
         actions = torch.tensor(np.asarray(data.actions), dtype=torch.long).to(dev)
         privacy = torch.tensor(np.asarray(data.privacy), dtype=torch.float32).to(dev)
@@ -131,7 +131,7 @@ class VITA(FrameAnonymizerMethod):
         batch, clip = int(s["batch_size"]), s.get("grad_clip", 5.0)
         lr_d, lr_t, lr_b = float(s["lr_anonymizer"]), float(s["lr_action"]), float(s["lr_budget"])
 
-        net = self._new_net(s, profile)
+        net = self._new_net(s, context)
         action_model = create_recognizer(s["action_model"], data.num_actions, clip_len, (net.config.height, net.config.width))
         budget = BudgetEnsemble([create_frame_model(spec, privacy.shape[1]) for spec in specs[:m]])
         action_model.to(dev)  # initialized on the CPU above, so the weights do not depend on the device
