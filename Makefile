@@ -12,7 +12,7 @@ DEMO_OUT ?= demo-out
 # pyproject's ranges admit them (and newer 2.x releases elsewhere).
 TORCH_PINS := torch==2.14.1 torchvision==0.29.1
 
-.PHONY: demo test bench install clean
+.PHONY: demo test lint bench install clean
 
 install: $(STAMP)
 
@@ -53,8 +53,14 @@ bench: $(STAMP)
 	bash tools/install-ffmpeg.sh
 	$(PY) bench/run_all.py $(BENCH_ARGS)
 
-test: $(STAMP)
+# Lint first: a style or import error fails `make test` (and CI) before the suite runs.
+test: lint
 	$(PY) -m pytest -q
+
+# ruff (settings in pyproject.toml): lint rules and the formatter's check; `ruff format` fixes the latter.
+lint: $(STAMP)
+	$(VENV)/bin/ruff check vpbench tests bench tools
+	$(VENV)/bin/ruff format --check vpbench tests bench tools
 
 clean:
 	rm -rf $(VENV) $(DEMO_OUT) .pytest_cache .hypothesis

@@ -21,10 +21,11 @@ import torch
 
 from vpbench.core.checkpoint import load_torch
 from vpbench.core.config import frame_interval, recognizer_profile
+from vpbench.core.tensors import normalize
 from vpbench.data.builder import load_manifest
 from vpbench.data.frames.store import load_store
 from vpbench.evaluation.runner import _split_indices
-from vpbench.methods.stprivacy import BLACK, STPrivacy, _normalize
+from vpbench.methods.stprivacy import BLACK, STPrivacy
 from vpbench.networks.stprivacy import STPrivacyNet
 
 
@@ -47,7 +48,7 @@ def own_head_top1(net: STPrivacyNet, store, labels: np.ndarray, clips: int = 3) 
         v = store.video(i)
         starts = np.linspace(0, max(len(v) - frames, 0), clips).round().astype(int)
         batch = torch.stack([torch.from_numpy(v[np.minimum(np.arange(s, s + frames), len(v) - 1)]) for s in starts])
-        logits = net(_normalize(batch), black_value=BLACK).action_logits
+        logits = net(normalize(batch.permute(0, 4, 1, 2, 3)), black_value=BLACK).action_logits
         hits += int(logits.softmax(1).mean(0).argmax()) == int(labels[i])
     return hits / max(len(store), 1)
 

@@ -381,7 +381,7 @@ def test_baseline_fits_through_the_engine_and_anonymizes_any_video(name, evaluat
 def test_each_anonymizer_objective_is_its_stated_combination_of_independently_computed_parts():
     import torch.nn.functional as F
 
-    from vpbench.methods.anonymizer_method import normalized
+    from vpbench.core.tensors import normalized
 
     torch.manual_seed(0)
     clips, labels = _video(4), torch.tensor([0, 1, 2, 0])

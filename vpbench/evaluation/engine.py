@@ -27,7 +27,7 @@ from ..core import distributed
 from ..core.checkpoint import Checkpointer
 from ..core.optim import cosine_lr, optimizer_step
 from ..core.tensors import normalize, to_device
-from ..data.frames.sampling import ClipSampler, crop_boxes
+from ..data.frames.sampling import ClipSampler, crop_boxes, random_clip, random_crop_box
 from ..data.frames.store import FrameStore
 
 
@@ -47,9 +47,9 @@ class TrainConfig:
         return cls(**{k: d[k] for k in cls.__dataclass_fields__ if k in d})
 
 
-def clip_tensor(store: FrameStore, video: int, start: int, clip_len: int, crop: tuple[int, int, int, int]) -> torch.Tensor:
-    """uint8 ``T x h x w x 3`` for one view (indices past the end repeat the last frame)."""
-    return torch.from_numpy(np.ascontiguousarray(store.clip(video, start, clip_len, crop)))
+def clip_tensor(store: FrameStore, video: int, idx: np.ndarray, crop: tuple[int, int, int, int]) -> torch.Tensor:
+    """uint8 ``T x h x w x 3``: frames ``idx`` of one video, cropped (one view)."""
+    return torch.from_numpy(np.ascontiguousarray(store.frames_at(video, idx, crop)))
 
 
 def _settings(cfg: TrainConfig, seed: int, task: str, items: np.ndarray, targets) -> dict:
@@ -100,12 +100,10 @@ def train_video_recognizer(
                 views = []
                 for k in sel:
                     v = int(videos[k])
-                    start = int(rng.integers(0, max(store.num_frames(v) - cfg.clip_len, 0) + 1))
-                    y = int(rng.integers(0, h - cfg.crop + 1))
-                    x = int(rng.integers(0, w - cfg.crop + 1))
-                    views.append((v, start, (y, x, y + cfg.crop, x + cfg.crop)))
+                    idx = random_clip(store.num_frames(v), cfg.clip_len, rng)
+                    views.append((v, idx, random_crop_box(h, w, cfg.crop, rng)))
                 part, weight = distributed.local_share(len(sel))
-                clips = [clip_tensor(store, v, start, cfg.clip_len, box) for v, start, box in (views[i] for i in part)]
+                clips = [clip_tensor(store, v, idx, box) for v, idx, box in (views[i] for i in part)]
                 batch = normalize(to_device(torch.stack(clips), dev).permute(0, 4, 1, 2, 3))
                 with distributed.autocast():
                     loss = weight * _loss(task, ddp(batch), target_t[torch.as_tensor(sel[part])].to(dev))
@@ -138,8 +136,7 @@ def predict_videos(
     part, _ = distributed.share(len(videos))  # each rank tests its share; the scores are gathered below
     for v in tqdm(videos[part], desc=desc, unit="video", disable=None if progress and distributed.is_main() else True):
         v = int(v)
-        starts = sampler(store.num_frames(v))[:, 0]
-        views = [clip_tensor(store, v, int(s), clip_len, c) for s in starts for c in crops]
+        views = [clip_tensor(store, v, idx, c) for idx in sampler(store.num_frames(v)) for c in crops]
         with distributed.autocast():
             logits = model(normalize(to_device(torch.stack(views), dev).permute(0, 4, 1, 2, 3)))
         logits = logits.float()  # scores in float32 whatever the precision of the pass (numpy has no bf16)

@@ -31,14 +31,10 @@ from ..core import distributed
 from ..core.checkpoint import Checkpointer
 from ..core.errors import VPBenchError
 from ..core.optim import optimizer_step
-from ..core.tensors import MEAN, STD, to_device
+from ..core.tensors import normalized, to_device, to_float, to_uint8
+from ..data.frames.sampling import random_clip
 from ..networks.anonymizers import AnonymizerConfig, FrameAnonymizer
-from .base import FitContext, PrivacyMethod, check_videos, to_float, to_uint8
-
-
-def normalized(x: torch.Tensor) -> torch.Tensor:
-    """[0, 1] pixels -> the recognizers' input space (differentiable, any layout)."""
-    return (x - MEAN) / STD
+from .base import FitContext, PrivacyMethod, check_videos
 
 
 def optional_weight(name: str, value) -> float | None:
@@ -88,12 +84,8 @@ class ClipDraw:
 
     def clips(self, sel) -> torch.Tensor:
         """Random clips of this rank's share of the videos ``sel``."""
-        starts = [int(self.rng.integers(0, max(len(self.videos[int(k)]) - self.clip_len, 0) + 1)) for k in sel]
-        out = []
-        for i in distributed.local_share(len(sel))[0]:
-            v = self.videos[int(sel[i])]
-            idx = np.minimum(np.arange(starts[i], starts[i] + self.clip_len), len(v) - 1)
-            out.append(torch.from_numpy(np.ascontiguousarray(v[idx])))
+        picks = [random_clip(len(self.videos[int(k)]), self.clip_len, self.rng) for k in sel]
+        out = [torch.from_numpy(np.ascontiguousarray(self.videos[int(sel[i])][picks[i]])) for i in distributed.local_share(len(sel))[0]]
         return to_float(to_device(torch.stack(out), self.device))
 
     def frames(self, sel, per_video: int) -> torch.Tensor:

@@ -123,13 +123,3 @@ def check_videos(videos: torch.Tensor) -> None:
     if not isinstance(videos, torch.Tensor) or videos.dtype != torch.uint8 or videos.ndim != 5 or videos.shape[-1] != 3:
         shape = tuple(videos.shape) if hasattr(videos, "shape") else type(videos).__name__
         raise VPBenchError(f"methods take uint8 tensors B x T x H x W x 3, got {getattr(videos, 'dtype', '?')} {shape}")
-
-
-def to_float(videos: torch.Tensor) -> torch.Tensor:
-    """uint8 ``B,T,H,W,3`` -> float ``B,3,T,H,W`` in [0, 1]."""
-    return videos.permute(0, 4, 1, 2, 3).float().div_(255.0)
-
-
-def to_uint8(x: torch.Tensor) -> torch.Tensor:
-    """float ``B,3,T,H,W`` in [0, 1] -> uint8 ``B,T,H,W,3`` (rounded, clamped)."""
-    return x.clamp(0, 1).mul(255.0).round_().to(torch.uint8).permute(0, 2, 3, 4, 1).contiguous()

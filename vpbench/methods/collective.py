@@ -30,6 +30,7 @@ from torch import nn
 
 from ..core import distributed
 from ..core.optim import optimizer_step
+from ..core.tensors import normalized
 from ..networks.recognizers import create_recognizer
 from .anonymizer_method import (
     FrameAnonymizerMethod,
@@ -39,7 +40,6 @@ from .anonymizer_method import (
     local_part,
     logged,
     mean,
-    normalized,
     optional_weight,
     recognizer_epoch,
     reconstruction_steps,

@@ -13,7 +13,8 @@ import torch
 import torch.nn.functional as F
 
 from ..core.errors import VPBenchError
-from .base import PrivacyMethod, check_videos, to_float, to_uint8
+from ..core.tensors import to_float, to_uint8
+from .base import PrivacyMethod, check_videos
 
 
 class Raw(PrivacyMethod):

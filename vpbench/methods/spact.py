@@ -23,6 +23,7 @@ from torch import nn
 
 from ..core import distributed
 from ..core.optim import optimizer_step
+from ..core.tensors import normalized
 from ..networks.frame_models import ProjectedEncoder, create_frame_model
 from ..networks.recognizers import create_recognizer
 from .anonymizer_method import (
@@ -33,7 +34,6 @@ from .anonymizer_method import (
     local_part,
     logged,
     mean,
-    normalized,
     optional_weight,
     recognizer_epoch,
     reconstruction_steps,

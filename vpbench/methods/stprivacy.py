@@ -12,7 +12,6 @@ be changed at deployment without retraining. Settings per profile live in
 
 from __future__ import annotations
 
-import hashlib
 import math
 import time
 from dataclasses import asdict
@@ -26,8 +25,8 @@ from ..core import distributed
 from ..core.checkpoint import Checkpointer
 from ..core.errors import VPBenchError
 from ..core.optim import cosine_lr, optimizer_step, optimizer_steps, scale_grad
-from ..core.tensors import MEAN, STD
-from ..data.frames.sampling import random_scaled_box
+from ..core.tensors import MEAN, STD, denormalized, normalize, to_uint8
+from ..data.frames.sampling import random_clip, random_scaled_box
 from ..networks.recognizers import create_recognizer
 from ..networks.stprivacy import (
     STPrivacyConfig,
@@ -35,6 +34,7 @@ from ..networks.stprivacy import (
     load_vit_weights,
     sparsity_loss,
 )
+from .anonymizer_method import data_digest
 from .base import FitContext, FitData, PrivacyMethod, check_videos
 
 BLACK = (0.0 - MEAN) / STD  # the normalized value of a black pixel
@@ -46,18 +46,6 @@ def _straight_through_clamp(x: torch.Tensor) -> torch.Tensor:
     return x + (x.clamp(*_PIXEL_RANGE) - x).detach()
 
 
-def _normalize(videos: torch.Tensor) -> torch.Tensor:
-    """uint8 ``B,T,H,W,3`` -> normalized float ``B,3,T,H,W``."""
-    return videos.permute(0, 4, 1, 2, 3).float().div(255.0).sub(MEAN).div(STD)
-
-
-def _data_digest(data: FitData) -> str:
-    """Identifies the training data a fit checkpoint belongs to (labels and clip count, not pixels)."""
-    h = hashlib.sha256(np.asarray(data.actions).tobytes() + np.asarray(data.privacy).tobytes())
-    h.update(str([len(v) for v in data.videos]).encode())
-    return h.hexdigest()
-
-
 def _crop_and_resize(clips: torch.Tensor, boxes: list[tuple[int, int, int, int]]) -> torch.Tensor:
     """Each ``3,T,H,W`` clip cut to its ``(y0, x0, y1, x1)`` box and resized back to ``H x W`` (bilinear)."""
     c, t, h, w = clips.shape[1:]
@@ -66,10 +54,6 @@ def _crop_and_resize(clips: torch.Tensor, boxes: list[tuple[int, int, int, int]]
                       align_corners=False).reshape(c, t, h, w)
         for clip, (y0, x0, y1, x1) in zip(clips, boxes)
     ])
-
-
-def _to_uint8(x: torch.Tensor) -> torch.Tensor:
-    return x.mul(STD).add(MEAN).clamp(0, 1).mul(255).round().to(torch.uint8).permute(0, 2, 3, 4, 1).contiguous()
 
 
 class STPrivacy(PrivacyMethod):
@@ -166,7 +150,7 @@ class STPrivacy(PrivacyMethod):
         # Every epoch of every stage ends in a checkpoint; a killed fit resumes from the last one.
         ckpt = Checkpointer(None if checkpoint_dir is None else Path(checkpoint_dir) / "fit.pt", rng, {
             "method": self.name, "version": self.version, "settings": s, "config": asdict(config), "seed": int(seed),
-            "init": None if init is None else str(init), "data": _data_digest(data),
+            "init": None if init is None else str(init), "data": data_digest(data.actions, data.privacy, videos=data.videos),
         })
 
         def sample(sel) -> tuple[torch.Tensor, list[torch.Tensor], np.ndarray, float]:
@@ -175,19 +159,16 @@ class STPrivacy(PrivacyMethod):
             Every rank draws the clip starts and the Gumbel noise of the whole global batch (the
             numbers one process draws) and keeps its own share, as the recognizers' training does.
             """
-            starts = [int(rng.integers(0, max(len(videos[int(k)]) - clip_len, 0) + 1)) for k in sel]
+            picks = [random_clip(len(videos[int(k)]), clip_len, rng) for k in sel]
             noise = net.draw_gumbel_noise(rng, len(sel))
             boxes = [random_scaled_box(config.height, config.width, jitter, rng) for _ in sel] if jitter < 1.0 else None
             part, weight = distributed.local_share(len(sel))
             work = self.log.setdefault("work", {"world_size": distributed.world()[1], "clips": 0, "clips_here": 0})
             work["clips"] += len(sel)  # the global batches' clips; clips_here: this rank's (rank 0's in a checkpoint)
             work["clips_here"] += len(part) if weight else 0
-            clips = []
-            for i in part:
-                v = videos[int(sel[i])]
-                clips.append(torch.from_numpy(v[np.minimum(np.arange(starts[i], starts[i] + clip_len), len(v) - 1)]))
+            clips = [torch.from_numpy(np.ascontiguousarray(videos[int(sel[i])][picks[i]])) for i in part]
             local = torch.as_tensor(part)
-            x = _normalize(torch.stack(clips).to(dev))
+            x = normalize(torch.stack(clips).to(dev).permute(0, 4, 1, 2, 3))
             if boxes is not None:
                 x = _crop_and_resize(x, [boxes[i] for i in part])
             return x, [g[local].to(dev) for g in noise], np.asarray(sel)[part], weight
@@ -403,8 +384,8 @@ class STPrivacy(PrivacyMethod):
         dev = distributed.device()
         net.to(dev)  # a loaded checkpoint sits on the CPU; a fitted net already on the device
         with distributed.autocast():
-            out = net(_normalize(x.to(dev)), keep_ratio=self.effective_keep_ratio(), black_value=BLACK)
-        return _to_uint8(out.video.float())[:, :t].cpu()  # rounded from float32 whatever the pass's precision
+            out = net(normalize(x.to(dev).permute(0, 4, 1, 2, 3)), keep_ratio=self.effective_keep_ratio(), black_value=BLACK)
+        return to_uint8(denormalized(out.video.float()))[:, :t].cpu()  # rounded from float32 whatever the pass's precision
 
     # --- state ------------------------------------------------------------------------
     def provenance(self) -> dict:

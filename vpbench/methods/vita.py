@@ -30,6 +30,7 @@ from torch import nn
 from ..core import distributed
 from ..core.errors import VPBenchError
 from ..core.optim import optimizer_step
+from ..core.tensors import normalized
 from ..networks.frame_models import create_frame_model
 from ..networks.recognizers import create_recognizer
 from .anonymizer_method import (
@@ -40,7 +41,6 @@ from .anonymizer_method import (
     local_part,
     logged,
     mean,
-    normalized,
     optional_weight,
     recognizer_epoch,
     reconstruction_steps,

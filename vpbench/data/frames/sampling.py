@@ -52,6 +52,12 @@ class ClipSampler:
         return np.minimum(starts[:, None] + offsets[None, :], num_frames - 1).astype(np.int64)
 
 
+def random_clip(num_frames: int, clip_len: int, rng: np.random.Generator) -> np.ndarray:
+    """Frame indices of one training clip of ``clip_len`` consecutive frames at a random start (the
+    sampler every training loop uses: recognizers, STPrivacy and the learned baselines)."""
+    return ClipSampler(clip_len=clip_len, mode="train")(num_frames, rng)[0]
+
+
 def crop_boxes(height: int, width: int, size: int, num_crops: int) -> list[tuple[int, int, int, int]]:
     """``(y0, x0, y1, x1)`` square crops of side ``size`` for multi-crop testing.
 

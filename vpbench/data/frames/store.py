@@ -116,14 +116,14 @@ class FrameStore:
             return self.video(i)
         return VideoFrames(self.frames, int(self.starts[i]), int(self.counts[i]))
 
-    def clip(self, i: int, start: int, length: int, box: tuple[int, int, int, int] | None = None) -> np.ndarray:
-        """``length`` frames of video ``i`` from ``start`` (indices past the end repeat the last frame),
-        cropped to ``box`` = (y0, x0, y1, x1) when given."""
-        idx = np.minimum(np.arange(start, start + length), self.counts[i] - 1) + self.starts[i]
+    def frames_at(self, i: int, idx: np.ndarray, box: tuple[int, int, int, int] | None = None) -> np.ndarray:
+        """Frames ``idx`` of video ``i`` (indices within the video, e.g. a clip from
+        :mod:`vpbench.data.frames.sampling`), cropped to ``box`` = (y0, x0, y1, x1) when given."""
+        rows = np.asarray(idx, dtype=np.int64) + self.starts[i]
         if box is None:
-            return self.frames[idx]
+            return self.frames[rows]
         y0, x0, y1, x1 = box
-        return self.frames[idx, y0:y1, x0:x1]
+        return self.frames[rows, y0:y1, x0:x1]
 
     def video_masks(self, i: int) -> np.ndarray | None:
         return None if self.masks is None else self.masks.video(self.video_ids[i])
