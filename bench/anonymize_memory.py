@@ -25,6 +25,7 @@ from vpbench.data.video import write_video_windows  # noqa: E402
 HEIGHT, WIDTH = 720, 1280
 COMMAND = ["anonymize", "--whole-frame", "--method", "strongblur"]
 
+
 def hd_windows(frames: int, window: int = 16, seed: int = 0):
     """Noise and moving discs, a window at a time (this script's own memory stays small too)."""
     rng = np.random.default_rng(seed)
@@ -62,11 +63,18 @@ def main() -> None:
     for frames in (args.frames, 4 * args.frames):
         src = make_video(folder / f"hd_{frames}.mp4", frames)
         runs.append({**anonymize_peak(src, folder / f"out_{frames}.mp4"), "frames": frames})
-        print(f"{frames:>4} frames {WIDTH}x{HEIGHT}: peak RSS {runs[-1]['peak_rss_mib']:.0f} MiB, {runs[-1]['wall_s']:.1f} s", flush=True)
+        print(
+            f"{frames:>4} frames {WIDTH}x{HEIGHT}: peak RSS {runs[-1]['peak_rss_mib']:.0f} MiB, "
+            f"{runs[-1]['wall_s']:.1f} s",
+            flush=True,
+        )
     short, long = runs
     ratio = long["peak_rss_mib"] / short["peak_rss_mib"]
     print(f"ratio 4N/N: {ratio:.3f}")
-    detail = {"what": f"peak RSS of `vpbench {' '.join(COMMAND)}` on {WIDTH}x{HEIGHT} videos of N and 4N frames", "runs": runs}
+    detail = {
+        "what": f"peak RSS of `vpbench {' '.join(COMMAND)}` on {WIDTH}x{HEIGHT} videos of N and 4N frames",
+        "runs": runs,
+    }
     rows = [
         row("anonymize_peak_rss_ratio_4n_n", ratio, "ratio", "<= 1.3", detail),
         row("anonymize_peak_rss_4n", long["peak_rss_mib"], "MiB", "< 2048", detail),

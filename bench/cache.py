@@ -37,6 +37,7 @@ def main() -> None:
     rows_used = manifest[manifest["split_1"] != "unused"]
     workers = os.cpu_count() or 1
     cached, decoded = [], []
+
     def read_from_cache() -> None:
         store = load_store(data, rows_used, size, interval, progress=False)
         for i in range(len(store)):
@@ -44,12 +45,30 @@ def main() -> None:
 
     for _ in range(args.repeats):
         cached.append(median_time(read_from_cache, 1)[0])
-        decoded.append(median_time(lambda: load_store(data, rows_used, size, interval, progress=False, use_cache=False, workers=workers), 1)[0])
+        decoded.append(
+            median_time(
+                lambda: load_store(data, rows_used, size, interval, progress=False, use_cache=False, workers=workers), 1
+            )[0]
+        )
     c, d = statistics.median(cached), statistics.median(decoded)
     n = len(rows_used)
-    rows = [row("cache_vs_decode", d / c, "ratio", ">= 10",
-                {"what": "videos/s loading from the clip cache / videos/s decoding, synth-hmdb51 default, 64x80 every 2nd frame",
-                 "videos": n, "cache_videos_per_s": n / c, "decode_videos_per_s": n / d, "cache_s": cached, "decode_s": decoded})]
+    rows = [
+        row(
+            "cache_vs_decode",
+            d / c,
+            "ratio",
+            ">= 10",
+            {
+                "what": "videos/s loading from the clip cache / videos/s decoding, synth-hmdb51 default, 64x80 every "
+                "2nd frame",
+                "videos": n,
+                "cache_videos_per_s": n / c,
+                "decode_videos_per_s": n / d,
+                "cache_s": cached,
+                "decode_s": decoded,
+            },
+        )
+    ]
     print(f"{n} videos: cache {n / c:.0f}/s, decode {n / d:.1f}/s")
     write_rows(args.out, rows)
     print_rows(rows)

@@ -42,7 +42,9 @@ def peak_rss(cmd: list[str], script: str) -> dict:
     """Peak RSS (MiB; the largest single process of the command's tree) and wall seconds of ``cmd``;
     a failing command ends the bench ``script`` with one line."""
     t = time.perf_counter()
-    out = subprocess.run([sys.executable, "-c", _RSS_WRAPPER, *map(str, cmd)], check=True, capture_output=True, text=True)
+    out = subprocess.run(
+        [sys.executable, "-c", _RSS_WRAPPER, *map(str, cmd)], check=True, capture_output=True, text=True
+    )
     wall = time.perf_counter() - t
     result = json.loads(out.stdout)
     if result["code"] != 0:
@@ -61,7 +63,9 @@ def synth_dataset(data_root: Path, name: str = "synth-hmdb51", size: str = "defa
     return out
 
 
-def real_format_videos(folder: Path, count: int = 24, frames: int = 90, size: tuple[int, int] = (240, 320)) -> list[Path]:
+def real_format_videos(
+    folder: Path, count: int = 24, frames: int = 90, size: tuple[int, int] = (240, 320)
+) -> list[Path]:
     """MPEG-4 Part 2 AVIs at HMDB51/UCF101's usual 320 x 240, 25 fps (moving texture and shapes), made once."""
     from vpbench.data.video import write_video
 

@@ -33,8 +33,12 @@ from vpbench.data.video import probe_video  # noqa: E402
 
 def ffmpeg_all(paths: list[Path], workers: int) -> None:
     def one(p: Path) -> None:
-        subprocess.run(["ffmpeg", "-nostdin", "-v", "error", "-benchmark", "-threads", "1", "-i", str(p), "-f", "null", "-"],
-                       check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        subprocess.run(
+            ["ffmpeg", "-nostdin", "-v", "error", "-benchmark", "-threads", "1", "-i", str(p), "-f", "null", "-"],
+            check=True,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
 
     with ThreadPoolExecutor(workers) as pool:
         list(pool.map(one, paths))
@@ -46,13 +50,25 @@ def measure(label: str, root: Path, manifest: pd.DataFrame, size, interval: int,
     load_store(root, manifest, size, interval, progress=False, use_cache=False, workers=workers)
     ours, theirs = [], []
     for _ in range(repeats):
-        ours.append(median_time(lambda: load_store(root, manifest, size, interval, progress=False, use_cache=False, workers=workers), 1)[0])
+        ours.append(
+            median_time(
+                lambda: load_store(root, manifest, size, interval, progress=False, use_cache=False, workers=workers), 1
+            )[0]
+        )
         theirs.append(median_time(lambda: ffmpeg_all(paths, workers), 1)[0])
     n = len(paths)
     ours_m, theirs_m = sorted(ours)[len(ours) // 2], sorted(theirs)[len(theirs) // 2]
-    return {"set": label, "videos": n, "frames": int(manifest["num_frames"].sum()), "workers": workers,
-            "loader_videos_per_s": n / ours_m, "ffmpeg_videos_per_s": n / theirs_m, "ratio": theirs_m / ours_m,
-            "loader_s": ours, "ffmpeg_s": theirs}
+    return {
+        "set": label,
+        "videos": n,
+        "frames": int(manifest["num_frames"].sum()),
+        "workers": workers,
+        "loader_videos_per_s": n / ours_m,
+        "ffmpeg_videos_per_s": n / theirs_m,
+        "ratio": theirs_m / ours_m,
+        "loader_s": ours,
+        "ffmpeg_s": theirs,
+    }
 
 
 def main() -> None:
@@ -67,14 +83,32 @@ def main() -> None:
     synth = synth_dataset(args.work)
     sets = [measure("vp-synth-default", synth, load_manifest(synth), (64, 80), 2, args.repeats, workers)]
     real = real_format_videos(args.work / "real-format")
-    table = pd.DataFrame({"path": [p.name for p in real], "num_frames": [probe_video(p).num_frames for p in real],
-                          "video_id": [p.stem for p in real]})
+    table = pd.DataFrame(
+        {
+            "path": [p.name for p in real],
+            "num_frames": [probe_video(p).num_frames for p in real],
+            "video_id": [p.stem for p in real],
+        }
+    )
     sets.append(measure("mpeg4-avi-320x240", real[0].parent, table, (128, 160), 1, args.repeats, workers))
     worst = min(sets, key=lambda s: s["ratio"])
-    rows = [row("decode_vs_ffmpeg", worst["ratio"], "ratio", ">= 0.8",
-                {"what": "loader throughput / ffmpeg throughput on the same files (the lower of the two sets)", "sets": sets})]
+    rows = [
+        row(
+            "decode_vs_ffmpeg",
+            worst["ratio"],
+            "ratio",
+            ">= 0.8",
+            {
+                "what": "loader throughput / ffmpeg throughput on the same files (the lower of the two sets)",
+                "sets": sets,
+            },
+        )
+    ]
     for s in sets:
-        print(f"{s['set']}: {s['videos']} videos, loader {s['loader_videos_per_s']:.1f}/s, ffmpeg {s['ffmpeg_videos_per_s']:.1f}/s, ratio {s['ratio']:.2f}")
+        print(
+            f"{s['set']}: {s['videos']} videos, loader {s['loader_videos_per_s']:.1f}/s, ffmpeg "
+            f"{s['ffmpeg_videos_per_s']:.1f}/s, ratio {s['ratio']:.2f}"
+        )
     write_rows(args.out, rows)
     print_rows(rows)
 

@@ -41,22 +41,55 @@ def main() -> None:
         out = args.work / "eval-results" / method
         before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
         t = time.perf_counter()
-        proc = subprocess.run([sys.executable, "-m", "vpbench", "evaluate", "--method", method, "--protocol", "known",
-                               "--dataset", args.dataset, "--data-root", str(root), "--out", str(out), "--profile", "cpu"],
-                              capture_output=True, text=True)
+        proc = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "vpbench",
+                "evaluate",
+                "--method",
+                method,
+                "--protocol",
+                "known",
+                "--dataset",
+                args.dataset,
+                "--data-root",
+                str(root),
+                "--out",
+                str(out),
+                "--profile",
+                "cpu",
+            ],
+            capture_output=True,
+            text=True,
+        )
         wall = time.perf_counter() - t
         if proc.returncode != 0:
             sys.exit(f"bench/evaluate.py: {method} failed: {proc.stderr.strip().splitlines()[-1:]}")
         # ru_maxrss of children is the largest child so far (KiB on Linux): a new maximum is this run's.
         peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
         result = json.loads(next(out.rglob("*.json")).read_text())
-        runs.append({"method": method, "wall_s": wall, "peak_rss_gib": peak / 2**20 if peak > before else None,
-                     "phases_s": result["wall_time_s"], "top1": result["scores"]["action_top1"]["value"],
-                     "cmap": result["scores"]["privacy_cmap"]["value"]})
+        runs.append(
+            {
+                "method": method,
+                "wall_s": wall,
+                "peak_rss_gib": peak / 2**20 if peak > before else None,
+                "phases_s": result["wall_time_s"],
+                "top1": result["scores"]["action_top1"]["value"],
+                "cmap": result["scores"]["privacy_cmap"]["value"],
+            }
+        )
         print(f"{method:<14} {wall:7.1f} s  peak RSS so far {peak / 2**20:.2f} GiB", flush=True)
     peak = max(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 2**20, 0.0)
-    rows = [row("evaluate_peak_rss_gib", peak, "GiB", "< 4",
-                {"what": f"largest peak RSS of one `known` run on {args.dataset} default, cpu profile", "runs": runs})]
+    rows = [
+        row(
+            "evaluate_peak_rss_gib",
+            peak,
+            "GiB",
+            "< 4",
+            {"what": f"largest peak RSS of one `known` run on {args.dataset} default, cpu profile", "runs": runs},
+        )
+    ]
     for r in runs:
         rows.append(row(f"evaluate_wall_s_{r['method']}", r["wall_s"], "s", "", {"phases_s": r["phases_s"]}))
     write_rows(args.out, rows)

@@ -56,14 +56,30 @@ def make_datasets(work: Path, n: int) -> dict[int, Path]:
             name = folder / f"v{k:05d}.avi"
             if not name.exists():
                 os.link(src, name)
-            rows.append({"path": str(name.relative_to(work)), "action": f"a{k % ACTIONS}",
-                         "split": "test" if k % 10 < 3 else "train",
-                         **{a: (k >> j) % 2 for j, a in enumerate(ATTRIBUTES)}})
+            rows.append(
+                {
+                    "path": str(name.relative_to(work)),
+                    "action": f"a{k % ACTIONS}",
+                    "split": "test" if k % 10 < 3 else "train",
+                    **{a: (k >> j) % 2 for j, a in enumerate(ATTRIBUTES)},
+                }
+            )
         dataset = work / f"scale-{count}"
         if not (dataset / "info.json").is_file():
             manifest = work / f"manifest-{count}.csv"
             pd.DataFrame(rows).to_csv(manifest, index=False)
-            build = [sys.executable, "-m", "vpbench", "build", "--dataset", "manifest", "--manifest", manifest, "--out", dataset]
+            build = [
+                sys.executable,
+                "-m",
+                "vpbench",
+                "build",
+                "--dataset",
+                "manifest",
+                "--manifest",
+                manifest,
+                "--out",
+                dataset,
+            ]
             peak_rss(build, "scale.py")
         out[count] = dataset
     return out
@@ -80,7 +96,9 @@ def write_settings(work: Path, names: list[str]) -> tuple[Path, Path]:
         (models / "methods" / card.name).write_text(card.read_text())
     cpu = recognizer_profile("cpu")
     scale = {**cpu, "frame_size": list(SIZE), "frame_interval": {"default": 1}, "train": {**cpu["train"], "epochs": 1}}
-    (models / "recognizers.yaml").write_text(yaml.safe_dump({"name": "recognizers", "version": 1, "profiles": {"scale": scale}}))
+    (models / "recognizers.yaml").write_text(
+        yaml.safe_dump({"name": "recognizers", "version": 1, "profiles": {"scale": scale}})
+    )
     protocols.mkdir(parents=True, exist_ok=True)
     known = yaml.safe_load((Path(_dir("protocols", None)) / "known.yaml").read_text())
     known["suites"] = {"synth": [{"method_train": name, "evaluate": name} for name in names]}
@@ -102,8 +120,13 @@ def main() -> None:
     ap.add_argument("--videos", type=int, default=200, help="N: videos of the small dataset (the large one has 4N)")
     ap.add_argument("--work", type=Path, default=BENCH_DIR / ".work")
     ap.add_argument("--out", type=Path, default=BENCH_DIR / "scale.json")
-    ap.add_argument("--dataset-dir", type=Path, action="append", default=[],
-                    help="a built vp-hmdb51 or vp-ucf101: project from its exact frame count (repeatable)")
+    ap.add_argument(
+        "--dataset-dir",
+        type=Path,
+        action="append",
+        default=[],
+        help="a built vp-hmdb51 or vp-ucf101: project from its exact frame count (repeatable)",
+    )
     args = ap.parse_args()
     work = (args.work / "scale").resolve()
     work.mkdir(parents=True, exist_ok=True)
@@ -116,12 +139,37 @@ def main() -> None:
                 import shutil
 
                 shutil.rmtree(stale)
-        cmd = [sys.executable, "-m", "vpbench", "evaluate", "--method", "raw", "--protocol", "known", "--dataset", dataset.name,
-               "--data-root", work, "--profile", "scale", "--models-dir", models, "--protocols-dir", protocols,
-               "--out", work / "results", "--device", "cpu"]
+        cmd = [
+            sys.executable,
+            "-m",
+            "vpbench",
+            "evaluate",
+            "--method",
+            "raw",
+            "--protocol",
+            "known",
+            "--dataset",
+            dataset.name,
+            "--data-root",
+            work,
+            "--profile",
+            "scale",
+            "--models-dir",
+            models,
+            "--protocols-dir",
+            protocols,
+            "--out",
+            work / "results",
+            "--device",
+            "cpu",
+        ]
         runs[count] = {**peak_rss(cmd, "scale.py"), "videos": count, "frames": count * FRAMES}
-        print(f"{count:>5} videos ({count * FRAMES} frames at {SIZE[0]}x{SIZE[1]}): peak RSS {runs[count]['peak_rss_mib']:.0f} MiB, "
-              f"{runs[count]['wall_s']:.0f} s", flush=True)
+        print(
+            f"{count:>5} videos ({count * FRAMES} frames at {SIZE[0]}x{SIZE[1]}): peak RSS "
+            f"{runs[count]['peak_rss_mib']:.0f} MiB, "
+            f"{runs[count]['wall_s']:.0f} s",
+            flush=True,
+        )
     small, large = runs[args.videos], runs[4 * args.videos]
     ratio = large["peak_rss_mib"] / small["peak_rss_mib"]
     per_frame_mib = max(large["peak_rss_mib"] - small["peak_rss_mib"], 0.0) / (large["frames"] - small["frames"])
@@ -137,19 +185,34 @@ def main() -> None:
         frames = videos * per_video / interval
         cache_gib = frames * frame_bytes / 2**30
         projections[name] = {
-            "videos": videos, "frames_per_video": per_video, "interval": interval, "sampled_frames": round(frames),
-            "ram_per_process_gib": round((small["peak_rss_mib"] + per_frame_mib * max(frames - small["frames"], 0)) / 1024, 2),
+            "videos": videos,
+            "frames_per_video": per_video,
+            "interval": interval,
+            "sampled_frames": round(frames),
+            "ram_per_process_gib": round(
+                (small["peak_rss_mib"] + per_frame_mib * max(frames - small["frames"], 0)) / 1024, 2
+            ),
             "clip_cache_gib": round(cache_gib, 1),
             "disk_gib_with_transformed_copy": round(2 * cache_gib, 1),
         }
         p = projections[name]
-        print(f"{name}: {p['sampled_frames']} frames at the paper profile -> about {p['ram_per_process_gib']} GiB RAM per process "
-              f"(plus page cache, shared), clip cache {p['clip_cache_gib']} GiB, up to {p['disk_gib_with_transformed_copy']} GiB of disk "
-              f"with a method's transformed copy", flush=True)
+        print(
+            f"{name}: {p['sampled_frames']} frames at the paper profile -> about {p['ram_per_process_gib']} GiB RAM "
+            f"per process "
+            f"(plus page cache, shared), clip cache {p['clip_cache_gib']} GiB, up to "
+            f"{p['disk_gib_with_transformed_copy']} GiB of disk "
+            f"with a method's transformed copy",
+            flush=True,
+        )
     print(f"ratio 4N/N: {ratio:.3f}")
-    detail = {"what": "peak RSS of `vpbench evaluate --method raw --protocol known` (cpu recognizers, 1 epoch) on N and 4N "
-                      f"320x240 AVIs of {FRAMES} frames, frames kept at {SIZE[0]}x{SIZE[1]}, every frame; clip cache built by the run",
-              "runs": list(runs.values()), "per_frame_mib": per_frame_mib, "projections_paper_profile": projections}
+    detail = {
+        "what": "peak RSS of `vpbench evaluate --method raw --protocol known` (cpu recognizers, 1 epoch) on N and 4N "
+        f"320x240 AVIs of {FRAMES} frames, frames kept at {SIZE[0]}x{SIZE[1]}, every frame; "
+        "clip cache built by the run",
+        "runs": list(runs.values()),
+        "per_frame_mib": per_frame_mib,
+        "projections_paper_profile": projections,
+    }
     rows = [
         row("evaluate_peak_rss_ratio_4n_n", ratio, "ratio", "<= 1.25", detail),
         row("evaluate_peak_rss_4n", large["peak_rss_mib"], "MiB", "bounded", detail),

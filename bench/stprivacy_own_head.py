@@ -68,8 +68,13 @@ def main() -> None:
     manifest = load_manifest(data_dir)
     for split, idx in zip(("train", "test"), _split_indices(manifest, args.fold)):
         rows = manifest.iloc[idx].reset_index(drop=True)
-        store = load_store(data_dir, rows, tuple(profile["frame_size"]), frame_interval(profile, args.dataset), progress=False)
-        print(f"{split:5s} own-head top-1 {own_head_top1(net, store, rows['action_index'].to_numpy()):.3f} ({len(rows)} videos)")
+        store = load_store(
+            data_dir, rows, tuple(profile["frame_size"]), frame_interval(profile, args.dataset), progress=False
+        )
+        print(
+            f"{split:5s} own-head top-1 {own_head_top1(net, store, rows['action_index'].to_numpy()):.3f} ({len(rows)} "
+            f"videos)"
+        )
 
 
 if __name__ == "__main__":

@@ -38,7 +38,12 @@ def main() -> None:
     ap.add_argument("--repeats", type=int, default=15)
     ap.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's default)")
     ap.add_argument("--out", type=Path, default=BENCH_DIR / "stprivacy_speed.json")
-    ap.add_argument("--rows", type=Path, default=BENCH_DIR / "stprivacy_speed.rows.json", help="results.json rows (bench/run_all.py)")
+    ap.add_argument(
+        "--rows",
+        type=Path,
+        default=BENCH_DIR / "stprivacy_speed.rows.json",
+        help="results.json rows (bench/run_all.py)",
+    )
     args = ap.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -49,10 +54,21 @@ def main() -> None:
     else:
         s = method_card("stprivacy")["profiles"][args.profile]
         rec = recognizer_profile(args.profile)
-        net = STPrivacyNet(STPrivacyConfig(
-            frames=rec["clip_len"], height=rec["frame_size"][0], width=rec["frame_size"][1], tubelet=tuple(s["tubelet"]),
-            dim=s["dim"], heads=s["heads"], layers_per_psb=tuple(s["layers_per_psb"]), pab_layers=s["pab_layers"],
-            stem=s.get("stem", "linear"), stem_channels=tuple(s.get("stem_channels", (32, 64))), alpha=s["alpha"]))
+        net = STPrivacyNet(
+            STPrivacyConfig(
+                frames=rec["clip_len"],
+                height=rec["frame_size"][0],
+                width=rec["frame_size"][1],
+                tubelet=tuple(s["tubelet"]),
+                dim=s["dim"],
+                heads=s["heads"],
+                layers_per_psb=tuple(s["layers_per_psb"]),
+                pab_layers=s["pab_layers"],
+                stem=s.get("stem", "linear"),
+                stem_channels=tuple(s.get("stem_channels", (32, 64))),
+                alpha=s["alpha"],
+            )
+        )
     net.eval()
     cfg = net.config
     x = torch.randn(args.batch, 3, cfg.frames, cfg.height, cfg.width)
@@ -72,22 +88,61 @@ def main() -> None:
         med = statistics.median(times[r])
         measured = base_t / med
         predicted = base_f / count_flops(cfg, r)
-        rows.append({"keep_ratio": r, "clips_per_s": args.batch / med, "median_s": med, "gmac_per_clip": count_flops(cfg, r) / 1e9,
-                     "measured_speedup": measured, "flop_speedup": predicted, "measured_over_predicted": measured / predicted})
+        rows.append(
+            {
+                "keep_ratio": r,
+                "clips_per_s": args.batch / med,
+                "median_s": med,
+                "gmac_per_clip": count_flops(cfg, r) / 1e9,
+                "measured_speedup": measured,
+                "flop_speedup": predicted,
+                "measured_over_predicted": measured / predicted,
+            }
+        )
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps({"config": {k: str(v) for k, v in vars(cfg).items()}, "batch": args.batch,
-                                    "threads": torch.get_num_threads(), "rows": rows}, indent=2) + "\n")
-    print(f"STPrivacy inference, batch {args.batch}, {cfg.frames}x{cfg.height}x{cfg.width}, tubelet {cfg.tubelet}, {torch.get_num_threads()} threads")
+    args.out.write_text(
+        json.dumps(
+            {
+                "config": {k: str(v) for k, v in vars(cfg).items()},
+                "batch": args.batch,
+                "threads": torch.get_num_threads(),
+                "rows": rows,
+            },
+            indent=2,
+        )
+        + "\n"
+    )
+    print(
+        f"STPrivacy inference, batch {args.batch}, {cfg.frames}x{cfg.height}x{cfg.width}, tubelet {cfg.tubelet}, "
+        f"{torch.get_num_threads()} threads"
+    )
     print(f"{'keep':>6} {'clips/s':>8} {'GMAC/clip':>10} {'measured':>9} {'FLOP-pred':>9} {'meas/pred':>9}")
     for r in rows:
-        print(f"{r['keep_ratio']:>6} {r['clips_per_s']:>8.1f} {r['gmac_per_clip']:>10.3f} {r['measured_speedup']:>8.2f}x {r['flop_speedup']:>8.2f}x {r['measured_over_predicted']:>9.2f}")
+        print(
+            f"{r['keep_ratio']:>6} {r['clips_per_s']:>8.1f} {r['gmac_per_clip']:>10.3f} "
+            f"{r['measured_speedup']:>8.2f}x {r['flop_speedup']:>8.2f}x {r['measured_over_predicted']:>9.2f}"
+        )
     last = rows[-1]
-    detail = {"batch": args.batch, "threads": torch.get_num_threads(), "repeats": args.repeats, "tubelet": list(cfg.tubelet),
-              "checkpoint": None if args.checkpoint is None else str(args.checkpoint), "rows": rows}
+    detail = {
+        "batch": args.batch,
+        "threads": torch.get_num_threads(),
+        "repeats": args.repeats,
+        "tubelet": list(cfg.tubelet),
+        "checkpoint": None if args.checkpoint is None else str(args.checkpoint),
+        "rows": rows,
+    }
     summary = [
         row("stprivacy_speedup_0.343", last["measured_speedup"], "ratio", "> 1 (pruned tokens are dropped)", detail),
-        row("stprivacy_speedup_vs_flops_0.343", last["measured_over_predicted"], "ratio", ">= 0.85",
-            {"what": "measured speedup at keep 0.343 / the speedup count_flops predicts", "flop_speedup": last["flop_speedup"]}),
+        row(
+            "stprivacy_speedup_vs_flops_0.343",
+            last["measured_over_predicted"],
+            "ratio",
+            ">= 0.85",
+            {
+                "what": "measured speedup at keep 0.343 / the speedup count_flops predicts",
+                "flop_speedup": last["flop_speedup"],
+            },
+        ),
     ]
     write_rows(args.rows, summary)
     print_rows(summary)

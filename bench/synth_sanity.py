@@ -63,22 +63,39 @@ def main() -> None:
         train_video_recognizer(amodel, store, tr, actions[tr], "action", cfg, args.seed + 1, progress=False)
         top1 = action_top1(predict_videos(amodel, store, te, "action", clip_len, crop, progress=False), actions[te])
         shuffled = shuffled_copy(store, te, args.seed)
-        top1_shuffled = action_top1(predict_videos(amodel, shuffled, te, "action", clip_len, crop, progress=False), actions[te])
+        top1_shuffled = action_top1(
+            predict_videos(amodel, shuffled, te, "action", clip_len, crop, progress=False), actions[te]
+        )
         torch.manual_seed(args.seed + 2)
         pmodel = create_recognizer(profile["privacy"], len(ATTRIBUTES), clip_len, crop)
         train_video_recognizer(pmodel, store, tr, privacy[tr], "privacy", cfg, args.seed + 2, progress=False)
-        p = privacy_scores(predict_videos(pmodel, store, te, "privacy", clip_len, crop, progress=False), privacy[te].astype(int), ATTRIBUTES)
-        rows.append({
-            "dataset": name, "top1": top1, "top1_frames_shuffled": top1_shuffled, "shuffle_drop": top1 - top1_shuffled,
-            "cmap": p["cmap"], "f1": p["f1"], "ap": {a: v["ap"] for a, v in p["per_attribute"].items()},
-            "wall_s": round(time.perf_counter() - t0, 1), "threads": torch.get_num_threads(),
-        })
+        p = privacy_scores(
+            predict_videos(pmodel, store, te, "privacy", clip_len, crop, progress=False),
+            privacy[te].astype(int),
+            ATTRIBUTES,
+        )
+        rows.append(
+            {
+                "dataset": name,
+                "top1": top1,
+                "top1_frames_shuffled": top1_shuffled,
+                "shuffle_drop": top1 - top1_shuffled,
+                "cmap": p["cmap"],
+                "f1": p["f1"],
+                "ap": {a: v["ap"] for a, v in p["per_attribute"].items()},
+                "wall_s": round(time.perf_counter() - t0, 1),
+                "threads": torch.get_num_threads(),
+            }
+        )
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(rows, indent=2) + "\n")
     print(f"{'dataset':<14} {'top1':>6} {'shuffled':>8} {'drop':>6} {'cMAP':>6} {'F1':>6}  AP per attribute")
     for r in rows:
         aps = " ".join(f"{a}={v:.1f}" for a, v in r["ap"].items())
-        print(f"{r['dataset']:<14} {r['top1']:>6.3f} {r['top1_frames_shuffled']:>8.3f} {r['shuffle_drop']:>6.3f} {r['cmap']:>6.2f} {r['f1']:>6.3f}  {aps}  ({r['wall_s']} s)")
+        print(
+            f"{r['dataset']:<14} {r['top1']:>6.3f} {r['top1_frames_shuffled']:>8.3f} {r['shuffle_drop']:>6.3f} "
+            f"{r['cmap']:>6.2f} {r['f1']:>6.3f}  {aps}  ({r['wall_s']} s)"
+        )
 
 
 if __name__ == "__main__":

@@ -31,7 +31,7 @@ from vpbench.data.video import (
     write_video,
     write_video_windows,
 )
-from vpbench.methods import METHODS, create_method
+from vpbench.methods import METHODS, FitContext, create_method
 from vpbench.methods.base import PrivacyMethod
 
 from .conftest import TINY_METHOD_PROFILES, TINY_STPRIVACY, gradient_frames
@@ -91,14 +91,14 @@ def fresh_checkpoint(name: str, path, interval: int = 3):
     """A learned method with a freshly initialized network at 32x40, 8-frame clips, saved with its own `save`."""
     torch.manual_seed(0)
     m = create_method(name)
-    profile = {"frame_size": [32, 40], "clip_len": 8, "frame_interval_used": interval}
+    context = FitContext(clip_len=8, frame_size=(32, 40), frame_interval=interval)
     if name == "stprivacy":
         from vpbench.networks.stprivacy import STPrivacyNet
 
-        m.net = STPrivacyNet(m._config(TINY_STPRIVACY, profile, num_actions=3)).eval()
+        m.net = STPrivacyNet(m._config(TINY_STPRIVACY, context, num_actions=3)).eval()
         m.frame_interval = interval
     else:
-        m._new_net(TINY_METHOD_PROFILES[name], profile)
+        m._new_net(TINY_METHOD_PROFILES[name], context)
     m.save(path)
     return path
 

@@ -26,4 +26,12 @@ def __getattr__(name: str):
     raise AttributeError(f"module 'vpbench' has no attribute {name!r}")
 
 
-__all__ = ["ATTRIBUTES", "VPBenchError", "build_dataset", "load_manifest", "load_info", "summarize_dataset", "__version__"]
+__all__ = [
+    "ATTRIBUTES",
+    "VPBenchError",
+    "build_dataset",
+    "load_manifest",
+    "load_info",
+    "summarize_dataset",
+    "__version__",
+]

@@ -89,7 +89,10 @@ def _check_document(doc, path) -> None:
     if not isinstance(doc, dict):
         raise VPBenchError(f"{path}: not a result file (expected a JSON object)")
     if "schema_version" in doc and doc["schema_version"] != RESULT_SCHEMA_VERSION:
-        raise VPBenchError(f"{path}: result schema version {doc['schema_version']!r}, this vpbench reads version {RESULT_SCHEMA_VERSION}")
+        raise VPBenchError(
+            f"{path}: result schema version {doc['schema_version']!r}, this vpbench reads version "
+            f"{RESULT_SCHEMA_VERSION}"
+        )
     for key, kind in _REQUIRED:
         try:
             value = _lookup(doc, key)
@@ -107,7 +110,9 @@ def _check_document(doc, path) -> None:
     for name in SCORES:
         s = doc["scores"][name]
         if not s["ci_low"] <= s["value"] <= s["ci_high"]:
-            raise VPBenchError(f"{path}: 'scores.{name}' value {s['value']} lies outside its interval [{s['ci_low']}, {s['ci_high']}]")
+            raise VPBenchError(
+                f"{path}: 'scores.{name}' value {s['value']} lies outside its interval [{s['ci_low']}, {s['ci_high']}]"
+            )
 
 
 class Score(NamedTuple):
@@ -260,7 +265,9 @@ class EvaluationResult:
         return path if path.is_file() else None
 
 
-_DOCUMENT_KEYS: tuple[str, ...] = tuple(f.name for f in fields(EvaluationResult) if f.name not in ("extra", "path", "relpath"))
+_DOCUMENT_KEYS: tuple[str, ...] = tuple(
+    f.name for f in fields(EvaluationResult) if f.name not in ("extra", "path", "relpath")
+)
 
 Result = EvaluationResult  # the name before issue 21
 
@@ -306,16 +313,28 @@ def check_result_location(result: EvaluationResult) -> None:
     *folders, name = result.relpath.split("/")
     where = dict(zip(("protocol", "dataset", "method"), folders))
     where["run"] = name[: -len(".json")] if name.endswith(".json") else name
-    said = {"protocol": result.protocol_name, "dataset": result.dataset_name, "method": result.method_name, "run": result.run}
+    said = {
+        "protocol": result.protocol_name,
+        "dataset": result.dataset_name,
+        "method": result.method_name,
+        "run": result.run,
+    }
     wrong = [(part, key) for part, key in _LOCATION if said[part] != where.get(part)]
     if wrong:
-        detail = "; ".join(f"{key} is '{said[part]}' but its {part} {'file name' if part == 'run' else 'folder'} is '{where.get(part)}'"
-                           for part, key in wrong)
+        detail = "; ".join(
+            f"{key} is '{said[part]}' but its {part} {'file name' if part == 'run' else 'folder'} is "
+            f"'{where.get(part)}'"
+            for part, key in wrong
+        )
         expected = f"{said['protocol']}/{said['dataset']}/{said['method']}/{said['run']}.json"
-        raise VPBenchError(f"{result.path}: {detail}; a result lives at <protocol>/<dataset>/<method>/<run>.json, here {expected}")
+        raise VPBenchError(
+            f"{result.path}: {detail}; a result lives at <protocol>/<dataset>/<method>/<run>.json, here {expected}"
+        )
 
 
-def load_results(root: str | os.PathLike, current_versions: dict[str, int | str] | None = None) -> list[EvaluationResult]:
+def load_results(
+    root: str | os.PathLike, current_versions: dict[str, int | str] | None = None
+) -> list[EvaluationResult]:
     """All results under ``root``, validated; refuses an empty folder and mixed versions of one protocol.
 
     ``current_versions`` (protocol name -> version, from the protocol specs in use): a result of a
@@ -323,7 +342,10 @@ def load_results(root: str | os.PathLike, current_versions: dict[str, int | str]
     root = Path(root)
     files = find_result_files(root)
     if not files:
-        raise VPBenchError(f"{root}: no result files (expected <protocol>/<dataset>/<method>/<run>.json, as `vpbench evaluate --out` writes)")
+        raise VPBenchError(
+            f"{root}: no result files (expected <protocol>/<dataset>/<method>/<run>.json, as `vpbench evaluate --out` "
+            f"writes)"
+        )
     results = [load_result_file(p, p.relative_to(root).as_posix()) for p in files]
     for r in results:
         check_result_location(r)
@@ -331,7 +353,8 @@ def load_results(root: str | os.PathLike, current_versions: dict[str, int | str]
         want = (current_versions or {}).get(r.protocol_name)
         if want is not None and r.protocol_version != want:
             raise VPBenchError(
-                f"{r.path}: protocol '{r.protocol_name}' version {r.protocol_version}, but the protocol in use is version {want}; "
+                f"{r.path}: protocol '{r.protocol_name}' version {r.protocol_version}, but the protocol in use is "
+                f"version {want}; "
                 "re-evaluate it, or point --protocols-dir at the specs it was made with"
             )
     first: dict[str, EvaluationResult] = {}
@@ -339,7 +362,8 @@ def load_results(root: str | os.PathLike, current_versions: dict[str, int | str]
         seen = first.setdefault(r.protocol_name, r)
         if r.protocol_version != seen.protocol_version:
             raise VPBenchError(
-                f"{r.path}: protocol '{r.protocol_name}' version {r.protocol_version}, but {seen.path} has version {seen.protocol_version}; "
+                f"{r.path}: protocol '{r.protocol_name}' version {r.protocol_version}, but {seen.path} has version "
+                f"{seen.protocol_version}; "
                 "results of different protocol versions are not comparable (keep one version under --results)"
             )
     return results

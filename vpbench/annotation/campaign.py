@@ -120,7 +120,9 @@ def find_project(client: LabelStudio, title: str) -> dict | None:
     matches = [p for p in client.projects() if str(p.get("title", "")).strip() == title]
     if len(matches) > 1:
         ids = ", ".join(str(p.get("id")) for p in matches)
-        raise VPBenchError(f"{client.where} has {len(matches)} projects titled '{title}' (ids {ids}); rename all but one")
+        raise VPBenchError(
+            f"{client.where} has {len(matches)} projects titled '{title}' (ids {ids}); rename all but one"
+        )
     return matches[0] if matches else None
 
 
@@ -170,15 +172,22 @@ def _storage(client: LabelStudio, project_id: int, folder: Path) -> dict:
         if os.path.normpath(str(storage.get("path") or "")) == wanted:
             return storage
     try:
-        return client.create_local_storage({
-            "project": project_id, "path": wanted, "title": "vpbench videos", "use_blob_urls": True,
-            "description": "Added by vpbench annotate push: serves the videos, never synced (vpbench imports the tasks).",
-        })
+        return client.create_local_storage(
+            {
+                "project": project_id,
+                "path": wanted,
+                "title": "vpbench videos",
+                "use_blob_urls": True,
+                "description": "Added by vpbench annotate push: serves the videos, never synced (vpbench imports the "
+                "tasks).",
+            }
+        )
     except LabelStudioError as exc:
         if exc.status == 400:
             raise VPBenchError(
                 f"{exc} -- the server needs LABEL_STUDIO_LOCAL_FILES_SERVING_ENABLED=true and "
-                f"LABEL_STUDIO_LOCAL_FILES_DOCUMENT_ROOT set to a parent folder of {wanted}, on the machine holding the videos"
+                f"LABEL_STUDIO_LOCAL_FILES_DOCUMENT_ROOT set to a parent folder of {wanted}, on the machine holding "
+                f"the videos"
             ) from None
         raise
 
@@ -204,7 +213,9 @@ def _document_root(client: LabelStudio, folder: Path, sample: str, given: str | 
         if status in (200, 206):
             return root
     if 403 in statuses:
-        raise VPBenchError(f"{client.where} does not serve local files: start it with LABEL_STUDIO_LOCAL_FILES_SERVING_ENABLED=true")
+        raise VPBenchError(
+            f"{client.where} does not serve local files: start it with LABEL_STUDIO_LOCAL_FILES_SERVING_ENABLED=true"
+        )
     where = f"under --document-root {given}" if given is not None else "under any parent folder"
     raise VPBenchError(
         f"{client.where} does not serve {video} {where}: run the server on the machine holding the videos, with "
@@ -212,8 +223,14 @@ def _document_root(client: LabelStudio, folder: Path, sample: str, given: str | 
     )
 
 
-def push(client: LabelStudio, dataset: str | os.PathLike, project: str, *, overlap: int = 3,
-         document_root: str | os.PathLike | None = None) -> PushResult:
+def push(
+    client: LabelStudio,
+    dataset: str | os.PathLike,
+    project: str,
+    *,
+    overlap: int = 3,
+    document_root: str | os.PathLike | None = None,
+) -> PushResult:
     """Create or update the project and import the videos it does not have yet (see the module docstring)."""
     if overlap < 1:
         raise VPBenchError(f"--overlap must be at least 1, got {overlap}")
@@ -225,19 +242,28 @@ def push(client: LabelStudio, dataset: str | os.PathLike, project: str, *, overl
     found = find_project(client, title)
     created = found is None
     if found is None:
-        found = client.create_project({
-            "title": title, "label_config": config, "maximum_annotations": overlap,
-            "description": f"vpbench: video-level privacy labels ({len(videos.files)} videos, {overlap} annotators each)",
-            "expert_instruction": _guidelines_html(), "show_instruction": True, "show_skip_button": True,
-        })
+        found = client.create_project(
+            {
+                "title": title,
+                "label_config": config,
+                "maximum_annotations": overlap,
+                "description": f"vpbench: video-level privacy labels ({len(videos.files)} videos, {overlap} "
+                f"annotators each)",
+                "expert_instruction": _guidelines_html(),
+                "show_instruction": True,
+                "show_skip_button": True,
+            }
+        )
     else:
         if found.get("maximum_annotations") != overlap:
             client.update_project(int(found["id"]), {"maximum_annotations": overlap})
             notes.append(f"annotations per task changed from {found.get('maximum_annotations')} to {overlap}")
         missing = [a for a in ATTRIBUTES if a not in _choice_names(str(found.get("label_config", "")))]
         if missing:
-            notes.append(f"the project's labeling config has no choice for {', '.join(missing)}: "
-                         "its exports will lack those votes (config left as it is)")
+            notes.append(
+                f"the project's labeling config has no choice for {', '.join(missing)}: "
+                "its exports will lack those votes (config left as it is)"
+            )
     project_id = int(found["id"])
 
     storage = _storage(client, project_id, videos.folder)
@@ -269,9 +295,17 @@ def push(client: LabelStudio, dataset: str | os.PathLike, project: str, *, overl
             raise VPBenchError(f"{client.where} imported {count} of {len(batch)} tasks; run push again to add the rest")
         imported += count
     return PushResult(
-        project_id=project_id, project_url=f"{client.url}/projects/{project_id}/data", created=created,
-        videos=len(videos.files), imported=imported, already=len(videos.files) - len(new), other_tasks=other,
-        storage_id=int(storage.get("id", 0)), storage_path=str(videos.folder), document_root=str(root), notes=notes,
+        project_id=project_id,
+        project_url=f"{client.url}/projects/{project_id}/data",
+        created=created,
+        videos=len(videos.files),
+        imported=imported,
+        already=len(videos.files) - len(new),
+        other_tasks=other,
+        storage_id=int(storage.get("id", 0)),
+        storage_path=str(videos.folder),
+        document_root=str(root),
+        notes=notes,
     )
 
 
@@ -299,7 +333,9 @@ def _export(client: LabelStudio, project: dict) -> tuple[bytes, list]:
     # The counting below walks tasks and annotations: anything else there is a broken export, said once.
     for k, task in enumerate(tasks):
         if not isinstance(task, dict) or not isinstance(task.get("annotations", []), list):
-            raise VPBenchError(f"{client.where} sent an export whose task #{k + 1} is not a task with a list of annotations")
+            raise VPBenchError(
+                f"{client.where} sent an export whose task #{k + 1} is not a task with a list of annotations"
+            )
     return body, tasks
 
 
@@ -372,7 +408,11 @@ def status(client: LabelStudio, project: str, overlap: int | None = None) -> Sta
         done_by.append(users)
     emails: dict[str, str] = {}
     try:
-        emails = {f"user{u['id']}": str(u.get("email", "")) for u in client.users() if isinstance(u, dict) and isinstance(u.get("id"), int)}
+        emails = {
+            f"user{u['id']}": str(u.get("email", ""))
+            for u in client.users()
+            if isinstance(u, dict) and isinstance(u.get("id"), int)
+        }
     except LabelStudioError:
         pass  # a token that may not list users still gets the counts
     annotators = {
@@ -399,9 +439,15 @@ def status(client: LabelStudio, project: str, overlap: int | None = None) -> Sta
             if tied:
                 ties[str(key)] = tied
     return Status(
-        project_id=project_id, overlap=overlap, tasks=len(tasks),
-        complete=sum(len(users) >= overlap for users in done_by), annotators=annotators, fleiss_kappa=kappa,
-        ties=ties, incomplete_videos=int(len(voted) - len(full)), warnings=warnings,
+        project_id=project_id,
+        overlap=overlap,
+        tasks=len(tasks),
+        complete=sum(len(users) >= overlap for users in done_by),
+        annotators=annotators,
+        fleiss_kappa=kappa,
+        ties=ties,
+        incomplete_videos=int(len(voted) - len(full)),
+        warnings=warnings,
     )
 
 

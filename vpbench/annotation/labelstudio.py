@@ -159,8 +159,17 @@ class LabelStudio:
             self.__access = access
         return f"Bearer {self.__access}"
 
-    def _send(self, method: str, path: str, body: Any, authorization: str | None, timeout: float, what: str,
-              headers: dict[str, str] | None = None, raw: bool = False) -> Any:
+    def _send(
+        self,
+        method: str,
+        path: str,
+        body: Any,
+        authorization: str | None,
+        timeout: float,
+        what: str,
+        headers: dict[str, str] | None = None,
+        raw: bool = False,
+    ) -> Any:
         data = None if body is None else json.dumps(body).encode("utf-8")
         request = urllib.request.Request(self.url + path, data=data, method=method)
         request.add_header("Accept", "application/json")
@@ -179,11 +188,15 @@ class LabelStudio:
         except urllib.error.URLError as exc:
             reason = exc.reason
             if isinstance(reason, (socket.timeout, TimeoutError)):
-                raise VPBenchError(f"{self.where} did not answer within {timeout:g} s (while trying to {what})") from None
+                raise VPBenchError(
+                    f"{self.where} did not answer within {timeout:g} s (while trying to {what})"
+                ) from None
             if isinstance(reason, ssl.SSLError):
                 raise VPBenchError(f"cannot reach {self.where}: TLS error ({_one_line(reason)})") from None
             text = getattr(reason, "strerror", None) or str(reason)
-            raise VPBenchError(f"cannot reach {self.where}: {_one_line(text)} (is the server running, and is --url right?)") from None
+            raise VPBenchError(
+                f"cannot reach {self.where}: {_one_line(text)} (is the server running, and is --url right?)"
+            ) from None
         except (socket.timeout, TimeoutError):
             raise VPBenchError(f"{self.where} did not answer within {timeout:g} s (while trying to {what})") from None
         except (ConnectionError, OSError) as exc:
@@ -215,22 +228,37 @@ class LabelStudio:
             if path == "/api/token/refresh/":
                 return LabelStudioError(
                     f"{self.where} refused the personal access token ({detail or 'invalid'}): it may be expired or "
-                    f"revoked; create a new one in Account & Settings and set {TOKEN_ENV} or --token", code
+                    f"revoked; create a new one in Account & Settings and set {TOKEN_ENV} or --token",
+                    code,
                 )
             return LabelStudioError(
                 f"{self.where} refused the API {self.token_kind} ({detail or '401 Unauthorized'}): "
-                f"check {TOKEN_ENV} or --token", code
+                f"check {TOKEN_ENV} or --token",
+                code,
             )
         if code == 403:
-            return LabelStudioError(f"{self.where}: the token's user may not {what} ({detail or '403 Forbidden'})", code)
+            return LabelStudioError(
+                f"{self.where}: the token's user may not {what} ({detail or '403 Forbidden'})", code
+            )
         if code == 404:
-            return LabelStudioError(f"{self.where} has no {path} (404{': ' + detail if detail else ''}) while trying to {what}", code)
+            return LabelStudioError(
+                f"{self.where} has no {path} (404{': ' + detail if detail else ''}) while trying to {what}", code
+            )
         reason = f": {detail}" if detail else ""
         return LabelStudioError(f"{self.where} could not {what} (HTTP {code}{reason})", code)
 
-    def request(self, method: str, path: str, *, params: dict[str, Any] | None = None, body: Any = None,
-                what: str = "answer", timeout: float | None = None, headers: dict[str, str] | None = None,
-                raw: bool = False) -> Any:
+    def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: dict[str, Any] | None = None,
+        body: Any = None,
+        what: str = "answer",
+        timeout: float | None = None,
+        headers: dict[str, str] | None = None,
+        raw: bool = False,
+    ) -> Any:
         """Call the API; JSON in and out (``raw``: the body bytes and the status)."""
         if params:
             path = f"{path}?{urlencode(params, doseq=True)}"
@@ -278,20 +306,31 @@ class LabelStudio:
         return self.request("PATCH", f"/api/projects/{project_id}/", body=fields, what="update the project")
 
     def local_storages(self, project_id: int) -> list[dict]:
-        answer = self.request("GET", "/api/storages/localfiles/", params={"project": project_id},
-                              what="list the project's local-files storages")
+        answer = self.request(
+            "GET",
+            "/api/storages/localfiles/",
+            params={"project": project_id},
+            what="list the project's local-files storages",
+        )
         return answer if isinstance(answer, list) else []
 
     def create_local_storage(self, fields: dict) -> dict:
         return self.request("POST", "/api/storages/localfiles/", body=fields, what="add a local-files storage")
 
     def tasks(self, project_id: int) -> Iterator[dict]:
-        return self.pages("/api/tasks/", {"project": project_id, "fields": "task_only"}, "tasks", "list the project's tasks")
+        return self.pages(
+            "/api/tasks/", {"project": project_id, "fields": "task_only"}, "tasks", "list the project's tasks"
+        )
 
     def import_tasks(self, project_id: int, tasks: list[dict], *, wait: float = 600.0) -> int:
         """Import tasks; the number the server made."""
-        answer = self.request("POST", f"/api/projects/{project_id}/import", body=tasks, what="import tasks",
-                              timeout=max(self.timeout, 120.0))
+        answer = self.request(
+            "POST",
+            f"/api/projects/{project_id}/import",
+            body=tasks,
+            what="import tasks",
+            timeout=max(self.timeout, 120.0),
+        )
         if isinstance(answer, dict) and isinstance(answer.get("task_count"), int):
             return answer["task_count"]
         # Servers with background imports answer with the import's id instead: wait for it.
@@ -312,8 +351,14 @@ class LabelStudio:
     def export_json(self, project_id: int) -> bytes:
         """The full JSON export: every task, every annotation (cancelled ones too)."""
         params = {"exportType": "JSON", "download_all_tasks": "true", "download_resources": "false"}
-        body, _ = self.request("GET", f"/api/projects/{project_id}/export", params=params,
-                               what="export the project", timeout=EXPORT_TIMEOUT, raw=True)
+        body, _ = self.request(
+            "GET",
+            f"/api/projects/{project_id}/export",
+            params=params,
+            what="export the project",
+            timeout=EXPORT_TIMEOUT,
+            raw=True,
+        )
         return body
 
     def users(self) -> list[dict]:
@@ -323,8 +368,14 @@ class LabelStudio:
     def serves_local_file(self, relative: str) -> int:
         """HTTP status of ``/data/local-files/?d=relative`` (one byte asked for): 200/206 means served."""
         try:
-            _, status = self.request("GET", "/data/local-files/", params={"d": relative}, what="serve a video",
-                                     headers={"Range": "bytes=0-0"}, raw=True)
+            _, status = self.request(
+                "GET",
+                "/data/local-files/",
+                params={"d": relative},
+                what="serve a video",
+                headers={"Range": "bytes=0-0"},
+                raw=True,
+            )
         except LabelStudioError as exc:
             if exc.status in (403, 404):
                 return exc.status

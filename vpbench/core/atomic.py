@@ -136,6 +136,8 @@ def check_free_space(path: str | os.PathLike, needed: int, what: str) -> Path:
         probe = probe.parent
     free = shutil.disk_usage(probe).free
     if free < needed:
-        raise VPBenchError(f"{path}: {what} needs {_gib(needed)}, the disk has {_gib(free)} free; "
-                           "free space there or put the data on a larger disk")
+        raise VPBenchError(
+            f"{path}: {what} needs {_gib(needed)}, the disk has {_gib(free)} free; "
+            "free space there or put the data on a larger disk"
+        )
     return path

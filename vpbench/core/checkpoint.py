@@ -57,7 +57,8 @@ def load_torch(path: str | os.PathLike, what: str = "checkpoint") -> Any:
         with warnings.catch_warnings():  # torch warns about unusual pickle protocols: noise on a one-line error
             warnings.simplefilter("ignore")
             return torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as exc:  # noqa: BLE001 - untrusted bytes fail in many ways (UnpicklingError, RuntimeError, EOFError...)
+    # noqa: BLE001 - untrusted bytes fail in many ways (UnpicklingError, RuntimeError, EOFError...)
+    except Exception as exc:
         raise VPBenchError(f"{path}: not a {what} or refused as unsafe ({_load_failure(exc)})") from None
 
 
@@ -113,15 +114,21 @@ class Checkpointer:
         if not isinstance(blob, dict) or blob.get("format") != FORMAT:
             raise VPBenchError(f"{self.path}: not a vpbench training checkpoint")
         if blob.get("format_version") != FORMAT_VERSION:
-            raise VPBenchError(f"{self.path}: training checkpoint format {blob.get('format_version')!r}, this vpbench reads {FORMAT_VERSION}")
+            raise VPBenchError(
+                f"{self.path}: training checkpoint format {blob.get('format_version')!r}, this vpbench reads "
+                f"{FORMAT_VERSION}"
+            )
         if blob.get("settings") != self.settings:
             raise VPBenchError(
-                f"{self.path}: training checkpoint written with other settings; delete it (or run without --resume) to start over"
+                f"{self.path}: training checkpoint written with other settings; delete it (or run without --resume) "
+                f"to start over"
             )
         kinds = {"stage": str, "stages_done": list, "epoch": int, "states": dict, "rng": dict, "extra": dict}
         broken = [key for key, kind in kinds.items() if not isinstance(blob.get(key), kind)]
         if broken:
-            raise VPBenchError(f"{self.path}: damaged training checkpoint (bad {', '.join(broken)}); delete it to start over")
+            raise VPBenchError(
+                f"{self.path}: damaged training checkpoint (bad {', '.join(broken)}); delete it to start over"
+            )
         return blob
 
     def start(self, stage: str, objects: Mapping[str, Any]) -> tuple[int | None, dict]:
@@ -155,10 +162,18 @@ class Checkpointer:
         if not distributed.is_main():  # one writer; the others wait below until the file is whole
             distributed.barrier()
             return
-        save_torch(self.path, {
-            "format": FORMAT, "format_version": FORMAT_VERSION, "settings": self.settings,
-            "stage": self.stage, "stages_done": list(self.stages_done), "epoch": int(epoch),
-            "states": {name: obj.state_dict() for name, obj in self.objects.items()},
-            "rng": rng_state(self.rng), "extra": extra,
-        })
+        save_torch(
+            self.path,
+            {
+                "format": FORMAT,
+                "format_version": FORMAT_VERSION,
+                "settings": self.settings,
+                "stage": self.stage,
+                "stages_done": list(self.stages_done),
+                "epoch": int(epoch),
+                "states": {name: obj.state_dict() for name, obj in self.objects.items()},
+                "rng": rng_state(self.rng),
+                "extra": extra,
+            },
+        )
         distributed.barrier()

@@ -110,7 +110,9 @@ def one_step(settings, batch: int | None = None):
     return out
 
 
-def write_one_step_models(dst: str | os.PathLike, profile: str = "paper", batch: int | None = None, models_dir=None) -> Path:
+def write_one_step_models(
+    dst: str | os.PathLike, profile: str = "paper", batch: int | None = None, models_dir=None
+) -> Path:
     """A copy of the model cards at ``dst`` whose ``profile`` has one-step schedules (:func:`one_step`):
     what a smoke test passes as ``--models-dir`` to run a profile's every stage once."""
     import shutil
@@ -135,6 +137,8 @@ def method_settings(name: str, profile: str, models_dir=None) -> dict:
         return {}
     profiles = card.get("profiles") or {}
     if profile not in profiles:
-        raise VPBenchError(f"models/methods/{name}.yaml has no profile '{profile}'{did_you_mean(profile, list(profiles))}; "
-                           f"it has: {', '.join(profiles) or 'none'}")
+        raise VPBenchError(
+            f"models/methods/{name}.yaml has no profile '{profile}'{did_you_mean(profile, list(profiles))}; "
+            f"it has: {', '.join(profiles) or 'none'}"
+        )
     return dict(profiles[profile])

@@ -100,27 +100,36 @@ def resolve_device(spec: str) -> torch.device:
     m = re.fullmatch(r"cuda(?::(\d+))?", text)
     if text != "auto" and m is None:
         # "gpu" is closest to "cpu" by spelling, the opposite of what was meant.
-        hint = " (did you mean 'cuda'?)" if text in ("gpu", "nvidia") or text.startswith("gpu:") else \
-            did_you_mean(text, ["auto", "cpu", "cuda"] + [f"cuda:{k}" for k in range(_gpu_count())])
+        hint = (
+            " (did you mean 'cuda'?)"
+            if text in ("gpu", "nvidia") or text.startswith("gpu:")
+            else did_you_mean(text, ["auto", "cpu", "cuda"] + [f"cuda:{k}" for k in range(_gpu_count())])
+        )
         raise VPBenchError(f"unknown device '{spec}'{hint}; choose from: {', '.join(DEVICE_CHOICES)}")
     if not torch.cuda.is_available():
-        raise VPBenchError(f"--device {spec}: this machine has no CUDA device torch can use (torch {torch.__version__}, "
-                           f"built for CUDA {torch.version.cuda or 'none'}); pass --device cpu or --device auto")
+        raise VPBenchError(
+            f"--device {spec}: this machine has no CUDA device torch can use (torch {torch.__version__}, "
+            f"built for CUDA {torch.version.cuda or 'none'}); pass --device cpu or --device auto"
+        )
     count = _gpu_count()
     ranks = _torchrun_size()
     if m is not None and m.group(1) is not None:
         k = int(m.group(1))
         if ranks > 1:
             # Several ranks on one GPU would collide (NCCL refuses it); torchrun gives each its own.
-            raise VPBenchError(f"--device {spec} under torchrun: each rank takes its LOCAL_RANK GPU, pass --device cuda or auto")
+            raise VPBenchError(
+                f"--device {spec} under torchrun: each rank takes its LOCAL_RANK GPU, pass --device cuda or auto"
+            )
         if k >= count:
             raise VPBenchError(f"--device {spec}: this machine has {count} CUDA device(s), cuda:0 to cuda:{count - 1}")
         return torch.device("cuda", k)
     if ranks > 1:
         local = int(os.environ.get("LOCAL_RANK", "0"))
         if local >= count:
-            raise VPBenchError(f"torchrun started local rank {local} but this machine has {count} CUDA device(s): "
-                               f"start at most {count} processes per node, or pass --device cpu")
+            raise VPBenchError(
+                f"torchrun started local rank {local} but this machine has {count} CUDA device(s): "
+                f"start at most {count} processes per node, or pass --device cpu"
+            )
         return torch.device("cuda", local)
     return torch.device("cuda", torch.cuda.current_device())
 
@@ -144,12 +153,16 @@ def configure(device: str = "auto", precision: str = "fp32") -> torch.device:
     this machine lacks or a precision it cannot run is a one-line error, not a failure mid-training."""
     prec = str(precision).strip().lower()
     if prec not in PRECISIONS:
-        raise VPBenchError(f"unknown precision '{precision}'{did_you_mean(prec, PRECISIONS)}; choose from: {', '.join(PRECISIONS)}")
+        raise VPBenchError(
+            f"unknown precision '{precision}'{did_you_mean(prec, PRECISIONS)}; choose from: {', '.join(PRECISIONS)}"
+        )
     dev = resolve_device(device)
     if prec == "bf16" and not _bf16_native(dev):
         major, minor = torch.cuda.get_device_capability(dev)
-        raise VPBenchError(f"--precision bf16: {dev} has compute capability {major}.{minor}, bf16 needs 8.0 or newer "
-                           "(Ampere); pass --precision fp32")
+        raise VPBenchError(
+            f"--precision bf16: {dev} has compute capability {major}.{minor}, bf16 needs 8.0 or newer "
+            "(Ampere); pass --precision fp32"
+        )
     if dev.type == "cuda":
         torch.cuda.set_device(dev)  # so that code asking for "the current GPU" gets this one
     _chosen.update(device=dev, requested=str(device), precision=prec)
@@ -178,9 +191,16 @@ def autocast():
 def describe() -> dict:
     """What a result records about where it ran: device (and its name), what was asked, precision, ranks."""
     dev = device()
-    name = torch.cuda.get_device_name(dev) if dev.type == "cuda" else (platform.processor() or platform.machine() or "cpu")
-    return {"device": str(dev), "device_name": name, "requested_device": _chosen["requested"], "precision": _chosen["precision"],
-            "world_size": world()[1]}
+    name = (
+        torch.cuda.get_device_name(dev) if dev.type == "cuda" else (platform.processor() or platform.machine() or "cpu")
+    )
+    return {
+        "device": str(dev),
+        "device_name": name,
+        "requested_device": _chosen["requested"],
+        "precision": _chosen["precision"],
+        "world_size": world()[1],
+    }
 
 
 def wrap(model: nn.Module, find_unused_parameters: bool = False) -> nn.Module:

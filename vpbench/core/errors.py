@@ -24,6 +24,4 @@ def did_you_mean(name: str, choices: Iterable[str]) -> str:
 def unknown_name_error(kind: str, name: str, choices: Iterable[str]) -> VPBenchError:
     """Build the standard error for an unknown registry/option name."""
     choices = sorted(choices)
-    return VPBenchError(
-        f"unknown {kind} '{name}'{did_you_mean(name, choices)}; choose from: {', '.join(choices)}"
-    )
+    return VPBenchError(f"unknown {kind} '{name}'{did_you_mean(name, choices)}; choose from: {', '.join(choices)}")

@@ -37,7 +37,9 @@ class Registry(Generic[T]):
     def register(self, name: str, obj: T, origin: str = "builtin") -> T:
         if name in self._entries:
             raise VPBenchError(f"{self.kind} '{name}' is registered twice ({self._entries[name].origin} and {origin})")
-        if self.base is not None and not (isinstance(obj, self.base) or (isinstance(obj, type) and issubclass(obj, self.base))):
+        if self.base is not None and not (
+            isinstance(obj, self.base) or (isinstance(obj, type) and issubclass(obj, self.base))
+        ):
             raise VPBenchError(f"{self.kind} '{name}' from {origin} is not a {self.base.__name__}")
         self._entries[name] = Entry(name, obj, origin)
         return obj

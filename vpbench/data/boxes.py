@@ -75,7 +75,9 @@ def _numbers(path: Path, table: pd.DataFrame, col: str) -> pd.Series:
     return values.astype(np.float64)
 
 
-def check_boxes(table: pd.DataFrame, path: str | os.PathLike, num_frames, width, height, video: pd.Series | None = None) -> pd.DataFrame:
+def check_boxes(
+    table: pd.DataFrame, path: str | os.PathLike, num_frames, width, height, video: pd.Series | None = None
+) -> pd.DataFrame:
     """Apply the rules to parsed rows; returns them with whole-pixel coordinates cut to the frame.
 
     ``num_frames``, ``width``, ``height``: one value for every row (one video), or one per row.
@@ -93,9 +95,13 @@ def check_boxes(table: pd.DataFrame, path: str | os.PathLike, num_frames, width,
         ((f < 0) | (f >= n), lambda k: f"box for frame {f[k]}{of(k)}, which has {n[k]} frames"),
         (x0 >= x1, lambda k: f"box x0={_num(x0[k])} >= x1={_num(x1[k])}"),
         (y0 >= y1, lambda k: f"box y0={_num(y0[k])} >= y1={_num(y1[k])}"),
-        ((x1 <= 0) | (y1 <= 0) | (x0 >= w) | (y0 >= h),
-         lambda k: f"box x0={_num(x0[k])} y0={_num(y0[k])} x1={_num(x1[k])} y1={_num(y1[k])} has no pixel inside "
-                   f"the {w[k]}x{h[k]} frame{of(k)}"),
+        (
+            (x1 <= 0) | (y1 <= 0) | (x0 >= w) | (y0 >= h),
+            lambda k: (
+                f"box x0={_num(x0[k])} y0={_num(y0[k])} x1={_num(x1[k])} y1={_num(y1[k])} has no pixel inside "
+                f"the {w[k]}x{h[k]} frame{of(k)}"
+            ),
+        ),
     ]
     broken = np.logical_or.reduce([bad for bad, _ in rules])
     if broken.any():
@@ -103,8 +109,10 @@ def check_boxes(table: pd.DataFrame, path: str | os.PathLike, num_frames, width,
         message = next(msg for bad, msg in rules if bad[k])
         raise VPBenchError(f"{path} line {table['line'].iloc[k]}: {message(k)}")
     return table.assign(
-        x0=np.maximum(np.floor(x0), 0).astype(np.int64), y0=np.maximum(np.floor(y0), 0).astype(np.int64),
-        x1=np.minimum(np.ceil(x1), w).astype(np.int64), y1=np.minimum(np.ceil(y1), h).astype(np.int64),
+        x0=np.maximum(np.floor(x0), 0).astype(np.int64),
+        y0=np.maximum(np.floor(y0), 0).astype(np.int64),
+        x1=np.minimum(np.ceil(x1), w).astype(np.int64),
+        y1=np.minimum(np.ceil(y1), h).astype(np.int64),
     )
 
 

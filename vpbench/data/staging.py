@@ -49,9 +49,12 @@ def build_lock(out: Path) -> Iterator[None]:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except OSError as exc:
             if exc.errno in (errno.EAGAIN, errno.EACCES):
-                raise VPBenchError(f"{out}: another `vpbench build` is writing this folder; wait for it or choose another --out") from None
+                raise VPBenchError(
+                    f"{out}: another `vpbench build` is writing this folder; wait for it or choose another --out"
+                ) from None
             raise
-        # The lock file stays: removing it would let a third build lock a new file while the second still waits on the old one.
+        # The lock file stays: removing it would let a third build lock a new file while the second still waits on the
+        # old one.
         _recover(out)
         yield
     finally:

@@ -24,7 +24,9 @@ def summarize_dataset(dataset_dir: str | os.PathLike) -> dict:
 
 
 def format_summary(summary: dict) -> str:
-    lines = [f"{summary['name']}: {summary['videos']} videos, {summary['classes']} classes, {summary['skipped']} skipped"]
+    lines = [
+        f"{summary['name']}: {summary['videos']} videos, {summary['classes']} classes, {summary['skipped']} skipped"
+    ]
     for fold, sizes in summary["splits"].items():
         lines.append(f"  {fold}: {sizes['train']} train / {sizes['test']} test / {sizes['unused']} unused")
     width = max(len(a) for a in ATTRIBUTES)

@@ -11,12 +11,12 @@ not be used as if it did.
 
 from __future__ import annotations
 
-import hashlib
 import os
 from pathlib import Path
 
 from ..core.errors import VPBenchError
-from .builder import _sha256, load_info, load_manifest
+from ..core.files import sha256_file
+from .builder import content_sha256, load_info, load_manifest
 
 
 def verify_dataset(dataset_dir: str | os.PathLike, hashes: bool = False, progress: bool = True) -> dict:
@@ -28,15 +28,20 @@ def verify_dataset(dataset_dir: str | os.PathLike, hashes: bool = False, progres
     manifest = load_manifest(root)
     raw = root / "raw"
     if raw.is_symlink() and not raw.exists():
-        raise VPBenchError(f"{raw}: links to {os.readlink(raw)}, which is not there; rebuild the dataset or restore its videos")
+        raise VPBenchError(
+            f"{raw}: links to {os.readlink(raw)}, which is not there; rebuild the dataset or restore its videos"
+        )
     if not raw.is_dir():
         raise VPBenchError(f"{raw}: the dataset's raw folder is missing; rebuild the dataset")
     videos = info.get("counts", {}).get("videos")
     if videos != len(manifest):
-        raise VPBenchError(f"{root}: info.json counts {videos} videos, manifest.parquet has {len(manifest)}; rebuild the dataset")
-    content = hashlib.sha256("".join(manifest["sha256"]).encode()).hexdigest()
-    if content != info.get("content_sha256"):
-        raise VPBenchError(f"{root}: info.json and manifest.parquet come from different builds (content hash); rebuild the dataset")
+        raise VPBenchError(
+            f"{root}: info.json counts {videos} videos, manifest.parquet has {len(manifest)}; rebuild the dataset"
+        )
+    if content_sha256(manifest["sha256"]) != info.get("content_sha256"):
+        raise VPBenchError(
+            f"{root}: info.json and manifest.parquet come from different builds (content hash); rebuild the dataset"
+        )
     problems = []
     # Builds from before the manifest recorded sizes are checked for presence only.
     sizes = manifest["bytes"] if "bytes" in manifest.columns else [None] * len(manifest)
@@ -47,11 +52,17 @@ def verify_dataset(dataset_dir: str | os.PathLike, hashes: bool = False, progres
         elif size is not None and file.stat().st_size != int(size):
             problems.append(f"{path} has {file.stat().st_size} bytes, the build saw {int(size)}")
     if hashes and not problems:
-        for path, digest in tqdm(list(zip(manifest["path"], manifest["sha256"])), desc=f"hashing {info.get('name')}",
-                                 unit="video", disable=None if progress else True):
-            if _sha256(root / path) != digest:
+        for path, digest in tqdm(
+            list(zip(manifest["path"], manifest["sha256"])),
+            desc=f"hashing {info.get('name')}",
+            unit="video",
+            disable=None if progress else True,
+        ):
+            if sha256_file(root / path) != digest:
                 problems.append(f"{path} differs from the video that was built (sha256)")
     if problems:
         more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
-        raise VPBenchError(f"{root}: {problems[0]}{more}; the labels no longer describe the videos: rebuild the dataset")
+        raise VPBenchError(
+            f"{root}: {problems[0]}{more}; the labels no longer describe the videos: rebuild the dataset"
+        )
     return info

@@ -65,8 +65,16 @@ def _loss(task: str, logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor
 
 
 def train_video_recognizer(
-    model: nn.Module, store: FrameStore, videos: np.ndarray, targets: np.ndarray, task: str, cfg: TrainConfig,
-    seed: int, progress: bool = True, desc: str = "training", checkpoint: str | os.PathLike | None = None,
+    model: nn.Module,
+    store: FrameStore,
+    videos: np.ndarray,
+    targets: np.ndarray,
+    task: str,
+    cfg: TrainConfig,
+    seed: int,
+    progress: bool = True,
+    desc: str = "training",
+    checkpoint: str | os.PathLike | None = None,
 ) -> dict:
     """Train ``model`` on random clips of ``videos`` (store indices). ``task``: "action" or "privacy".
 
@@ -90,7 +98,13 @@ def train_video_recognizer(
     ddp = distributed.wrap(model)
     model.train()
     step, losses = first * steps_per_epoch, list(saved.get("losses", []))
-    with tqdm(total=total, initial=step, desc=desc, unit="step", disable=None if progress or not distributed.is_main() else True) as bar:
+    with tqdm(
+        total=total,
+        initial=step,
+        desc=desc,
+        unit="step",
+        disable=None if progress or not distributed.is_main() else True,
+    ) as bar:
         for epoch in range(first, cfg.epochs):
             order = rng.permutation(len(videos))
             for b in range(steps_per_epoch):
@@ -120,8 +134,16 @@ def train_video_recognizer(
 
 @torch.no_grad()
 def predict_videos(
-    model: nn.Module, store: FrameStore, videos: np.ndarray, task: str, clip_len: int, crop: int,
-    num_clips: int = 5, num_crops: int = 3, progress: bool = True, desc: str = "testing",
+    model: nn.Module,
+    store: FrameStore,
+    videos: np.ndarray,
+    task: str,
+    clip_len: int,
+    crop: int,
+    num_clips: int = 5,
+    num_crops: int = 3,
+    progress: bool = True,
+    desc: str = "testing",
 ) -> np.ndarray:
     """Per-video scores averaged over clips x crops: softmax (action) or sigmoid (privacy)."""
     from tqdm import tqdm
@@ -147,8 +169,14 @@ def predict_videos(
 
 
 def train_frame_recognizer(
-    model: nn.Module, store: FrameStore, videos: np.ndarray, cfg: TrainConfig, seed: int,
-    progress: bool = True, desc: str = "training frame privacy", checkpoint: str | os.PathLike | None = None,
+    model: nn.Module,
+    store: FrameStore,
+    videos: np.ndarray,
+    cfg: TrainConfig,
+    seed: int,
+    progress: bool = True,
+    desc: str = "training frame privacy",
+    checkpoint: str | os.PathLike | None = None,
 ) -> dict:
     """Train a 2D multi-label recognizer on single frames with their frame labels (``checkpoint``: as for videos)."""
     from tqdm import tqdm
@@ -168,7 +196,9 @@ def train_frame_recognizer(
     ddp = distributed.wrap(model)
     model.train()
     step, losses = first * steps_per_epoch, list(saved.get("losses", []))
-    with tqdm(total=total, initial=step, desc=desc, unit="step", disable=None if progress and distributed.is_main() else True) as bar:
+    with tqdm(
+        total=total, initial=step, desc=desc, unit="step", disable=None if progress and distributed.is_main() else True
+    ) as bar:
         for epoch in range(first, cfg.epochs):
             order = frames[rng.permutation(len(frames))]
             for b in range(steps_per_epoch):
@@ -178,7 +208,12 @@ def train_frame_recognizer(
                 part, weight = distributed.local_share(len(sel))
                 sel, ys, xs = sel[part], ys[part], xs[part]
                 whole = store.frames[sel]  # one read of the batch's frames, then a crop of each
-                imgs = torch.stack([torch.from_numpy(np.ascontiguousarray(img[y : y + cfg.crop, x : x + cfg.crop])) for img, y, x in zip(whole, ys, xs)])
+                imgs = torch.stack(
+                    [
+                        torch.from_numpy(np.ascontiguousarray(img[y : y + cfg.crop, x : x + cfg.crop]))
+                        for img, y, x in zip(whole, ys, xs)
+                    ]
+                )
                 with distributed.autocast():
                     logits = ddp(normalize(to_device(imgs, dev).permute(0, 3, 1, 2)))
                     loss = weight * F.binary_cross_entropy_with_logits(logits, labels[torch.as_tensor(sel)].to(dev))
@@ -193,7 +228,9 @@ def train_frame_recognizer(
 
 
 @torch.no_grad()
-def predict_frames(model: nn.Module, store: FrameStore, videos: np.ndarray, crop: int, num_crops: int = 3, batch: int = 256) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def predict_frames(
+    model: nn.Module, store: FrameStore, videos: np.ndarray, crop: int, num_crops: int = 3, batch: int = 256
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Sigmoid scores per frame (averaged over crops), the frame labels, and each frame's video."""
     model.eval()
     dev = distributed.device()

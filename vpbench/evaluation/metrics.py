@@ -125,7 +125,11 @@ def privacy_cmap(probs, labels) -> float:
 
 
 def bootstrap_ci(
-    metric: Callable[..., float | tuple[float, ...]], arrays: Sequence[np.ndarray], n_boot: int = 1000, level: float = 0.95, seed: int = 0,
+    metric: Callable[..., float | tuple[float, ...]],
+    arrays: Sequence[np.ndarray],
+    n_boot: int = 1000,
+    level: float = 0.95,
+    seed: int = 0,
     groups: np.ndarray | None = None,
 ):
     """Percentile bootstrap interval of ``metric(*arrays)`` over resampled test videos (rows).
@@ -158,7 +162,11 @@ def bootstrap_ci(
         if members is None:
             idx = rng.integers(0, n, n)
         else:
-            idx = np.concatenate([members[g] for g in rng.integers(0, len(members), len(members))]) if members else np.zeros(0, int)
+            idx = (
+                np.concatenate([members[g] for g in rng.integers(0, len(members), len(members))])
+                if members
+                else np.zeros(0, int)
+            )
         try:
             values.append(metric(*(np.asarray(a)[idx] for a in arrays)))
         except VPBenchError:

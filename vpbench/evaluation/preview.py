@@ -18,7 +18,9 @@ def _pick_frames(video: np.ndarray, count: int) -> np.ndarray:
     return video[idx]
 
 
-def preview_strip(raw: Sequence[np.ndarray], transformed: Sequence[np.ndarray], method: str, frames_per_video: int = 4) -> bytes:
+def preview_strip(
+    raw: Sequence[np.ndarray], transformed: Sequence[np.ndarray], method: str, frames_per_video: int = 4
+) -> bytes:
     """A strip like the STPrivacy paper's Figure 3: per video, a row of raw frames above the same frames transformed.
 
     ``raw[i]`` and ``transformed[i]`` are uint8 ``T x H x W x 3`` of the same shape.
@@ -55,12 +57,27 @@ def preview_strip(raw: Sequence[np.ndarray], transformed: Sequence[np.ndarray], 
     for i, ((_, name), top) in enumerate(zip(rows, tops)):
         y_frac = 1 - (top_pad + top + fh / 2) / H
         text = f"video {i // 2 + 1}\n{name}" if i % 2 == 0 else name
-        fig.text(8 / W, y_frac, text, va="center", ha="left", fontsize=9, color="0.2" if i % 2 == 0 else "black",
-                 fontweight="normal" if i % 2 == 0 else "bold")
+        fig.text(
+            8 / W,
+            y_frac,
+            text,
+            va="center",
+            ha="left",
+            fontsize=9,
+            color="0.2" if i % 2 == 0 else "black",
+            fontweight="normal" if i % 2 == 0 else "bold",
+        )
     return png(fig)
 
 
-def write_preview(path: str | os.PathLike, raw_store, transformed_store, indices: Sequence[int], method: str, frames_per_video: int = 4) -> None:
+def write_preview(
+    path: str | os.PathLike,
+    raw_store,
+    transformed_store,
+    indices: Sequence[int],
+    method: str,
+    frames_per_video: int = 4,
+) -> None:
     """Save the preview strip of ``indices`` (videos of two FrameStores) to ``path``; never fails the caller.
 
     A preview is decoration beside a result that took minutes to compute, so a
@@ -72,7 +89,12 @@ def write_preview(path: str | os.PathLike, raw_store, transformed_store, indices
         indices = list(indices)
         if not indices:
             return
-        data = preview_strip([raw_store.video(i) for i in indices], [transformed_store.video(i) for i in indices], method, frames_per_video)
+        data = preview_strip(
+            [raw_store.video(i) for i in indices],
+            [transformed_store.video(i) for i in indices],
+            method,
+            frames_per_video,
+        )
         atomic_write_bytes(path, data)
     except Exception as exc:  # noqa: BLE001 - see docstring
         log.warning("could not write the preview %s: %s", path, exc)

@@ -76,8 +76,11 @@ class WorkDir:
                 with np.load(path, allow_pickle=False) as data:
                     values = tuple(data[f"arr_{i}"] for i in range(len(data.files) - 1))
                     single = bool(data["single"])
-            except Exception as exc:  # noqa: BLE001 - a damaged file fails in many ways; allow_pickle=False runs no code
-                raise VPBenchError(f"{path}: unreadable saved predictions ({type(exc).__name__}); delete it to recompute") from None
+            # noqa: BLE001 - a damaged file fails in many ways; allow_pickle=False runs no code
+            except Exception as exc:
+                raise VPBenchError(
+                    f"{path}: unreadable saved predictions ({type(exc).__name__}); delete it to recompute"
+                ) from None
             return values[0] if single else values
         values = compute()  # on every rank: predictions are gathered across ranks inside
         if distributed.is_main():
@@ -116,7 +119,9 @@ def check_work_dir(result: Path, settings: dict) -> bool:
     except FileNotFoundError:
         return False
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise VPBenchError(f"{meta}: unreadable resume state ({type(exc).__name__}); delete {path} or run without --resume") from None
+        raise VPBenchError(
+            f"{meta}: unreadable resume state ({type(exc).__name__}); delete {path} or run without --resume"
+        ) from None
     settings = _plain(settings)
     if saved != settings:
         keys = sorted(set(saved) | set(settings)) if isinstance(saved, dict) else ["(all)"]
@@ -136,12 +141,15 @@ def check_finished_result(path: Path, expected: dict) -> None:
     try:
         doc = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise VPBenchError(f"{path}: not a readable result ({type(exc).__name__}); delete it or run without --resume") from None
+        raise VPBenchError(
+            f"{path}: not a readable result ({type(exc).__name__}); delete it or run without --resume"
+        ) from None
     if not isinstance(doc, dict):
         raise VPBenchError(f"{path}: not a vpbench result; delete it or run without --resume")
     if doc.get("schema_version") != expected["schema_version"]:
         raise VPBenchError(
-            f"{path}: result schema version {doc.get('schema_version')!r}, this vpbench writes {expected['schema_version']}; "
+            f"{path}: result schema version {doc.get('schema_version')!r}, this vpbench writes "
+            f"{expected['schema_version']}; "
             "move it away or run without --resume to replace it"
         )
     for part in ("protocol", "method"):
@@ -150,5 +158,6 @@ def check_finished_result(path: Path, expected: dict) -> None:
         if (got.get("name"), got.get("version")) != (want["name"], want["version"]):
             raise VPBenchError(
                 f"{path}: result of {part} '{got.get('name')}' version {got.get('version')!r}, but {part} "
-                f"'{want['name']}' is version {want['version']!r} now; move it away or run without --resume to replace it"
+                f"'{want['name']}' is version {want['version']!r} now; move it away or run without --resume to "
+                f"replace it"
             )

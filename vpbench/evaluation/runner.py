@@ -80,18 +80,30 @@ def ensure_dataset(name: str, data_root: Path, suite: str, progress: bool = True
             build_dataset(name, path, size="default", seed=0, progress=progress)
         distributed.barrier()
         return path
-    raise VPBenchError(f"{path}: dataset '{name}' is not built; run `vpbench build --dataset {name} --out {path} ...` first")
+    raise VPBenchError(
+        f"{path}: dataset '{name}' is not built; run `vpbench build --dataset {name} --out {path} ...` first"
+    )
 
 
-def transform_store(method: PrivacyMethod, store: FrameStore, window: int, whole_frame: bool = False, progress: bool = True,
-                    desc: str = "transforming", out: str | os.PathLike | None = None) -> FrameStore:
+def transform_store(
+    method: PrivacyMethod,
+    store: FrameStore,
+    window: int,
+    whole_frame: bool = False,
+    progress: bool = True,
+    desc: str = "transforming",
+    out: str | os.PathLike | None = None,
+) -> FrameStore:
     """Apply a frozen method to every video in windows of ``window`` frames (the last window ends at the video's end).
 
     The transformed videos go to the frame file ``out`` (written once, then read by position; an existing
     one is reused: ``--resume``), or into memory without ``out``. Under torchrun every rank transforms its
     share of the videos into the one file. An identity method (``raw``) returns ``store`` itself."""
     if method.needs_person_masks and store.masks is None and not whole_frame:
-        raise VPBenchError(f"method '{method.name}' needs person boxes: the dataset has none (build it with --boxes) or pass --whole-frame")
+        raise VPBenchError(
+            f"method '{method.name}' needs person boxes: the dataset has none (build it with --boxes) or pass "
+            f"--whole-frame"
+        )
     if method.identity:
         return store
     starts = np.concatenate([[0], np.cumsum(store.counts)[:-1]]).astype(np.int64)
@@ -108,8 +120,17 @@ def transform_store(method: PrivacyMethod, store: FrameStore, window: int, whole
         distributed.barrier()
         pool = FrameFile(tmp, writable=True)
         part, _ = distributed.share(len(store))
-        _transform_into(method, store, window, whole_frame, progress and distributed.is_main(), desc, pool, starts,
-                        range(len(store))[part])
+        _transform_into(
+            method,
+            store,
+            window,
+            whole_frame,
+            progress and distributed.is_main(),
+            desc,
+            pool,
+            starts,
+            range(len(store))[part],
+        )
         pool.flush()
         pool.close()
         distributed.barrier()
@@ -118,12 +139,23 @@ def transform_store(method: PrivacyMethod, store: FrameStore, window: int, whole
         distributed.barrier()
     pool = FrameFile(out)
     if len(pool) != total or pool.shape[1:3] != store.frame_size:
-        raise VPBenchError(f"{out}: holds {pool.shape}, expected {total} frames of {store.frame_size}; delete it to transform again")
+        raise VPBenchError(
+            f"{out}: holds {pool.shape}, expected {total} frames of {store.frame_size}; delete it to transform again"
+        )
     return store.with_frames(pool, starts)
 
 
-def _transform_into(method: PrivacyMethod, store: FrameStore, window: int, whole_frame: bool, progress: bool, desc: str,
-                    pool, starts: np.ndarray, videos) -> None:
+def _transform_into(
+    method: PrivacyMethod,
+    store: FrameStore,
+    window: int,
+    whole_frame: bool,
+    progress: bool,
+    desc: str,
+    pool,
+    starts: np.ndarray,
+    videos,
+) -> None:
     from tqdm import tqdm
 
     with torch.no_grad():
@@ -144,7 +176,10 @@ def _transform_into(method: PrivacyMethod, store: FrameStore, window: int, whole
                     masks = torch.from_numpy(np.stack([vm[s : s + w] for s in clip_starts]))
             result = method.transform(clips, masks)
             if result.shape != clips.shape or result.dtype != torch.uint8:
-                raise VPBenchError(f"method '{method.name}' returned {tuple(result.shape)} {result.dtype}, expected {tuple(clips.shape)} uint8")
+                raise VPBenchError(
+                    f"method '{method.name}' returned {tuple(result.shape)} {result.dtype}, expected "
+                    f"{tuple(clips.shape)} uint8"
+                )
             video = np.empty_like(frames)
             for s, clip in zip(clip_starts, result.numpy()):
                 video[s : s + w] = clip
@@ -157,7 +192,10 @@ def _transform_into(method: PrivacyMethod, store: FrameStore, window: int, whole
 def _split_indices(manifest: pd.DataFrame, fold: int) -> tuple[np.ndarray, np.ndarray]:
     column = f"split_{fold}"
     if column not in manifest.columns:
-        raise VPBenchError(f"the dataset has no fold {fold} (columns: {', '.join(c for c in manifest.columns if c.startswith('split_'))})")
+        raise VPBenchError(
+            f"the dataset has no fold {fold} (columns: "
+            f"{', '.join(c for c in manifest.columns if c.startswith('split_'))})"
+        )
     return np.where(manifest[column] == "train")[0], np.where(manifest[column] == "test")[0]
 
 
@@ -173,8 +211,14 @@ def _git_hash() -> str | None:
 def _versions() -> dict:
     import sklearn
 
-    return {"vpbench": __version__, "torch": torch.__version__, "numpy": np.__version__, "pandas": pd.__version__,
-            "scikit-learn": sklearn.__version__, "python": platform.python_version()}
+    return {
+        "vpbench": __version__,
+        "torch": torch.__version__,
+        "numpy": np.__version__,
+        "pandas": pd.__version__,
+        "scikit-learn": sklearn.__version__,
+        "python": platform.python_version(),
+    }
 
 
 def _score(value: float, ci: tuple[float, float], higher: bool) -> dict:
@@ -192,8 +236,16 @@ def _action_names(manifest) -> list[str]:
     return [str(names.get(i, i)) for i in range(int(manifest["action_index"].max()) + 1)]
 
 
-def _scores(action_probs, action_labels, privacy_probs, privacy_labels, protocol: dict, seed: int, action_names: list[str],
-            privacy_groups: np.ndarray | None = None) -> dict:
+def _scores(
+    action_probs,
+    action_labels,
+    privacy_probs,
+    privacy_labels,
+    protocol: dict,
+    seed: int,
+    action_names: list[str],
+    privacy_groups: np.ndarray | None = None,
+) -> dict:
     """Headline scores with bootstrap intervals; ``privacy_groups`` (the video of each privacy row, for
     frame-level scores) makes the privacy bootstrap resample videos, not rows: frames of one video are
     not independent."""
@@ -202,10 +254,16 @@ def _scores(action_probs, action_labels, privacy_probs, privacy_labels, protocol
     higher = {m["name"]: bool(m["higher_is_better"]) for m in protocol["metrics"]}
     top1 = action_top1(action_probs, action_labels)
     priv = privacy_scores(privacy_probs, privacy_labels, ATTRIBUTES)
-    f1_ci, cmap_ci = bootstrap_ci(_f1_and_cmap, [privacy_probs, privacy_labels], n_boot, level, seed, groups=privacy_groups)
+    f1_ci, cmap_ci = bootstrap_ci(
+        _f1_and_cmap, [privacy_probs, privacy_labels], n_boot, level, seed, groups=privacy_groups
+    )
     return {
         "scores": {
-            "action_top1": _score(top1, bootstrap_ci(action_top1, [action_probs, action_labels], n_boot, level, seed), higher["action_top1"]),
+            "action_top1": _score(
+                top1,
+                bootstrap_ci(action_top1, [action_probs, action_labels], n_boot, level, seed),
+                higher["action_top1"],
+            ),
             "privacy_f1": _score(priv["f1"], f1_ci, higher["privacy_f1"]),
             "privacy_cmap": _score(priv["cmap"], cmap_ci, higher["privacy_cmap"]),
         },
@@ -234,7 +292,9 @@ class EvaluationRequest:
     models_dir: Path | None = None
     progress: bool = True
     run_name: str | None = None
-    device: str = "auto"  # auto, cpu, cuda, cuda:K: every training and prediction loop (vpbench.core.distributed.configure)
+    device: str = (
+        "auto"  # auto, cpu, cuda, cuda:K: every training and prediction loop (vpbench.core.distributed.configure)
+    )
     precision: str = "fp32"  # fp32, or bf16 autocast around the forward passes
 
     def run_id(self) -> str:
@@ -259,21 +319,30 @@ def evaluate(request: EvaluationRequest) -> list[Path]:
     protocol = load_protocol(request.protocol, request.protocols_dir)
     suites = protocol["suites"]
     if request.suite not in suites:
-        raise VPBenchError(f"protocol '{protocol['name']}' has no suite '{request.suite}'{did_you_mean(request.suite, suites)}; choose from: {', '.join(suites)}")
+        raise VPBenchError(
+            f"protocol '{protocol['name']}' has no suite '{request.suite}'{did_you_mean(request.suite, suites)}; "
+            f"choose from: {', '.join(suites)}"
+        )
     jobs = suites[request.suite]
     if request.dataset is not None:
         names = [j["evaluate"] for j in jobs]
         jobs = [j for j in jobs if j["evaluate"] == request.dataset]
         if not jobs:
-            raise VPBenchError(f"protocol '{protocol['name']}' ({request.suite} suite) does not evaluate on '{request.dataset}'{did_you_mean(request.dataset, names)}; it evaluates on: {', '.join(names)}")
+            raise VPBenchError(
+                f"protocol '{protocol['name']}' ({request.suite} suite) does not evaluate on "
+                f"'{request.dataset}'{did_you_mean(request.dataset, names)}; it evaluates on: {', '.join(names)}"
+            )
     method_cls = METHODS.get(request.method)  # unknown names fail before any work
     profile = recognizer_profile(request.profile, request.models_dir)
     request = _preflight(request, protocol, jobs, profile)
     # A thread count the user chose (torchrun sets OMP_NUM_THREADS=1) is kept; else every core.
     if "OMP_NUM_THREADS" not in os.environ:
         torch.set_num_threads(max(1, os.cpu_count() or 1))
-    expected = {"schema_version": RESULT_SCHEMA_VERSION, "protocol": {"name": protocol["name"], "version": protocol["version"]},
-                "method": {"name": request.method, "version": method_cls.version}}
+    expected = {
+        "schema_version": RESULT_SCHEMA_VERSION,
+        "protocol": {"name": protocol["name"], "version": protocol["version"]},
+        "method": {"name": request.method, "version": method_cls.version},
+    }
     paths = [_result_path(request, protocol, job) for job in jobs]
     if request.resume:  # a stale finished result of the last job is refused before the first job trains
         for path in paths:
@@ -322,7 +391,9 @@ def _preflight(request: EvaluationRequest, protocol: dict, jobs: list[dict], pro
     return request
 
 
-def _check_dataset(request: EvaluationRequest, protocol: dict, job: dict, role: str, fold: int, method: PrivacyMethod, profile: dict) -> None:
+def _check_dataset(
+    request: EvaluationRequest, protocol: dict, job: dict, role: str, fold: int, method: PrivacyMethod, profile: dict
+) -> None:
     """A dataset of the job: its info.json and manifest readable, the split the job takes from it not empty, and
     room for what the run will write: the dataset's clip cache when it has none, the transformed videos in the
     run's work folder."""
@@ -341,7 +412,9 @@ def _check_dataset(request: EvaluationRequest, protocol: dict, job: dict, role: 
         if request.suite == "synth" and spec.synthetic:
             check_output_dir(path, f"folder of dataset '{name}' (built on first use)")
             return
-        raise VPBenchError(f"{path}: dataset '{name}' is not built; run `vpbench build --dataset {name} --out {path} ...` first")
+        raise VPBenchError(
+            f"{path}: dataset '{name}' is not built; run `vpbench build --dataset {name} --out {path} ...` first"
+        )
     load_info(path)  # even when not needed: the result records the build seed of every dataset of the job
     if not needed:
         return
@@ -359,18 +432,32 @@ def _check_dataset(request: EvaluationRequest, protocol: dict, job: dict, role: 
         parts = {"train": train, "test": test}
     for part, rows in parts.items():
         if len(rows) == 0:
-            raise VPBenchError(f"{path}: dataset '{name}' has no {part} video in fold {split_fold}; "
-                               f"protocol '{protocol['name']}' needs them (its {role.replace('_', ' ')} set)")
+            raise VPBenchError(
+                f"{path}: dataset '{name}' has no {part} video in fold {split_fold}; "
+                f"protocol '{protocol['name']}' needs them (its {role.replace('_', ' ')} set)"
+            )
     size, interval = tuple(profile["frame_size"]), frame_interval(profile, name)
     check_cache_space(path, size, interval)
     if role != "method_train" and not method.identity:
         rows = np.concatenate(list(parts.values()))
-        check_free_space(Path(request.out), cache_bytes(manifest["num_frames"].iloc[rows], size, interval),
-                         f"the transformed videos of {name} (in the run's work folder, removed at the end)")
+        check_free_space(
+            Path(request.out),
+            cache_bytes(manifest["num_frames"].iloc[rows], size, interval),
+            f"the transformed videos of {name} (in the run's work folder, removed at the end)",
+        )
 
 
-def _frame_store(request: EvaluationRequest, timer: Timer, phase: str, dataset_dir: Path, rows: pd.DataFrame, profile: dict,
-                 interval: int, desc: str, **kw) -> FrameStore:
+def _frame_store(
+    request: EvaluationRequest,
+    timer: Timer,
+    phase: str,
+    dataset_dir: Path,
+    rows: pd.DataFrame,
+    profile: dict,
+    interval: int,
+    desc: str,
+    **kw,
+) -> FrameStore:
     """``rows`` of a dataset as a store over its clip cache at the profile's size: under torchrun rank 0 builds
     a missing cache while the others wait, then every rank reads the same file."""
     size = tuple(int(s) for s in profile["frame_size"])
@@ -389,8 +476,18 @@ def _file_name(video_id: str) -> str:
     return str(video_id).rsplit("/", 1)[-1]
 
 
-def _fit_or_load(request: EvaluationRequest, method: PrivacyMethod, profile: dict, job: dict, data_root: Path, timer: Timer,
-                 ckpt_path: Path, fold: int, work: WorkDir, held_out: frozenset[str] = frozenset()) -> dict:
+def _fit_or_load(
+    request: EvaluationRequest,
+    method: PrivacyMethod,
+    profile: dict,
+    job: dict,
+    data_root: Path,
+    timer: Timer,
+    ckpt_path: Path,
+    fold: int,
+    work: WorkDir,
+    held_out: frozenset[str] = frozenset(),
+) -> dict:
     """Train a learned method on the method-training dataset's train split, less the videos whose file
     names are in ``held_out`` (or load a checkpoint)."""
     if not method.learned:
@@ -404,10 +501,14 @@ def _fit_or_load(request: EvaluationRequest, method: PrivacyMethod, profile: dic
     rows = manifest.iloc[train_idx].reset_index(drop=True)
     rows, removed = _without(rows, held_out)
     interval = frame_interval(profile, job["method_train"])
-    store = _frame_store(request, timer, "decode_method_train", train_dir, rows, profile, interval, f"decoding {job['method_train']}")
+    store = _frame_store(
+        request, timer, "decode_method_train", train_dir, rows, profile, interval, f"decoding {job['method_train']}"
+    )
     data = FitData(
-        videos=[store.video_frames(i) for i in range(len(store))], actions=rows["action_index"].to_numpy(),
-        privacy=rows[list(ATTRIBUTES)].to_numpy(np.float32), num_actions=int(manifest["action_index"].max()) + 1,
+        videos=[store.video_frames(i) for i in range(len(store))],
+        actions=rows["action_index"].to_numpy(),
+        privacy=rows[list(ATTRIBUTES)].to_numpy(np.float32),
+        num_actions=int(manifest["action_index"].max()) + 1,
     )
     settings = method_settings(request.method, request.profile, request.models_dir)
     context = FitContext.of(profile, interval, seed=request.seed, progress=request.progress, checkpoint_dir=work.path)
@@ -438,7 +539,9 @@ def _run_job(request: EvaluationRequest, protocol: dict, profile: dict, job: dic
         raise
 
 
-def _evaluate_job(request: EvaluationRequest, protocol: dict, profile: dict, job: dict, path: Path, work: WorkDir) -> Path:
+def _evaluate_job(
+    request: EvaluationRequest, protocol: dict, profile: dict, job: dict, path: Path, work: WorkDir
+) -> Path:
     timer = Timer()
     t_start = time.perf_counter()
     data_root = Path(request.data_root)
@@ -447,7 +550,9 @@ def _evaluate_job(request: EvaluationRequest, protocol: dict, profile: dict, job
     frame_set = _frame_set(request, protocol, job, fold) if "frames" in job else None
     # The frame protocol tests on the frame-labelled set; none of its videos may train the method or the recognizer.
     held_out = frame_set.names if frame_set is not None else frozenset()
-    method_info = _fit_or_load(request, method, profile, job, data_root, timer, path.with_suffix(".pt"), fold, work, held_out)
+    method_info = _fit_or_load(
+        request, method, profile, job, data_root, timer, path.with_suffix(".pt"), fold, work, held_out
+    )
     clip_len, crop = int(profile["clip_len"]), int(profile["crop"])
     views = protocol["test_views"]
     train_cfg = TrainConfig.from_dict({**profile["train"], "clip_len": clip_len, "crop": crop})
@@ -462,26 +567,46 @@ def _evaluate_job(request: EvaluationRequest, protocol: dict, profile: dict, job
         train_idx, test_idx = _split_indices(manifest, fold)
         rows = manifest.iloc[np.concatenate([train_idx, test_idx])].reset_index(drop=True)
         n_train = len(train_idx)
-        raw_store = _frame_store(request, timer, "decode", eval_dir, rows, profile, frame_interval(profile, eval_name), f"decoding {eval_name}",
-                                 with_masks=method.needs_person_masks and not request.whole_frame)
-        store = timer.run("transform", transform_store, method, raw_store, clip_len, request.whole_frame, request.progress,
-                          f"transforming ({method.name})", work.file(f"transformed-{eval_name}.npy"))
+        raw_store = _frame_store(
+            request,
+            timer,
+            "decode",
+            eval_dir,
+            rows,
+            profile,
+            frame_interval(profile, eval_name),
+            f"decoding {eval_name}",
+            with_masks=method.needs_person_masks and not request.whole_frame,
+        )
+        store = _transform(request, timer, method, raw_store, clip_len, work.file(f"transformed-{eval_name}.npy"))
         # Raw above transformed for the first 3 test videos, for the leaderboard; never fails the run.
         if distributed.is_main():
-            write_preview(preview_path(path), raw_store, store, range(n_train, min(n_train + 3, len(rows))), method.name)
+            write_preview(
+                preview_path(path), raw_store, store, range(n_train, min(n_train + 3, len(rows))), method.name
+            )
         tr, te = np.arange(n_train), np.arange(n_train, len(rows))
         actions = rows["action_index"].to_numpy()
         privacy = rows[list(ATTRIBUTES)].to_numpy(np.float32)
         num_actions = int(manifest["action_index"].max()) + 1
         action_model = _seeded_recognizer(request.seed + 1, profile["action"], num_actions, clip_len, crop)
         privacy_model = _seeded_recognizer(request.seed + 2, profile["privacy"], len(ATTRIBUTES), clip_len, crop)
-        timer.run("train_action", train_video_recognizer, action_model, store, tr, actions[tr], "action", train_cfg, request.seed + 1, request.progress, "training action recognizer",
-                  checkpoint=work.file("train_action.pt"))
-        timer.run("train_privacy", train_video_recognizer, privacy_model, store, tr, privacy[tr], "privacy", train_cfg, request.seed + 2, request.progress, "training privacy recognizer",
-                  checkpoint=work.file("train_privacy.pt"))
-        a_probs = timer.run("test", work.arrays, "test_action", lambda: predict_videos(action_model, store, te, "action", clip_len, crop, views["clips"], views["crops"], request.progress, "testing actions"))
-        p_probs = timer.run("test", work.arrays, "test_privacy", lambda: predict_videos(privacy_model, store, te, "privacy", clip_len, crop, views["clips"], views["crops"], request.progress, "testing privacy"))
-        result = timer.run("score", _scores, a_probs, actions[te], p_probs, privacy[te].astype(np.int64), protocol, request.seed, _action_names(manifest))
+        _train_videos(request, timer, work, action_model, store, tr, actions[tr], "action", train_cfg, request.seed + 1)
+        _train_videos(
+            request, timer, work, privacy_model, store, tr, privacy[tr], "privacy", train_cfg, request.seed + 2
+        )
+        a_probs = _test_videos(request, timer, work, action_model, store, te, "action", clip_len, crop, views)
+        p_probs = _test_videos(request, timer, work, privacy_model, store, te, "privacy", clip_len, crop, views)
+        result = timer.run(
+            "score",
+            _scores,
+            a_probs,
+            actions[te],
+            p_probs,
+            privacy[te].astype(np.int64),
+            protocol,
+            request.seed,
+            _action_names(manifest),
+        )
         result["counts"] = {"train_videos": int(n_train), "test_videos": int(len(te))}
         eval_info = {"content_sha256": load_info(eval_dir)["content_sha256"]}
 
@@ -489,8 +614,15 @@ def _evaluate_job(request: EvaluationRequest, protocol: dict, profile: dict, job
     method_entry = METHODS.entry(request.method)
     document = EvaluationResult(
         protocol={"name": protocol["name"], "version": protocol["version"], "suite": request.suite, "fold": fold},
-        method={"name": method.name, "version": method.version, "origin": method_entry.origin, "learned": method.learned,
-                "options": request.method_options, "deploy_options": list(method.deploy_options), **method_info},
+        method={
+            "name": method.name,
+            "version": method.version,
+            "origin": method_entry.origin,
+            "learned": method.learned,
+            "options": request.method_options,
+            "deploy_options": list(method.deploy_options),
+            **method_info,
+        },
         dataset={"name": eval_name, "method_trained_on": job["method_train"], **eval_info},
         run=request.run_id(),
         seed=request.seed,
@@ -511,32 +643,84 @@ def _evaluate_job(request: EvaluationRequest, protocol: dict, profile: dict, job
 
 
 def _resume_settings(request: EvaluationRequest, protocol: dict, profile: dict, job: dict) -> dict:
-    """Everything the checkpoints of one evaluation depend on: ``--resume`` refuses a work folder written under others."""
+    """Everything the checkpoints of one evaluation depend on: ``--resume`` refuses a work folder written
+    under others."""
     return {
-        "vpbench": __version__, "protocol": protocol, "profile": profile, "job": job, "suite": request.suite,
-        "seed": request.seed, "whole_frame": request.whole_frame,
+        "vpbench": __version__,
+        "protocol": protocol,
+        "profile": profile,
+        "job": job,
+        "suite": request.suite,
+        "seed": request.seed,
+        "whole_frame": request.whole_frame,
         # A fit or a training resumed at another precision would mix two runs' numbers; the device may change.
         "precision": str(request.precision).lower(),
-        "method": {"name": request.method, "version": METHODS.get(request.method).version, "options": request.method_options,
-                   "card": method_card(request.method, request.models_dir),
-                   "checkpoint": None if request.checkpoint is None else str(request.checkpoint)},
+        "method": {
+            "name": request.method,
+            "version": METHODS.get(request.method).version,
+            "options": request.method_options,
+            "card": method_card(request.method, request.models_dir),
+            "checkpoint": None if request.checkpoint is None else str(request.checkpoint),
+        },
     }
 
 
 def _randomness(request: EvaluationRequest, job: dict, data_root: Path) -> dict:
     """Every seed the run drew from, and what else decides its numbers on a CPU."""
-    seeds = {"method_fit": request.seed, "action_recognizer": request.seed + 1, "privacy_recognizer": request.seed + 2,
-             "bootstrap": request.seed}
+    seeds = {
+        "method_fit": request.seed,
+        "action_recognizer": request.seed + 1,
+        "privacy_recognizer": request.seed + 2,
+        "bootstrap": request.seed,
+    }
     if job.get("frames_from_split"):
         seeds["frame_split"] = request.seed
     datasets = {job[k] for k in ("method_train", "evaluate", "action_train", "frames") if job.get(k)}
-    built = {name: load_info(data_root / name).get("seed") for name in sorted(datasets) if (data_root / name / "info.json").is_file()}
-    return {
-        "seed": request.seed, "seeds": seeds, "dataset_build_seeds": built,
-        "generators": "numpy PCG64 seeded per phase (clips, crops, shuffling, bootstrap); torch CPU generator seeded per phase "
-                      "(weight init, dropout, Gumbel noise); checkpoints save and restore both",
-        "torch_threads": torch.get_num_threads(), "deterministic_algorithms": torch.are_deterministic_algorithms_enabled(),
+    built = {
+        name: load_info(data_root / name).get("seed")
+        for name in sorted(datasets)
+        if (data_root / name / "info.json").is_file()
     }
+    return {
+        "seed": request.seed,
+        "seeds": seeds,
+        "dataset_build_seeds": built,
+        "generators": "numpy PCG64 seeded per phase (clips, crops, shuffling, bootstrap); torch CPU generator seeded "
+        "per phase "
+        "(weight init, dropout, Gumbel noise); checkpoints save and restore both",
+        "torch_threads": torch.get_num_threads(),
+        "deterministic_algorithms": torch.are_deterministic_algorithms_enabled(),
+    }
+
+
+def _transform(request: EvaluationRequest, timer: Timer, method: PrivacyMethod, store: FrameStore, clip_len: int,
+               out: Path) -> FrameStore:
+    """The method applied to every video of ``store`` (phase ``transform``), into the work file ``out``."""
+    return timer.run(
+        "transform", transform_store, method, store, clip_len, request.whole_frame, request.progress,
+        f"transforming ({method.name})", out,
+    )
+
+
+def _train_videos(request: EvaluationRequest, timer: Timer, work: WorkDir, model, store: FrameStore,
+                  videos: np.ndarray, labels: np.ndarray, target: str, train_cfg: TrainConfig, seed: int) -> None:
+    """Train a video recognizer of ``target`` ("action" or "privacy"), checkpointed in the work folder."""
+    timer.run(
+        f"train_{target}", train_video_recognizer, model, store, videos, labels, target, train_cfg, seed,
+        request.progress, f"training {target} recognizer", checkpoint=work.file(f"train_{target}.pt"),
+    )
+
+
+def _test_videos(request: EvaluationRequest, timer: Timer, work: WorkDir, model, store: FrameStore,
+                 videos: np.ndarray, target: str, clip_len: int, crop: int, views: dict) -> np.ndarray:
+    """A video recognizer's test probabilities over the protocol's views, saved in the work folder (kept on resume)."""
+    desc = "testing actions" if target == "action" else f"testing {target}"
+    return timer.run(
+        "test", work.arrays, f"test_{target}",
+        lambda: predict_videos(
+            model, store, videos, target, clip_len, crop, views["clips"], views["crops"], request.progress, desc
+        ),
+    )
 
 
 def _seeded_recognizer(seed: int, spec: dict, num_outputs: int, clip_len: int, crop: int):
@@ -574,7 +758,9 @@ def _frame_set(request: EvaluationRequest, protocol: dict, job: dict, fold: int)
     return FrameSet(frames_dir, manifest, train, test)
 
 
-def _frame_protocol(request, protocol, profile, job, method, timer, train_cfg, fold, work, frame_set: FrameSet, path: Path) -> dict:
+def _frame_protocol(
+    request, protocol, profile, job, method, timer, train_cfg, fold, work, frame_set: FrameSet, path: Path
+) -> dict:
     """Frame-level protocol: HMDB51-trained action recognizer + 2D frame-privacy recognizer on PA-HMDB51 60/40."""
     data_root = Path(request.data_root)
     clip_len, crop = int(profile["clip_len"]), int(profile["crop"])
@@ -591,31 +777,86 @@ def _frame_protocol(request, protocol, profile, job, method, timer, train_cfg, f
     needs_masks = method.needs_person_masks and not request.whole_frame
     a_rows, a_removed = _without(action_manifest.iloc[a_train].reset_index(drop=True), frame_set.names)
     f_rows = frames_manifest.iloc[np.concatenate([f_train, f_test])].reset_index(drop=True)
-    a_store = _frame_store(request, timer, "decode", action_dir, a_rows, profile, interval, f"decoding {job['action_train']}", with_masks=needs_masks)
-    f_store = _frame_store(request, timer, "decode", frame_set.path, f_rows, profile, frame_interval(profile, job["frames"]), f"decoding {job['frames']}",
-                           with_masks=needs_masks, with_frame_labels=True)
-    a_store = timer.run("transform", transform_store, method, a_store, clip_len, request.whole_frame, request.progress, f"transforming ({method.name})",
-                        work.file(f"transformed-{job['action_train']}.npy"))
-    f_store = timer.run("transform", transform_store, method, f_store, clip_len, request.whole_frame, request.progress, f"transforming ({method.name})",
-                        work.file(f"transformed-{job['frames']}-frames.npy"))
+    a_store = _frame_store(
+        request,
+        timer,
+        "decode",
+        action_dir,
+        a_rows,
+        profile,
+        interval,
+        f"decoding {job['action_train']}",
+        with_masks=needs_masks,
+    )
+    f_store = _frame_store(
+        request,
+        timer,
+        "decode",
+        frame_set.path,
+        f_rows,
+        profile,
+        frame_interval(profile, job["frames"]),
+        f"decoding {job['frames']}",
+        with_masks=needs_masks,
+        with_frame_labels=True,
+    )
+    a_store = _transform(request, timer, method, a_store, clip_len, work.file(f"transformed-{job['action_train']}.npy"))
+    f_store = _transform(
+        request, timer, method, f_store, clip_len, work.file(f"transformed-{job['frames']}-frames.npy")
+    )
     num_actions = int(action_manifest["action_index"].max()) + 1
     action_model = _seeded_recognizer(request.seed + 1, profile["action"], num_actions, clip_len, crop)
-    timer.run("train_action", train_video_recognizer, action_model, a_store, np.arange(len(a_rows)), a_rows["action_index"].to_numpy(), "action", train_cfg, request.seed + 1, request.progress, "training action recognizer",
-              checkpoint=work.file("train_action.pt"))
+    a_train_videos = np.arange(len(a_rows))
+    _train_videos(
+        request, timer, work, action_model, a_store, a_train_videos, a_rows["action_index"].to_numpy(), "action",
+        train_cfg, request.seed + 1,
+    )
     frame_model = _seeded_recognizer(request.seed + 2, profile["frame_privacy"], len(ATTRIBUTES), clip_len, crop)
     frame_cfg = TrainConfig.from_dict({**profile["frame_train"], "clip_len": 1, "crop": crop})
     n_ft = len(f_train)
-    timer.run("train_frame_privacy", train_frame_recognizer, frame_model, f_store, np.arange(n_ft), frame_cfg, request.seed + 2, request.progress,
-              checkpoint=work.file("train_frame_privacy.pt"))
+    timer.run(
+        "train_frame_privacy",
+        train_frame_recognizer,
+        frame_model,
+        f_store,
+        np.arange(n_ft),
+        frame_cfg,
+        request.seed + 2,
+        request.progress,
+        checkpoint=work.file("train_frame_privacy.pt"),
+    )
     test_videos = np.arange(n_ft, len(f_rows))
-    a_probs = timer.run("test", work.arrays, "test_action", lambda: predict_videos(action_model, f_store, test_videos, "action", clip_len, crop, views["clips"], views["crops"], request.progress, "testing actions"))
+    a_probs = _test_videos(request, timer, work, action_model, f_store, test_videos, "action", clip_len, crop, views)
     a_labels = f_rows["action"].iloc[test_videos].map(action_index).to_numpy()
-    p_probs, p_labels, owner = timer.run("test", work.arrays, "test_frame_privacy", lambda: predict_frames(frame_model, f_store, test_videos, crop, views["crops"]))
-    result = timer.run("score", _scores, a_probs, a_labels, p_probs, p_labels, protocol, request.seed, _action_names(action_manifest), owner)
+    p_probs, p_labels, owner = timer.run(
+        "test",
+        work.arrays,
+        "test_frame_privacy",
+        lambda: predict_frames(frame_model, f_store, test_videos, crop, views["crops"]),
+    )
+    result = timer.run(
+        "score",
+        _scores,
+        a_probs,
+        a_labels,
+        p_probs,
+        p_labels,
+        protocol,
+        request.seed,
+        _action_names(action_manifest),
+        owner,
+    )
     result["bootstrap"]["unit"] = "test videos (action; privacy: each resampled video brings all its frames)"
-    result["counts"] = {"action_train_videos": int(len(a_rows)), "frame_train_videos": int(n_ft), "test_videos": int(len(test_videos)),
-                        "test_frames": int(len(p_labels)),
-                        # Videos of the frame-labelled set found (by file name) in the action dataset's train split, and left out.
-                        "held_out_of_action_train": a_removed}
-    result["_eval_info"] = {"content_sha256": load_info(frame_set.path)["content_sha256"], "action_trained_on": job["action_train"]}
+    result["counts"] = {
+        "action_train_videos": int(len(a_rows)),
+        "frame_train_videos": int(n_ft),
+        "test_videos": int(len(test_videos)),
+        "test_frames": int(len(p_labels)),
+        # Videos of the frame-labelled set found (by file name) in the action dataset's train split, and left out.
+        "held_out_of_action_train": a_removed,
+    }
+    result["_eval_info"] = {
+        "content_sha256": load_info(frame_set.path)["content_sha256"],
+        "action_trained_on": job["action_train"],
+    }
     return result

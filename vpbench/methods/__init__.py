@@ -50,9 +50,14 @@ def check_options(name: str, options: dict) -> dict:
         signature.bind(**options)
     except TypeError:
         # An --option the method does not take is a user mistake, not a traceback.
-        known = [p for p, v in signature.parameters.items() if v.kind is v.KEYWORD_ONLY or v.kind is v.POSITIONAL_OR_KEYWORD]
+        known = [
+            p for p, v in signature.parameters.items() if v.kind is v.KEYWORD_ONLY or v.kind is v.POSITIONAL_OR_KEYWORD
+        ]
         bad = next(k for k in options if k not in known)
-        raise VPBenchError(f"method '{name}' has no option '{bad}'{did_you_mean(bad, known)}; its options: {', '.join(known) or 'none'}") from None
+        raise VPBenchError(
+            f"method '{name}' has no option '{bad}'{did_you_mean(bad, known)}; its options: "
+            f"{', '.join(known) or 'none'}"
+        ) from None
     try:
         hints = typing.get_type_hints(cls.__init__)
     except Exception:  # noqa: BLE001 - a plugin's annotations may not resolve; its constructor then checks alone
@@ -97,18 +102,32 @@ def _show(value) -> str:
     return str(value).lower() if isinstance(value, bool) else str(value)
 
 
-def check_method_arguments(name: str, *, checkpoint: str | Path | None = None, whole_frame: bool = False,
-                           boxes: str | Path | None = None) -> None:
+def check_method_arguments(
+    name: str, *, checkpoint: str | Path | None = None, whole_frame: bool = False, boxes: str | Path | None = None
+) -> None:
     """Refuse command-line arguments that method ``name`` would silently ignore: a checkpoint for a method
     with nothing to train, person boxes or the whole-frame switch for a method that does not act on person
     regions. A result or a video made without them would not show that they were given."""
     cls = METHODS.get(name)
     if checkpoint is not None and not cls.learned:
-        raise VPBenchError(f"--checkpoint {checkpoint}: method '{name}' is not learned and loads no trained state; drop --checkpoint")
+        raise VPBenchError(
+            f"--checkpoint {checkpoint}: method '{name}' is not learned and loads no trained state; drop --checkpoint"
+        )
     if whole_frame and not cls.needs_person_masks:
-        raise VPBenchError(f"--whole-frame: method '{name}' does not act on person regions (it transforms whole frames anyway); drop --whole-frame")
+        raise VPBenchError(
+            f"--whole-frame: method '{name}' does not act on person regions (it transforms whole frames anyway); drop "
+            f"--whole-frame"
+        )
     if boxes is not None and not cls.needs_person_masks:
         raise VPBenchError(f"--boxes {boxes}: method '{name}' does not use person boxes; drop --boxes")
 
 
-__all__ = ["METHODS", "FitContext", "FitData", "PrivacyMethod", "check_method_arguments", "check_options", "create_method"]
+__all__ = [
+    "METHODS",
+    "FitContext",
+    "FitData",
+    "PrivacyMethod",
+    "check_method_arguments",
+    "check_options",
+    "create_method",
+]

@@ -61,7 +61,12 @@ class PrivacyMethod:
     learned: ClassVar[bool] = False
     needs_person_masks: ClassVar[bool] = False
     identity: ClassVar[bool] = False
-    deploy_options: ClassVar[tuple[str, ...]] = ()  # options that change a trained method without retraining (a sweep)  # returns its input unchanged: evaluation skips transforming and storing a copy
+    deploy_options: ClassVar[
+        tuple[str, ...]
+        # options that change a trained method without retraining (a sweep) # returns its input unchanged: evaluation
+        # skips
+        # transforming and storing a copy
+    ] = ()
     description: ClassVar[str] = ""
 
     def __init__(self, **options: Any) -> None:
@@ -113,7 +118,10 @@ class PrivacyMethod:
 
         blob = load_torch(path, "vpbench checkpoint")
         if not isinstance(blob, dict) or blob.get("method") != self.name:
-            raise VPBenchError(f"{path}: checkpoint is for method '{blob.get('method') if isinstance(blob, dict) else '?'}', not '{self.name}'")
+            raise VPBenchError(
+                f"{path}: checkpoint is for method '{blob.get('method') if isinstance(blob, dict) else '?'}', not "
+                f"'{self.name}'"
+            )
         if not isinstance(blob.get("state"), dict):
             raise VPBenchError(f"{path}: checkpoint holds no method state")
         self.load_state_dict(blob["state"])

@@ -35,7 +35,9 @@ class Downsample(PrivacyMethod):
         check_videos(videos)
         b, t, h, w, _ = videos.shape
         x = to_float(videos).reshape(b, 3 * t, h, w)
-        small = F.interpolate(x, size=(max(h // self.factor, 1), max(w // self.factor, 1)), mode="bilinear", align_corners=False)
+        small = F.interpolate(
+            x, size=(max(h // self.factor, 1), max(w // self.factor, 1)), mode="bilinear", align_corners=False
+        )
         x = F.interpolate(small, size=(h, w), mode="bilinear", align_corners=False)
         return to_uint8(x.reshape(b, 3, t, h, w))
 
@@ -50,7 +52,10 @@ class Downsample4x(Downsample):
 
 def _masks(videos: torch.Tensor, person_masks: torch.Tensor | None, name: str) -> torch.Tensor:
     if person_masks is None:
-        raise VPBenchError(f"method '{name}' needs person regions: the dataset ships no boxes; pass a boxes file or ask for the whole frame explicitly")
+        raise VPBenchError(
+            f"method '{name}' needs person regions: the dataset ships no boxes; pass a boxes file or ask for the "
+            f"whole frame explicitly"
+        )
     b, t, h, w, _ = videos.shape
     if tuple(person_masks.shape) != (b, t, h, w):
         raise VPBenchError(f"person masks must be B x T x H x W = {(b, t, h, w)}, got {tuple(person_masks.shape)}")

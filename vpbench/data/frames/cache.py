@@ -72,8 +72,9 @@ def _dataset_identity(dataset_dir: Path) -> tuple[dict, pd.DataFrame]:
     return load_info(dataset_dir), load_manifest(dataset_dir)
 
 
-def open_cache(dataset_dir: str | os.PathLike, frame_size: tuple[int, int], frame_interval: int,
-               video_ids: list[str] | None = None) -> ClipCache | None:
+def open_cache(
+    dataset_dir: str | os.PathLike, frame_size: tuple[int, int], frame_interval: int, video_ids: list[str] | None = None
+) -> ClipCache | None:
     """The dataset's cache at this frame size and interval; ``None`` when there is none.
 
     Raises :class:`VPBenchError` for a cache that does not match the dataset as it is now
@@ -90,13 +91,21 @@ def open_cache(dataset_dir: str | os.PathLike, frame_size: tuple[int, int], fram
         raise VPBenchError(f"{index_file}: unreadable clip cache index ({type(exc).__name__}); {fix}") from None
     info, _ = _dataset_identity(dataset_dir)
     if index.get("format") != CACHE_FORMAT:
-        raise VPBenchError(f"{path}: clip cache format {index.get('format')!r}, this vpbench reads {CACHE_FORMAT}; {fix}")
+        raise VPBenchError(
+            f"{path}: clip cache format {index.get('format')!r}, this vpbench reads {CACHE_FORMAT}; {fix}"
+        )
     if index.get("content_sha256") != info.get("content_sha256"):
-        raise VPBenchError(f"{path}: stale clip cache: made for dataset content {str(index.get('content_sha256'))[:12]}, "
-                           f"the dataset is now {str(info.get('content_sha256'))[:12]}; {fix}")
-    if list(index.get("frame_size", [])) != [int(s) for s in frame_size] or index.get("frame_interval") != int(frame_interval):
-        raise VPBenchError(f"{path}: clip cache index says size {index.get('frame_size')} every {index.get('frame_interval')}, "
-                           f"not {list(frame_size)} every {frame_interval}; {fix}")
+        raise VPBenchError(
+            f"{path}: stale clip cache: made for dataset content {str(index.get('content_sha256'))[:12]}, "
+            f"the dataset is now {str(info.get('content_sha256'))[:12]}; {fix}"
+        )
+    if list(index.get("frame_size", [])) != [int(s) for s in frame_size] or index.get("frame_interval") != int(
+        frame_interval
+    ):
+        raise VPBenchError(
+            f"{path}: clip cache index says size {index.get('frame_size')} every {index.get('frame_interval')}, "
+            f"not {list(frame_size)} every {frame_interval}; {fix}"
+        )
     try:
         frames = FrameFile(path / FRAMES_FILE)
     except VPBenchError as exc:
@@ -104,8 +113,10 @@ def open_cache(dataset_dir: str | os.PathLike, frame_size: tuple[int, int], fram
     offsets = np.asarray(index["offsets"], dtype=np.int64)
     h, w = (int(s) for s in frame_size)
     if frames.shape[1:] != (h, w, 3) or len(frames) != int(offsets[-1]):
-        raise VPBenchError(f"{path / FRAMES_FILE}: holds {frames.shape}, the index expects "
-                           f"{int(offsets[-1])} x {h} x {w} x 3 uint8; {fix}")
+        raise VPBenchError(
+            f"{path / FRAMES_FILE}: holds {frames.shape}, the index expects "
+            f"{int(offsets[-1])} x {h} x {w} x 3 uint8; {fix}"
+        )
     position = {v: i for i, v in enumerate(index["video_ids"])}
     missing = [v for v in (video_ids or []) if v not in position]
     if missing:
@@ -127,11 +138,18 @@ def check_cache_space(dataset_dir: str | os.PathLike, frame_size: tuple[int, int
 
 
 def _what(dataset_dir: Path, frame_size: tuple[int, int], frame_interval: int) -> str:
-    return f"the clip cache of {Path(dataset_dir).name} ({int(frame_size[0])}x{int(frame_size[1])}, every {int(frame_interval)} frames)"
+    h, w = (int(s) for s in frame_size)
+    return f"the clip cache of {Path(dataset_dir).name} ({h}x{w}, every {int(frame_interval)} frames)"
 
 
-def ensure_cache(dataset_dir: str | os.PathLike, frame_size: tuple[int, int], frame_interval: int,
-                 video_ids: list[str] | None = None, workers: int | None = None, progress: bool = True) -> ClipCache:
+def ensure_cache(
+    dataset_dir: str | os.PathLike,
+    frame_size: tuple[int, int],
+    frame_interval: int,
+    video_ids: list[str] | None = None,
+    workers: int | None = None,
+    progress: bool = True,
+) -> ClipCache:
     """The dataset's cache at this size and interval, built first when there is none."""
     cache = open_cache(dataset_dir, frame_size, frame_interval, video_ids)
     if cache is None:
@@ -140,8 +158,13 @@ def ensure_cache(dataset_dir: str | os.PathLike, frame_size: tuple[int, int], fr
     return cache
 
 
-def build_cache(dataset_dir: str | os.PathLike, frame_size: tuple[int, int], frame_interval: int,
-                workers: int | None = None, progress: bool = True) -> Path:
+def build_cache(
+    dataset_dir: str | os.PathLike,
+    frame_size: tuple[int, int],
+    frame_interval: int,
+    workers: int | None = None,
+    progress: bool = True,
+) -> Path:
     """Decode every video of the built dataset once into its clip cache; return the cache folder."""
     from tqdm import tqdm
 
@@ -167,19 +190,38 @@ def build_cache(dataset_dir: str | os.PathLike, frame_size: tuple[int, int], fra
         # Streamed into the file by position: a real dataset's cache can be far larger than memory.
         out = FrameFile.create(tmp, int(offsets[-1]), size)
         try:
-            for k, frames in enumerate(tqdm(decode_each(jobs, workers), total=len(jobs), desc=f"caching {info.get('name', dataset_dir.name)}",
-                                            unit="video", disable=None if progress else True)):
+            for k, frames in enumerate(
+                tqdm(
+                    decode_each(jobs, workers),
+                    total=len(jobs),
+                    desc=f"caching {info.get('name', dataset_dir.name)}",
+                    unit="video",
+                    disable=None if progress else True,
+                )
+            ):
                 if len(frames) != counts[k]:
-                    raise VPBenchError(f"{jobs[k][0]}: decoded {len(frames)} frames, the manifest promises {counts[k]}; rebuild the dataset")
+                    raise VPBenchError(
+                        f"{jobs[k][0]}: decoded {len(frames)} frames, the manifest promises {counts[k]}; rebuild the "
+                        f"dataset"
+                    )
                 out.write(int(offsets[k]), frames)
             out.flush()
         finally:
             out.close()
 
     atomic_write(path / FRAMES_FILE, _write)
-    atomic_write_json(path / INDEX_FILE, {
-        "format": CACHE_FORMAT, "dataset": info.get("name"), "content_sha256": info.get("content_sha256"),
-        "frame_size": list(size), "frame_interval": interval, "videos": len(manifest), "frames": int(offsets[-1]),
-        "video_ids": list(manifest["video_id"]), "offsets": offsets.tolist(),
-    })
+    atomic_write_json(
+        path / INDEX_FILE,
+        {
+            "format": CACHE_FORMAT,
+            "dataset": info.get("name"),
+            "content_sha256": info.get("content_sha256"),
+            "frame_size": list(size),
+            "frame_interval": interval,
+            "videos": len(manifest),
+            "frames": int(offsets[-1]),
+            "video_ids": list(manifest["video_id"]),
+            "offsets": offsets.tolist(),
+        },
+    )
     return path

@@ -35,7 +35,9 @@ def resize_frames(frames: np.ndarray, size: tuple[int, int]) -> np.ndarray:
     return y.permute(0, 2, 3, 1).contiguous().numpy()
 
 
-def decode_job(dataset_dir: Path, path: str, num_frames: int, frame_interval: int, size: tuple[int, int]) -> tuple[str, int, int, tuple[int, int]]:
+def decode_job(
+    dataset_dir: Path, path: str, num_frames: int, frame_interval: int, size: tuple[int, int]
+) -> tuple[str, int, int, tuple[int, int]]:
     """The arguments of :func:`decode_video` for one manifest row (plain values: they cross processes)."""
     return (str(Path(dataset_dir) / path), int(num_frames), int(frame_interval), (int(size[0]), int(size[1])))
 
@@ -72,13 +74,26 @@ def decode_each(jobs: list, workers: int | None = None):
         pool.shutdown(wait=True, cancel_futures=True)
 
 
-def decode_all(dataset_dir: Path, manifest: pd.DataFrame, size: tuple[int, int], frame_interval: int,
-               workers: int | None = None, progress: bool = True, desc: str = "decoding") -> tuple[np.ndarray, np.ndarray]:
+def decode_all(
+    dataset_dir: Path,
+    manifest: pd.DataFrame,
+    size: tuple[int, int],
+    frame_interval: int,
+    workers: int | None = None,
+    progress: bool = True,
+    desc: str = "decoding",
+) -> tuple[np.ndarray, np.ndarray]:
     """Every video of ``manifest`` decoded into one in-memory array, and the per-video offsets."""
     from tqdm import tqdm
 
-    jobs = [decode_job(dataset_dir, p, n, frame_interval, size) for p, n in zip(manifest["path"], manifest["num_frames"])]
-    parts = [frames for frames in tqdm(decode_each(jobs, workers), total=len(jobs), desc=desc, unit="video",
-                                       disable=None if progress else True)]
+    jobs = [
+        decode_job(dataset_dir, p, n, frame_interval, size) for p, n in zip(manifest["path"], manifest["num_frames"])
+    ]
+    parts = [
+        frames
+        for frames in tqdm(
+            decode_each(jobs, workers), total=len(jobs), desc=desc, unit="video", disable=None if progress else True
+        )
+    ]
     lengths = [len(p) for p in parts]
     return np.concatenate(parts), np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64)

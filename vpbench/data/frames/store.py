@@ -90,11 +90,14 @@ class FrameStore:
     source: str = "decoded"  # or "cache <folder>": where the frames came from
 
     @classmethod
-    def from_offsets(cls, frames, offsets, video_ids: list[str], frame_labels: np.ndarray | None = None,
-                     source: str = "decoded") -> FrameStore:
+    def from_offsets(
+        cls, frames, offsets, video_ids: list[str], frame_labels: np.ndarray | None = None, source: str = "decoded"
+    ) -> FrameStore:
         """Videos stored one after another: video ``i`` is ``frames[offsets[i]:offsets[i + 1]]``."""
         offsets = np.asarray(offsets, dtype=np.int64)
-        return cls(frames, offsets[:-1].copy(), np.diff(offsets), list(video_ids), frame_labels=frame_labels, source=source)
+        return cls(
+            frames, offsets[:-1].copy(), np.diff(offsets), list(video_ids), frame_labels=frame_labels, source=source
+        )
 
     def __len__(self) -> int:
         return len(self.video_ids)
@@ -142,16 +145,24 @@ class FrameStore:
     def subset(self, indices) -> FrameStore:
         """The videos at ``indices``: an index view of the same pool (no frame is copied)."""
         indices = np.asarray(list(indices), dtype=np.int64)
-        return replace(self, starts=self.starts[indices], counts=self.counts[indices],
-                       video_ids=[self.video_ids[i] for i in indices])
+        return replace(
+            self,
+            starts=self.starts[indices],
+            counts=self.counts[indices],
+            video_ids=[self.video_ids[i] for i in indices],
+        )
 
     def with_frames(self, frames, starts: np.ndarray | None = None) -> FrameStore:
         """The same videos with new pixels (a method's output) in pool ``frames``, video ``i`` at row
         ``starts[i]`` (default: where it is in this store's pool); frame labels follow."""
         starts = self.starts if starts is None else np.asarray(starts, dtype=np.int64)
-        if tuple(frames.shape[1:]) != tuple(self.frames.shape[1:]) or len(frames) < int((starts + self.counts).max(initial=0)):
-            raise VPBenchError(f"transformed frames must keep frames of {tuple(self.frames.shape[1:])} uint8 for every video, "
-                               f"got {tuple(frames.shape)}")
+        if tuple(frames.shape[1:]) != tuple(self.frames.shape[1:]) or len(frames) < int(
+            (starts + self.counts).max(initial=0)
+        ):
+            raise VPBenchError(
+                f"transformed frames must keep frames of {tuple(self.frames.shape[1:])} uint8 for every video, "
+                f"got {tuple(frames.shape)}"
+            )
         labels = self.frame_labels
         if labels is not None and starts is not self.starts:
             moved = np.zeros((len(frames), labels.shape[1]), dtype=labels.dtype)
@@ -161,7 +172,9 @@ class FrameStore:
         return replace(self, frames=frames, starts=starts, frame_labels=labels)
 
 
-def _rasterize(boxes: pd.DataFrame, frame_idx: np.ndarray, src_wh: tuple[int, int], size: tuple[int, int]) -> np.ndarray:
+def _rasterize(
+    boxes: pd.DataFrame, frame_idx: np.ndarray, src_wh: tuple[int, int], size: tuple[int, int]
+) -> np.ndarray:
     """Boxes (source pixels) of the sampled frames as boolean masks at ``size``."""
     h, w = size
     sx, sy = w / src_wh[0], h / src_wh[1]
@@ -200,21 +213,28 @@ def load_store(
     if use_cache:
         cache = ensure_cache(dataset_dir, size, frame_interval, ids, workers=workers, progress=progress)
         rows = np.array([cache.position[v] for v in ids], dtype=np.int64)
-        store = FrameStore(cache.frames, cache.offsets[rows], np.diff(cache.offsets)[rows], ids, source=f"cache {cache.path}")
+        store = FrameStore(
+            cache.frames, cache.offsets[rows], np.diff(cache.offsets)[rows], ids, source=f"cache {cache.path}"
+        )
     else:
         frames, offsets = decode_all(dataset_dir, manifest, size, frame_interval, workers, progress, desc)
         store = FrameStore.from_offsets(frames, offsets, ids)
     if with_masks:
         path = dataset_dir / "boxes.parquet"
         if not path.is_file():
-            raise VPBenchError(f"{dataset_dir}: the dataset has no person boxes (boxes.parquet); build it with --boxes, or ask for the whole frame explicitly")
+            raise VPBenchError(
+                f"{dataset_dir}: the dataset has no person boxes (boxes.parquet); build it with --boxes, or ask for "
+                f"the whole frame explicitly"
+            )
         store.masks = BoxMasks(pd.read_parquet(path), manifest, frame_interval, size)
     if with_frame_labels:
         path = dataset_dir / "frame_labels.parquet"
         if not path.is_file():
             raise VPBenchError(f"{dataset_dir}: the dataset has no frame-level labels (frame_labels.parquet)")
         table = pd.read_parquet(path)
-        by_video = {vid: g.sort_values("frame")[list(ATTRIBUTES)].to_numpy(np.int8) for vid, g in table.groupby("video_id")}
+        by_video = {
+            vid: g.sort_values("frame")[list(ATTRIBUTES)].to_numpy(np.int8) for vid, g in table.groupby("video_id")
+        }
         missing = [vid for vid in ids if vid not in by_video]
         if missing:
             raise VPBenchError(f"{dataset_dir}: no frame labels for video '{missing[0]}'")

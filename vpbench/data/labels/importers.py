@@ -27,11 +27,11 @@ import pandas as pd
 
 from ...core.attributes import ATTRIBUTES, STPRIVACY_PICKLE_ORDER, parse_attribute_order
 from ...core.errors import VPBenchError, did_you_mean
+from ...core.files import VIDEO_EXTENSIONS
 from .safe_pickle import load_label_pickle
 
 __all__ = [
     "VOTE_COLUMNS",
-    "VIDEO_EXTENSIONS",
     "VotesResult",
     "PaHmdb51Labels",
     "normalize_key",
@@ -44,11 +44,6 @@ __all__ = [
 
 VOTE_COLUMNS: tuple[str, ...] = ("key", "annotator", "attribute", "vote")
 
-# Only these suffixes are stripped: video names in the wild contain dots
-# ("Dr._No_..."), and cutting at any dot would merge or mangle such keys.
-VIDEO_EXTENSIONS: frozenset[str] = frozenset(
-    {".avi", ".mp4", ".mkv", ".webm", ".mov", ".m4v", ".mpg", ".mpeg", ".wmv", ".flv", ".ogv", ".3gp", ".gif"}
-)
 
 STPRIVACY_ANNOTATOR = "stprivacy-release"
 PA_HMDB51_ANNOTATOR = "pa-hmdb51"
@@ -88,6 +83,8 @@ def normalize_key(raw: str) -> str:
     while key.startswith("./"):
         key = key[2:]
     stem, dot, ext = key.rpartition(".")
+    # Only video suffixes are stripped: video names in the wild contain dots
+    # ("Dr._No_..."), and cutting at any dot would merge or mangle such keys.
     if dot and "/" not in ext and f".{ext}".lower() in VIDEO_EXTENSIONS:
         key = stem
     return key
@@ -101,7 +98,9 @@ def _video_key(raw: str, where: str) -> str:
     # A key names a video under the dataset root; one that could leave it is refused, not matched.
     parts = key.split("/")
     if key.startswith("/") or ".." in parts or re.match(r"^[A-Za-z]:", key):
-        raise VPBenchError(f"{where}: {_short(raw)} leaves the dataset root ('..' or an absolute path); name videos relative to it")
+        raise VPBenchError(
+            f"{where}: {_short(raw)} leaves the dataset root ('..' or an absolute path); name videos relative to it"
+        )
     return key
 
 
@@ -153,7 +152,9 @@ def _load_json(path: Path, what: str) -> Any:
     try:
         return json.loads(text)
     except json.JSONDecodeError as exc:
-        raise VPBenchError(f"{path}: not a {what} (invalid JSON: {exc.msg}, line {exc.lineno} column {exc.colno})") from None
+        raise VPBenchError(
+            f"{path}: not a {what} (invalid JSON: {exc.msg}, line {exc.lineno} column {exc.colno})"
+        ) from None
     except (RecursionError, ValueError) as exc:  # absurd nesting, huge numbers
         raise VPBenchError(f"{path}: not a {what} (invalid JSON: {type(exc).__name__})") from None
 
@@ -275,7 +276,9 @@ def read_labelstudio_export(path: str | Path) -> VotesResult:
     path = Path(path)
     tasks = _load_json(path, _LS)
     if not isinstance(tasks, list):
-        raise VPBenchError(f"{path}: not a {_LS} (top level is a JSON {type(tasks).__name__}, expected a list of tasks)")
+        raise VPBenchError(
+            f"{path}: not a {_LS} (top level is a JSON {type(tasks).__name__}, expected a list of tasks)"
+        )
 
     warnings: list[str] = []
     unannotated: list[str] = []
@@ -285,7 +288,9 @@ def read_labelstudio_export(path: str | Path) -> VotesResult:
 
     for index, task in enumerate(tasks):
         if not isinstance(task, dict):
-            raise VPBenchError(f"{path}: not a {_LS} (item {index} is a JSON {type(task).__name__}, expected a task object)")
+            raise VPBenchError(
+                f"{path}: not a {_LS} (item {index} is a JSON {type(task).__name__}, expected a task object)"
+            )
         task_id = task.get("id")
         task_ref = str(task_id) if isinstance(task_id, int) and not isinstance(task_id, bool) else f"#{index}"
         key = _ls_key(path, task_ref, task.get("data"))
@@ -311,8 +316,10 @@ def read_labelstudio_export(path: str | Path) -> VotesResult:
             counted += 1
             # Missing times sort first, so a dated annotation beats an undated one.
             order = (
-                updated is not None, updated or 0,
-                created is not None, created or 0,
+                updated is not None,
+                updated or 0,
+                created is not None,
+                created or 0,
                 ann_id,
             )
             slot = (key, annotator)
@@ -388,7 +395,8 @@ def read_vote_csv(path: str | Path, order: str | Sequence[str] | None = None) ->
     id_col = id_columns[0]
     if "annotator" not in columns:
         raise VPBenchError(
-            f"{path}: not a {_CSV} (no 'annotator' column{did_you_mean('annotator', columns)}; columns: {', '.join(columns)})"
+            f"{path}: not a {_CSV} (no 'annotator' column{did_you_mean('annotator', columns)}; columns: "
+            f"{', '.join(columns)})"
         )
     others = [c for c in columns if c not in (id_col, "annotator")]
 
@@ -454,7 +462,8 @@ def read_vote_csv(path: str | Path, order: str | Sequence[str] | None = None) ->
     for (key, annotator), lines in sorted(lines_seen.items()):
         if len(lines) > 1:
             warnings.append(
-                f"{path}: {annotator} voted on video '{key}' on lines {', '.join(map(str, lines))}; the last one is used"
+                f"{path}: {annotator} voted on video '{key}' on lines {', '.join(map(str, lines))}; the last one is "
+                f"used"
             )
     rows = [
         (key, annotator, attribute, vote)
@@ -467,9 +476,7 @@ def read_vote_csv(path: str | Path, order: str | Sequence[str] | None = None) ->
 # --------------------------------------------------------------------------- STPrivacy pickle
 
 
-def read_stprivacy_pickle(
-    path: str | Path, order: str | Sequence[str] = STPRIVACY_PICKLE_ORDER
-) -> VotesResult:
+def read_stprivacy_pickle(path: str | Path, order: str | Sequence[str] = STPRIVACY_PICKLE_ORDER) -> VotesResult:
     """Read an STPrivacy label pickle (``"<class>/<name>.mp4"`` -> binary (1, 5) array).
 
     The pickle is loaded with the restricted unpickler. ``order`` names the
@@ -584,12 +591,16 @@ def read_pa_hmdb51(path: str | Path, *, annotator: str = PA_HMDB51_ANNOTATOR) ->
         action = file.stem
         entries = _load_json(file, _PA)
         if not isinstance(entries, dict):
-            raise VPBenchError(f"{file}: not a {_PA} (top level is a JSON {type(entries).__name__}, expected an object of videos)")
+            raise VPBenchError(
+                f"{file}: not a {_PA} (top level is a JSON {type(entries).__name__}, expected an object of videos)"
+            )
         for name, entry in entries.items():
             stem = _video_key(name, f"{file}: video name")
             key = f"{action}/{stem}"
             if not isinstance(entry, dict):
-                raise VPBenchError(f"{file}: '{name}' is a JSON {type(entry).__name__}, expected an object of attributes")
+                raise VPBenchError(
+                    f"{file}: '{name}' is a JSON {type(entry).__name__}, expected an object of attributes"
+                )
             spare = [k for k in entry if k not in ATTRIBUTES]
             missing = [a for a in ATTRIBUTES if a not in entry]
             if missing:
@@ -602,7 +613,9 @@ def read_pa_hmdb51(path: str | Path, *, annotator: str = PA_HMDB51_ANNOTATOR) ->
                 ranges = entry[attribute]
                 where = f"{file}: '{name}' {attribute}: "
                 if not isinstance(ranges, list):
-                    raise VPBenchError(f"{where}frame ranges must be a list of [start, end, value], got {_short(ranges)}")
+                    raise VPBenchError(
+                        f"{where}frame ranges must be a list of [start, end, value], got {_short(ranges)}"
+                    )
                 ends.extend(_range_item(item, i, where)[1] for i, item in enumerate(ranges))
             if not ends:
                 warnings.append(f"{file}: '{name}' has no frame ranges for any attribute; skipped")
@@ -613,9 +626,7 @@ def read_pa_hmdb51(path: str | Path, *, annotator: str = PA_HMDB51_ANNOTATOR) ->
                 [parse_frame_ranges(entry[a], count, source=f"{file}: '{name}' {a}") for a in ATTRIBUTES], axis=1
             )
             frame_parts[key] = per_frame
-            vote_rows.extend(
-                (key, annotator, a, int(per_frame[:, j].any())) for j, a in enumerate(ATTRIBUTES)
-            )
+            vote_rows.extend((key, annotator, a, int(per_frame[:, j].any())) for j, a in enumerate(ATTRIBUTES))
 
     keys = sorted(frame_parts)
     if keys:

@@ -30,9 +30,7 @@ from ...core.errors import VPBenchError
 __all__ = ["load_label_pickle"]
 
 # Plain numeric dtypes as dtype.__reduce__ names them; labels never need more.
-_DTYPE_NAMES = frozenset(
-    {"b1", "i1", "i2", "i4", "i8", "u1", "u2", "u4", "u8", "f2", "f4", "f8"}
-)
+_DTYPE_NAMES = frozenset({"b1", "i1", "i2", "i4", "i8", "u1", "u2", "u4", "u8", "f2", "f4", "f8"})
 _BYTE_ORDERS = frozenset({"<", ">", "|", "="})
 
 
@@ -218,7 +216,9 @@ def load_label_pickle(path: str | Path) -> dict[str, np.ndarray]:
     labels: dict[str, np.ndarray] = {}
     for key, value in obj.items():
         if not isinstance(key, str):
-            raise VPBenchError(f"{display}: label pickle has a non-string key {type(key).__name__}; expected video names")
+            raise VPBenchError(
+                f"{display}: label pickle has a non-string key {type(key).__name__}; expected video names"
+            )
         if isinstance(value, _ArrayStub):
             value = value.array
         if type(value) is not np.ndarray:

@@ -63,7 +63,12 @@ def _as_counts(counts: object) -> np.ndarray:
     table = np.asarray(counts)
     if table.ndim != 2 or table.shape[0] == 0 or table.shape[1] == 0:
         raise VPBenchError(f"Fleiss' kappa needs a non-empty items x categories table, got shape {table.shape}")
-    if table.dtype.kind not in "biuf" or not np.all(np.isfinite(table)) or np.any(table < 0) or np.any(table != np.round(table)):
+    if (
+        table.dtype.kind not in "biuf"
+        or not np.all(np.isfinite(table))
+        or np.any(table < 0)
+        or np.any(table != np.round(table))
+    ):
         raise VPBenchError("Fleiss' kappa needs non-negative whole-number counts")
     return table.astype(np.int64)
 
@@ -80,7 +85,9 @@ def fleiss_kappa(counts: np.ndarray) -> float:
     per_item = table.sum(axis=1)
     n = int(per_item[0])
     if np.any(per_item != n):
-        raise VPBenchError("Fleiss' kappa table form needs the same number of raters for every item; use fleiss_kappa_varying")
+        raise VPBenchError(
+            "Fleiss' kappa table form needs the same number of raters for every item; use fleiss_kappa_varying"
+        )
     if n < 2:
         raise VPBenchError("Fleiss' kappa needs at least two raters per item")
     items = table.shape[0]
@@ -202,7 +209,9 @@ def aggregate_votes(votes: pd.DataFrame, tie_policy: str = DEFAULT_TIE_POLICY) -
     if len(unvoted):
         i, j = unvoted[0]
         more = f" (and {len(unvoted) - 1} more)" if len(unvoted) > 1 else ""
-        raise VPBenchError(f"no vote for attribute {ATTRIBUTES[j]} of video '{keys[i]}'{more}; a label cannot be invented")
+        raise VPBenchError(
+            f"no vote for attribute {ATTRIBUTES[j]} of video '{keys[i]}'{more}; a label cannot be invented"
+        )
 
     tie = 2 * yes == n
     label = np.where(tie, 1 if tie_policy == "positive" else 0, (2 * yes > n).astype(np.int64))
@@ -242,4 +251,6 @@ def aggregate_votes(votes: pd.DataFrame, tie_policy: str = DEFAULT_TIE_POLICY) -
         for annotator, count, share in zip(stats.count().index, stats.count(), stats.mean()):
             agreement[str(annotator)] = {"votes": int(count), "agreement": float(share)}
 
-    return Aggregate(labels=labels, fleiss_kappa=kappas, annotator_agreement=agreement, tie_policy=tie_policy, notes=notes)
+    return Aggregate(
+        labels=labels, fleiss_kappa=kappas, annotator_agreement=agreement, tie_policy=tie_policy, notes=notes
+    )
