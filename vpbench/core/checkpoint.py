@@ -57,8 +57,8 @@ def load_torch(path: str | os.PathLike, what: str = "checkpoint") -> Any:
         with warnings.catch_warnings():  # torch warns about unusual pickle protocols: noise on a one-line error
             warnings.simplefilter("ignore")
             return torch.load(path, map_location="cpu", weights_only=True)
-    # noqa: BLE001 - untrusted bytes fail in many ways (UnpicklingError, RuntimeError, EOFError...)
-    except Exception as exc:
+    except Exception as exc:  # noqa: BLE001 - untrusted bytes fail in many ways
+        # (UnpicklingError, RuntimeError, EOFError...): each is the same one-line error
         raise VPBenchError(f"{path}: not a {what} or refused as unsafe ({_load_failure(exc)})") from None
 
 

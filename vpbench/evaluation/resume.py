@@ -76,8 +76,8 @@ class WorkDir:
                 with np.load(path, allow_pickle=False) as data:
                     values = tuple(data[f"arr_{i}"] for i in range(len(data.files) - 1))
                     single = bool(data["single"])
-            # noqa: BLE001 - a damaged file fails in many ways; allow_pickle=False runs no code
-            except Exception as exc:
+            except Exception as exc:  # noqa: BLE001 - a damaged file fails in many ways
+                # (allow_pickle=False: reading it runs no code)
                 raise VPBenchError(
                     f"{path}: unreadable saved predictions ({type(exc).__name__}); delete it to recompute"
                 ) from None

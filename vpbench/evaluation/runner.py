@@ -292,9 +292,8 @@ class EvaluationRequest:
     models_dir: Path | None = None
     progress: bool = True
     run_name: str | None = None
-    device: str = (
-        "auto"  # auto, cpu, cuda, cuda:K: every training and prediction loop (vpbench.core.distributed.configure)
-    )
+    # auto, cpu, cuda, cuda:K: every training and prediction loop (vpbench.core.distributed.configure)
+    device: str = "auto"
     precision: str = "fp32"  # fp32, or bf16 autocast around the forward passes
 
     def run_id(self) -> str:
@@ -693,30 +692,70 @@ def _randomness(request: EvaluationRequest, job: dict, data_root: Path) -> dict:
     }
 
 
-def _transform(request: EvaluationRequest, timer: Timer, method: PrivacyMethod, store: FrameStore, clip_len: int,
-               out: Path) -> FrameStore:
+def _transform(
+    request: EvaluationRequest, timer: Timer, method: PrivacyMethod, store: FrameStore, clip_len: int, out: Path
+) -> FrameStore:
     """The method applied to every video of ``store`` (phase ``transform``), into the work file ``out``."""
     return timer.run(
-        "transform", transform_store, method, store, clip_len, request.whole_frame, request.progress,
-        f"transforming ({method.name})", out,
+        "transform",
+        transform_store,
+        method,
+        store,
+        clip_len,
+        request.whole_frame,
+        request.progress,
+        f"transforming ({method.name})",
+        out,
     )
 
 
-def _train_videos(request: EvaluationRequest, timer: Timer, work: WorkDir, model, store: FrameStore,
-                  videos: np.ndarray, labels: np.ndarray, target: str, train_cfg: TrainConfig, seed: int) -> None:
+def _train_videos(
+    request: EvaluationRequest,
+    timer: Timer,
+    work: WorkDir,
+    model,
+    store: FrameStore,
+    videos: np.ndarray,
+    labels: np.ndarray,
+    target: str,
+    train_cfg: TrainConfig,
+    seed: int,
+) -> None:
     """Train a video recognizer of ``target`` ("action" or "privacy"), checkpointed in the work folder."""
     timer.run(
-        f"train_{target}", train_video_recognizer, model, store, videos, labels, target, train_cfg, seed,
-        request.progress, f"training {target} recognizer", checkpoint=work.file(f"train_{target}.pt"),
+        f"train_{target}",
+        train_video_recognizer,
+        model,
+        store,
+        videos,
+        labels,
+        target,
+        train_cfg,
+        seed,
+        request.progress,
+        f"training {target} recognizer",
+        checkpoint=work.file(f"train_{target}.pt"),
     )
 
 
-def _test_videos(request: EvaluationRequest, timer: Timer, work: WorkDir, model, store: FrameStore,
-                 videos: np.ndarray, target: str, clip_len: int, crop: int, views: dict) -> np.ndarray:
+def _test_videos(
+    request: EvaluationRequest,
+    timer: Timer,
+    work: WorkDir,
+    model,
+    store: FrameStore,
+    videos: np.ndarray,
+    target: str,
+    clip_len: int,
+    crop: int,
+    views: dict,
+) -> np.ndarray:
     """A video recognizer's test probabilities over the protocol's views, saved in the work folder (kept on resume)."""
     desc = "testing actions" if target == "action" else f"testing {target}"
     return timer.run(
-        "test", work.arrays, f"test_{target}",
+        "test",
+        work.arrays,
+        f"test_{target}",
         lambda: predict_videos(
             model, store, videos, target, clip_len, crop, views["clips"], views["crops"], request.progress, desc
         ),
@@ -808,8 +847,16 @@ def _frame_protocol(
     action_model = _seeded_recognizer(request.seed + 1, profile["action"], num_actions, clip_len, crop)
     a_train_videos = np.arange(len(a_rows))
     _train_videos(
-        request, timer, work, action_model, a_store, a_train_videos, a_rows["action_index"].to_numpy(), "action",
-        train_cfg, request.seed + 1,
+        request,
+        timer,
+        work,
+        action_model,
+        a_store,
+        a_train_videos,
+        a_rows["action_index"].to_numpy(),
+        "action",
+        train_cfg,
+        request.seed + 1,
     )
     frame_model = _seeded_recognizer(request.seed + 2, profile["frame_privacy"], len(ATTRIBUTES), clip_len, crop)
     frame_cfg = TrainConfig.from_dict({**profile["frame_train"], "clip_len": 1, "crop": crop})

@@ -60,13 +60,10 @@ class PrivacyMethod:
     version: ClassVar[str] = "1"
     learned: ClassVar[bool] = False
     needs_person_masks: ClassVar[bool] = False
+    # identity: returns its input unchanged (evaluation skips transforming and storing a copy)
     identity: ClassVar[bool] = False
-    deploy_options: ClassVar[
-        tuple[str, ...]
-        # options that change a trained method without retraining (a sweep) # returns its input unchanged: evaluation
-        # skips
-        # transforming and storing a copy
-    ] = ()
+    # deploy_options: options that change a trained method without retraining (runs over them form a sweep)
+    deploy_options: ClassVar[tuple[str, ...]] = ()
     description: ClassVar[str] = ""
 
     def __init__(self, **options: Any) -> None:
