@@ -183,18 +183,26 @@ class StagedFit:
     everything.
     """
 
-    def __init__(self, checkpoint_dir, rng: np.random.Generator, settings: dict, log: dict, bar) -> None:
+    def __init__(self, checkpoint_dir, rng: np.random.Generator, settings: dict, log: dict, bar=None) -> None:
         self.ckpt = Checkpointer(None if checkpoint_dir is None else Path(checkpoint_dir) / "fit.pt", rng, settings)
         self.log, self.bar = log, bar
 
-    def run(self, stage: str, objects: dict, units: int, unit, steps_per_unit: int = 1) -> None:
-        """Run ``unit(k)`` for the units ``k`` not done yet; ``steps_per_unit`` only moves the progress bar past done ones."""
+    def run(self, stage: str, objects: dict, units: int, unit, steps_per_unit: int = 1, *, bar=None,
+            started=None) -> None:
+        """Run ``unit(k)`` for the units ``k`` not done yet; ``steps_per_unit`` only moves the bar past done ones.
+
+        ``bar``: this stage's own progress bar (default: the fit's, if any). ``started()``: called once the stage is
+        restored (or found done), before its first unit: what must follow the restore, such as a DDP wrap."""
         first, saved = self.ckpt.start(stage, objects)
         if "log" in saved:
             self.log.clear()
             self.log.update(saved["log"])
         first = units if first is None else first
-        self.bar.update(first * steps_per_unit)
+        bar = self.bar if bar is None else bar
+        if bar is not None:
+            bar.update(first * steps_per_unit)
+        if started is not None:
+            started()
         for k in range(first, units):
             unit(k)
             self.ckpt.save(k + 1, log=self.log)

@@ -22,7 +22,6 @@ import torch
 import torch.nn.functional as F
 
 from ..core import distributed
-from ..core.checkpoint import Checkpointer
 from ..core.errors import VPBenchError
 from ..core.optim import cosine_lr, optimizer_step, optimizer_steps, scale_grad
 from ..core.tensors import MEAN, STD, denormalized, normalize, to_uint8
@@ -34,7 +33,7 @@ from ..networks.stprivacy import (
     load_vit_weights,
     sparsity_loss,
 )
-from .anonymizer_method import data_digest
+from .anonymizer_method import StagedFit, data_digest
 from .base import FitContext, FitData, PrivacyMethod, check_videos
 
 BLACK = (0.0 - MEAN) / STD  # the normalized value of a black pixel
@@ -54,6 +53,254 @@ def _crop_and_resize(clips: torch.Tensor, boxes: list[tuple[int, int, int, int]]
                       align_corners=False).reshape(c, t, h, w)
         for clip, (y0, x0, y1, x1) in zip(clips, boxes)
     ])
+
+
+class _Fit:
+    """One STPrivacy fit: the network, its training data and settings, and a method per stage.
+
+    Every epoch of every stage ends in a checkpoint (:class:`StagedFit`); a killed fit resumes from the last one.
+    """
+
+    def __init__(self, method: STPrivacy, data: FitData, s: dict, context: FitContext) -> None:
+        self.s, self.data, self.log = s, data, method.log
+        self.config = config = method._config(s, context, data.num_actions)
+        method.frame_interval = context.frame_interval
+        torch.manual_seed(context.seed)
+        self.rng = np.random.default_rng(context.seed)
+        init = method.initial_weights(s)
+        method.net = self.net = STPrivacyNet(config)
+        if init is None:
+            chosen_by = "option init_weights=none" if method.init_weights else "profile"
+            self.log["init_weights"] = {"file": None, "chosen_by": chosen_by}
+        else:
+            self.log["init_weights"] = {"file": Path(init).name, **load_vit_weights(self.net, init)}
+        self.dev = dev = distributed.device()  # the configured device (--device; auto: the GPU when there is one)
+        self.net.to(dev)
+        self.actions = torch.tensor(np.asarray(data.actions), dtype=torch.long).to(dev)
+        self.privacy = torch.tensor(np.asarray(data.privacy), dtype=torch.float32).to(dev)
+        self.batch = int(s["batch_size"])
+        self.steps = max(1, math.ceil(len(data.videos) / self.batch))
+        self.lr, self.clip, self.wd = float(s["lr"]), float(s.get("grad_clip", 1.0)), float(s["weight_decay"])
+        self.warmup = int(float(s.get("warmup_epochs", 1)) * self.steps)
+        # Scale jitter of the training clips (a choice, cpu profile; the paper names no augmentation):
+        # each clip is a random crop of min_scale..1 of the frame's sides, resized back. No flip
+        # (left/right actions). 1.0: the whole frame, as the paper profile trains.
+        self.jitter = float(s.get("train_min_scale", 1.0))
+        if not 0.0 < self.jitter <= 1.0:  # checked here: above 1 would otherwise mean "no jitter" without a word
+            raise VPBenchError(f"models/methods/stprivacy.yaml: train_min_scale must be in (0, 1], got {self.jitter}")
+        self.stages = StagedFit(context.checkpoint_dir, self.rng, {
+            "method": method.name, "version": method.version, "settings": s, "config": asdict(config),
+            "seed": int(context.seed), "init": None if init is None else str(init),
+            "data": data_digest(data.actions, data.privacy, videos=data.videos),
+        }, self.log)
+        self.quiet = True if not context.progress or not distributed.is_main() else None
+        self.ddp, self.norms = None, []  # set by phase 1 and after it (fit)
+        self.step = self.total = 0  # the stage's step (of self.total): the learning rates' schedule
+
+    def sample(self, sel) -> tuple[torch.Tensor, list[torch.Tensor], np.ndarray, float]:
+        """This rank's share of a global batch: clips, Gumbel noise, batch positions, loss weight.
+
+        Every rank draws the clip starts and the Gumbel noise of the whole global batch (the
+        numbers one process draws) and keeps its own share, as the recognizers' training does.
+        """
+        videos, config, rng = self.data.videos, self.config, self.rng
+        picks = [random_clip(len(videos[int(k)]), config.frames, rng) for k in sel]
+        noise = self.net.draw_gumbel_noise(rng, len(sel))
+        jitter = self.jitter
+        boxes = [random_scaled_box(config.height, config.width, jitter, rng) for _ in sel] if jitter < 1.0 else None
+        part, weight = distributed.local_share(len(sel))
+        work = self.log.setdefault("work", {"world_size": distributed.world()[1], "clips": 0, "clips_here": 0})
+        work["clips"] += len(sel)  # the global batches' clips; clips_here: this rank's (rank 0's in a checkpoint)
+        work["clips_here"] += len(part) if weight else 0
+        clips = [torch.from_numpy(np.ascontiguousarray(videos[int(sel[i])][picks[i]])) for i in part]
+        local = torch.as_tensor(part)
+        x = normalize(torch.stack(clips).to(self.dev).permute(0, 4, 1, 2, 3))
+        if boxes is not None:
+            x = _crop_and_resize(x, [boxes[i] for i in part])
+        return x, [g[local].to(self.dev) for g in noise], np.asarray(sel)[part], weight
+
+    def step_opt(self, opt, params, loss, warmup: int, base_lr: float) -> None:
+        optimizer_step(opt, params, loss, cosine_lr(self.step, self.total, warmup, base_lr), self.clip)
+
+    def run_stage(self, stage: str, objects: dict, epochs: int, desc: str, train, summary, started=None) -> None:
+        """``epochs`` epochs of ``stage``, resumed from the checkpoint. Each epoch draws a random order of the
+        videos and trains on its batches (``train(x, noise, mine, weight)``: the batch's losses); then
+        ``summary(mean losses)`` gives the progress bar's postfix and the values logged with the epoch's wall
+        seconds. ``started()``: what follows the restore (see :meth:`StagedFit.run`)."""
+        from tqdm import tqdm
+
+        self.total = epochs * self.steps
+
+        def begin() -> None:
+            self.clock = time.perf_counter()
+            self.log.setdefault(stage, [])
+            if started is not None:
+                started()
+
+        def epoch(k: int) -> None:
+            order = self.rng.permutation(len(self.data.videos))
+            self.step, losses = k * self.steps, []
+            for b in range(self.steps):
+                losses.append(train(*self.sample(order[b * self.batch : (b + 1) * self.batch])))
+                self.step += 1
+                bar.update()
+            postfix, values = summary(np.mean(losses, axis=0))
+            bar.set_postfix(**postfix)
+            now = time.perf_counter()
+            values = {name: v if isinstance(v, list) else float(v) for name, v in values.items()}
+            self.log[stage].append({"epoch": k + 1, **values, "seconds": round(now - self.clock, 2)})
+            self.clock = now
+
+        with tqdm(total=self.total, desc=desc, unit="step", disable=self.quiet) as bar:
+            self.stages.run(stage, objects, epochs, epoch, self.steps, bar=bar, started=begin)
+
+    def phase1(self) -> None:
+        """Phase 1, initialization (eq. 12): L_spars + L'_action, the network classifying actions itself."""
+        net, alpha = self.net, self.config.alpha
+        opt = torch.optim.AdamW(net.parameters(), lr=self.lr, weight_decay=self.wd)
+        tally = {"correct": 0, "seen": 0}
+
+        def started() -> None:
+            # One DDP wrapper for all phases (wrapping a module twice would reduce its gradients twice);
+            # each phase's loss leaves some heads out, hence find_unused_parameters.
+            self.ddp = distributed.wrap(net, find_unused_parameters=True)
+            net.train()
+
+        def train(x, noise, mine, weight) -> tuple[float, float]:
+            with distributed.autocast():
+                out = self.ddp(x, black_value=BLACK, gumbel_noise=noise, video=False)
+                ce = F.cross_entropy(out.action_logits, self.actions[mine])
+                spars = sparsity_loss(out.decisions, alpha)
+            self.step_opt(opt, net.parameters(), weight * (spars + ce), self.warmup, self.lr)
+            hits, n_seen, *mean = distributed.sum_across([
+                float((out.action_logits.argmax(1) == self.actions[mine]).sum()) if weight else 0.0,
+                len(mine) if weight else 0, weight * spars.item(), weight * ce.item()])
+            tally.update(correct=tally["correct"] + int(hits), seen=tally["seen"] + int(n_seen), out=out)
+            return tuple(v / distributed.world()[1] for v in mean)
+
+        def summary(m) -> tuple[dict, dict]:
+            top1 = tally["correct"] / max(tally["seen"], 1)
+            keep = [d.detach().mean().item() for d in tally["out"].decisions]
+            tally.update(correct=0, seen=0)
+            return ({"top1": f"{top1:.2f}", "spars": f"{m[0]:.3f}"},
+                    {"l_spars": m[0], "l_action_self": m[1], "train_top1": top1, "keep_share": keep})
+
+        self.run_stage("phase1", {"net": net, "opt": opt}, int(self.s["init_epochs"]), "stprivacy phase 1 (init)",
+                       train, summary, started)
+
+    def pab_warmup(self, epochs: int) -> None:
+        """PAB warm start (a choice: the paper does not say how the PAB starts phase 2). Phase 1 never
+        trains the PAB, so phase 2 would begin from random pixels that carry no action; a few epochs of
+        L1 reconstruction of the kept tubelets, with everything else frozen, start it near the identity
+        instead (SPAct initializes its anonymizer the same way). Eq. 12 is unchanged: only PAB parameters
+        move, and the paper profile sets 0 epochs."""
+        net = self.net
+        pab_params = [p for m in (net.pab, net.pab_norm, net.to_pixels) for p in m.parameters()]
+        opt = torch.optim.AdamW(pab_params, lr=self.lr, weight_decay=self.wd)
+        frozen = [p for p in net.parameters() if all(p is not q for q in pab_params)]
+
+        def started() -> None:
+            for p in frozen:
+                p.requires_grad_(False)
+            for m in self.norms:  # frozen means frozen: the stem's batch statistics stay too
+                m.eval()
+
+        def train(x, noise, _, weight) -> float:
+            with distributed.autocast():
+                out = self.ddp(x, black_value=BLACK, gumbel_noise=noise, actions=False)
+                mask = net._mask_to_video(out.decisions[-1].detach())
+                target = x * mask + net._black(BLACK, x) * (1.0 - mask)
+                loss = (out.video - target).abs().mean()
+            self.step_opt(opt, pab_params, weight * loss, 0, self.lr)
+            return distributed.mean_across(weight * loss.item())
+
+        self.run_stage("pab_warmup", {"net": net, "opt": opt}, epochs, "stprivacy PAB warm start", train,
+                       lambda m: ({"l1": f"{m:.3f}"}, {"l1_reconstruction": m}), started)
+        for p in frozen:
+            p.requires_grad_(True)
+        for m in self.norms:
+            m.train()
+
+    def auxiliaries(self) -> None:
+        """Phase 2's auxiliary action and privacy recognizers, and the optimizers of phase 2."""
+        s, (frames, h, w) = self.s, (self.config.frames, self.config.height, self.config.width)
+        self.aux_a = create_recognizer(s["aux_action"], self.data.num_actions, frames, (h, w))
+        self.aux_p = create_recognizer(s["aux_privacy"], self.privacy.shape[1], frames, (h, w))
+        self.aux_a.to(self.dev)
+        self.aux_p.to(self.dev)
+        # adv_lr: the network's own learning rate in phase 2 (default: phase 1's lr), so that a profile
+        # can train phase 1 gently and phase 2 fast.
+        self.adv_lr = float(s.get("adv_lr", self.lr))
+        self.opt_net = torch.optim.AdamW(self.net.parameters(), lr=self.adv_lr, weight_decay=self.wd)
+        self.aux_lr = float(s.get("aux_lr", self.lr))
+        self.opt_a = torch.optim.AdamW(self.aux_a.parameters(), lr=self.aux_lr, weight_decay=self.wd)
+        self.opt_p = torch.optim.AdamW(self.aux_p.parameters(), lr=self.aux_lr, weight_decay=self.wd)
+        # Through DDP, which averages the auxiliaries' gradients over the ranks.
+        self.ddp_a, self.ddp_p = distributed.wrap(self.aux_a), distributed.wrap(self.aux_p)
+
+    def aux_warmup(self, epochs: int) -> None:
+        """Auxiliary warm start (a choice; cpu profile only): the auxiliary recognizers first learn on the
+        warm-started network's output, the network fixed, as SPAct's initialization pre-trains its action and
+        privacy models. Without it phase 2 opens against an action recognizer at chance, whose loss tells the
+        anonymizer nothing, while the privacy term already scrambles it."""
+        aux_a, aux_p, opt_a, opt_p = self.aux_a, self.aux_p, self.opt_a, self.opt_p
+
+        def started() -> None:
+            aux_a.train()
+            aux_p.train()
+            for m in self.norms:  # the network is fixed here, its batch statistics included
+                m.eval()
+
+        def train(x, noise, mine, weight) -> tuple[float, float]:
+            with torch.no_grad(), distributed.autocast():
+                video = self.net(x, black_value=BLACK, gumbel_noise=noise, actions=False).video.clamp(*_PIXEL_RANGE)
+            with distributed.autocast():
+                l_a = F.cross_entropy(self.ddp_a(video), self.actions[mine])
+            self.step_opt(opt_a, aux_a.parameters(), weight * l_a, self.warmup, self.aux_lr)
+            with distributed.autocast():
+                l_p = F.binary_cross_entropy_with_logits(self.ddp_p(video), self.privacy[mine])
+            self.step_opt(opt_p, aux_p.parameters(), weight * l_p, self.warmup, self.aux_lr)
+            return tuple(distributed.mean_across(weight * v.item()) for v in (l_a, l_p))
+
+        # The network is saved too, though fixed here: a resumed fit skips the earlier stages.
+        objects = {"net": self.net, "aux_action": aux_a, "aux_privacy": aux_p, "opt_action": opt_a,
+                   "opt_privacy": opt_p}
+        self.run_stage("aux_warmup", objects, epochs, "stprivacy auxiliary warm start", train,
+                       lambda m: ({"l_act": f"{m[0]:.2f}", "l_priv": f"{m[1]:.2f}"},
+                                  {"l_action": m[0], "l_privacy": m[1]}), started)
+        for m in self.norms:
+            m.train()
+
+    def phase2(self) -> None:
+        """Phase 2, adversarial learning (eq. 13), with the auxiliary recognizers updated alternately."""
+        net, alpha, clip = self.net, self.config.alpha, self.clip
+        la, lp = float(self.s["lambda_action"]), float(self.s["lambda_privacy"])
+        opt_net, opt_a, opt_p, aux_a, aux_p = self.opt_net, self.opt_a, self.opt_p, self.aux_a, self.aux_p
+
+        def train(x, noise, mine, weight) -> tuple[float, float, float]:
+            with distributed.autocast():
+                out = self.ddp(x, black_value=BLACK, gumbel_noise=noise, actions=False)
+                video = _straight_through_clamp(out.video)
+                spars = sparsity_loss(out.decisions, alpha)
+                # One backward pass serves the three alternate updates: each auxiliary gets the
+                # gradient of its own loss on this output, and the network, through scale_grad,
+                # lambda_action times the action one and -lambda_privacy times the privacy one
+                # (eq. 13). The updates of three separate passes (dropout masks aside), without
+                # running the auxiliaries twice.
+                l_action = F.cross_entropy(self.ddp_a(scale_grad(video, la)), self.actions[mine])
+                l_privacy = F.binary_cross_entropy_with_logits(self.ddp_p(scale_grad(video, -lp)), self.privacy[mine])
+            net_lr = cosine_lr(self.step, self.total, self.warmup, self.adv_lr)
+            aux_lr = cosine_lr(self.step, self.total, self.warmup, self.aux_lr)
+            optimizer_steps([(opt_net, net.parameters(), net_lr), (opt_a, aux_a.parameters(), aux_lr),
+                             (opt_p, aux_p.parameters(), aux_lr)], weight * (spars + l_action + l_privacy), clip)
+            return tuple(distributed.mean_across(weight * v.item()) for v in (spars, l_action, l_privacy))
+
+        objects = {"net": net, "opt": opt_net, "aux_action": aux_a, "aux_privacy": aux_p, "opt_action": opt_a,
+                   "opt_privacy": opt_p}
+        self.run_stage("phase2", objects, int(self.s["adv_epochs"]), "stprivacy phase 2 (adversarial)", train,
+                       lambda m: ({"l_act": f"{m[1]:.2f}", "l_priv": f"{m[2]:.2f}"},
+                                  {"l_spars": m[0], "l_action": m[1], "l_privacy": m[2]}),
+                       lambda: (aux_a.train(), aux_p.train()))
 
 
 class STPrivacy(PrivacyMethod):
@@ -116,244 +363,19 @@ class STPrivacy(PrivacyMethod):
         )
 
     def fit(self, data: FitData, settings: dict, context: FitContext) -> None:
-        from tqdm import tqdm
-
-        s = dict(settings)
-        seed, progress, checkpoint_dir = context.seed, context.progress, context.checkpoint_dir
-        config = self._config(s, context, data.num_actions)
-        self.frame_interval = context.frame_interval
-        torch.manual_seed(seed)
-        rng = np.random.default_rng(seed)
-        init = self.initial_weights(s)
-        self.net = net = STPrivacyNet(config)
-        if init is None:
-            self.log["init_weights"] = {"file": None, "chosen_by": "option init_weights=none" if self.init_weights else "profile"}
-        else:
-            self.log["init_weights"] = {"file": Path(init).name, **load_vit_weights(net, init)}
-        dev = distributed.device()  # the configured device (--device; auto: the GPU when there is one)
-        net.to(dev)
-        clip_len = config.frames
-        videos = data.videos
-        actions = torch.tensor(np.asarray(data.actions), dtype=torch.long).to(dev)
-        privacy = torch.tensor(np.asarray(data.privacy), dtype=torch.float32).to(dev)
-        batch = int(s["batch_size"])
-        steps_per_epoch = max(1, math.ceil(len(videos) / batch))
-        lr = float(s["lr"])
-        clip = float(s.get("grad_clip", 1.0))
-        la, lp = float(s["lambda_action"]), float(s["lambda_privacy"])
-        # Scale jitter of the training clips (a choice, cpu profile; the paper names no augmentation):
-        # each clip is a random crop of min_scale..1 of the frame's sides, resized back. No flip
-        # (left/right actions). 1.0: the whole frame, as the paper profile trains.
-        jitter = float(s.get("train_min_scale", 1.0))
-        if not 0.0 < jitter <= 1.0:  # checked here: above 1 would otherwise mean "no jitter" without a word
-            raise VPBenchError(f"models/methods/stprivacy.yaml: train_min_scale must be in (0, 1], got {jitter}")
-        # Every epoch of every stage ends in a checkpoint; a killed fit resumes from the last one.
-        ckpt = Checkpointer(None if checkpoint_dir is None else Path(checkpoint_dir) / "fit.pt", rng, {
-            "method": self.name, "version": self.version, "settings": s, "config": asdict(config), "seed": int(seed),
-            "init": None if init is None else str(init), "data": data_digest(data.actions, data.privacy, videos=data.videos),
-        })
-
-        def sample(sel) -> tuple[torch.Tensor, list[torch.Tensor], np.ndarray, float]:
-            """This rank's share of a global batch: clips, Gumbel noise, batch positions, loss weight.
-
-            Every rank draws the clip starts and the Gumbel noise of the whole global batch (the
-            numbers one process draws) and keeps its own share, as the recognizers' training does.
-            """
-            picks = [random_clip(len(videos[int(k)]), clip_len, rng) for k in sel]
-            noise = net.draw_gumbel_noise(rng, len(sel))
-            boxes = [random_scaled_box(config.height, config.width, jitter, rng) for _ in sel] if jitter < 1.0 else None
-            part, weight = distributed.local_share(len(sel))
-            work = self.log.setdefault("work", {"world_size": distributed.world()[1], "clips": 0, "clips_here": 0})
-            work["clips"] += len(sel)  # the global batches' clips; clips_here: this rank's (rank 0's in a checkpoint)
-            work["clips_here"] += len(part) if weight else 0
-            clips = [torch.from_numpy(np.ascontiguousarray(videos[int(sel[i])][picks[i]])) for i in part]
-            local = torch.as_tensor(part)
-            x = normalize(torch.stack(clips).to(dev).permute(0, 4, 1, 2, 3))
-            if boxes is not None:
-                x = _crop_and_resize(x, [boxes[i] for i in part])
-            return x, [g[local].to(dev) for g in noise], np.asarray(sel)[part], weight
-
-        def begin(stage: str, objects: dict, epochs: int) -> tuple[int, int, list]:
-            """Resume ``stage`` from the checkpoint (its first epoch still to run, the step, its log); a
-            finished stage returns ``epochs``, so its loop runs no more."""
-            first, saved = ckpt.start(stage, objects)
-            self.log.update(saved.get("log", {}))
-            first = epochs if first is None else first
-            clock[0] = time.perf_counter()
-            return first, first * steps_per_epoch, self.log.setdefault(stage, [])
-
-        clock = [0.0]
-
-        def end_epoch(history: list, epoch: int, **values) -> None:
-            """Log the epoch (its wall seconds included) and checkpoint the fit."""
-            now = time.perf_counter()
-            history.append({"epoch": epoch + 1, **{k: v if isinstance(v, list) else float(v) for k, v in values.items()}, "seconds": round(now - clock[0], 2)})
-            clock[0] = now
-            ckpt.save(epoch + 1, log=self.log)
-
-        def step_opt(opt, params, loss, step, total, warmup, base_lr):
-            optimizer_step(opt, params, loss, cosine_lr(step, total, warmup, base_lr), clip)
-
-        # Phase 1: initialization (eq. 12).
-        e1 = int(s["init_epochs"])
-        opt = torch.optim.AdamW(net.parameters(), lr=lr, weight_decay=float(s["weight_decay"]))
-        total, warmup = e1 * steps_per_epoch, int(float(s.get("warmup_epochs", 1)) * steps_per_epoch)
-        first, step, history = begin("phase1", {"net": net, "opt": opt}, e1)
-        # One DDP wrapper for all phases (wrapping a module twice would reduce its gradients twice);
-        # each phase's loss leaves some heads out, hence find_unused_parameters.
-        ddp = distributed.wrap(net, find_unused_parameters=True)
-        quiet = True if not progress or not distributed.is_main() else None
-        net.train()
-        with tqdm(total=total, initial=step, desc="stprivacy phase 1 (init)", unit="step", disable=quiet) as bar:
-            for epoch in range(first, e1):
-                order = rng.permutation(len(videos))
-                correct = seen = 0
-                losses = []
-                for b in range(steps_per_epoch):
-                    x, noise, mine, weight = sample(order[b * batch : (b + 1) * batch])
-                    with distributed.autocast():
-                        out = ddp(x, black_value=BLACK, gumbel_noise=noise, video=False)
-                        ce = F.cross_entropy(out.action_logits, actions[mine])
-                        spars = sparsity_loss(out.decisions, config.alpha)
-                    step_opt(opt, net.parameters(), weight * (spars + ce), step, total, warmup, lr)
-                    hits, n_seen, *mean = distributed.sum_across([
-                        float((out.action_logits.argmax(1) == actions[mine]).sum()) if weight else 0.0, len(mine) if weight else 0,
-                        weight * spars.item(), weight * ce.item()])
-                    correct, seen = correct + int(hits), seen + int(n_seen)
-                    losses.append(tuple(v / distributed.world()[1] for v in mean))
-                    step += 1
-                    bar.update()
-                spars_m, ce_m = np.mean(losses, axis=0)
-                bar.set_postfix(top1=f"{correct / max(seen, 1):.2f}", spars=f"{spars_m:.3f}")
-                end_epoch(history, epoch, l_spars=spars_m, l_action_self=ce_m, train_top1=correct / max(seen, 1),
-                          keep_share=[d.detach().mean().item() for d in out.decisions])
-
-        # PAB warm start (a choice: the paper does not say how the PAB starts phase 2). Phase 1
-        # never trains the PAB, so phase 2 would begin from random pixels that carry no action;
-        # a few epochs of L1 reconstruction of the kept tubelets, with everything else frozen,
-        # start it near the identity instead (SPAct initializes its anonymizer the same way).
-        # Eq. 12 is unchanged: only PAB parameters move, and the paper profile sets 0 epochs.
-        norms = [m for m in net.modules() if isinstance(m, torch.nn.modules.batchnorm._BatchNorm)]
-        e_warm = int(s.get("pab_warmup_epochs", 0)) if config.use_pab else 0
+        fit = _Fit(self, data, dict(settings), context)
+        fit.phase1()
+        # Listed after phase 1's DDP wrap, which swaps in SyncBatchNorm on GPUs.
+        fit.norms = [m for m in fit.net.modules() if isinstance(m, torch.nn.modules.batchnorm._BatchNorm)]
+        e_warm = int(fit.s.get("pab_warmup_epochs", 0)) if fit.config.use_pab else 0
         if e_warm:
-            pab_params = [p for m in (net.pab, net.pab_norm, net.to_pixels) for p in m.parameters()]
-            opt_pab = torch.optim.AdamW(pab_params, lr=lr, weight_decay=float(s["weight_decay"]))
-            total = e_warm * steps_per_epoch
-            first, step, history = begin("pab_warmup", {"net": net, "opt": opt_pab}, e_warm)
-            frozen = [p for p in net.parameters() if all(p is not q for q in pab_params)]
-            for p in frozen:
-                p.requires_grad_(False)
-            for m in norms:  # frozen means frozen: the stem's batch statistics stay too
-                m.eval()
-            with tqdm(total=total, initial=step, desc="stprivacy PAB warm start", unit="step", disable=quiet) as bar:
-                for epoch in range(first, e_warm):
-                    order = rng.permutation(len(videos))
-                    losses = []
-                    for b in range(steps_per_epoch):
-                        x, noise, _, weight = sample(order[b * batch : (b + 1) * batch])
-                        with distributed.autocast():
-                            out = ddp(x, black_value=BLACK, gumbel_noise=noise, actions=False)
-                            mask = net._mask_to_video(out.decisions[-1].detach())
-                            target = x * mask + net._black(BLACK, x) * (1.0 - mask)
-                            loss = (out.video - target).abs().mean()
-                        step_opt(opt_pab, pab_params, weight * loss, step, total, 0, lr)
-                        losses.append(distributed.mean_across(weight * loss.item()))
-                        step += 1
-                        bar.update()
-                    bar.set_postfix(l1=f"{np.mean(losses):.3f}")
-                    end_epoch(history, epoch, l1_reconstruction=np.mean(losses))
-            for p in frozen:
-                p.requires_grad_(True)
-            for m in norms:
-                m.train()
-
-        # Phase 2: adversarial learning (eq. 13) with auxiliary recognizers updated alternately.
-        e2 = int(s["adv_epochs"])
-        frame_hw = (config.height, config.width)
-        aux_a = create_recognizer(s["aux_action"], data.num_actions, clip_len, frame_hw)
-        aux_p = create_recognizer(s["aux_privacy"], privacy.shape[1], clip_len, frame_hw)
-        aux_a.to(dev)
-        aux_p.to(dev)
-        # The network's own learning rate in phase 2 (adv_lr; default: phase 1's lr). The cpu profile
-        # trains phase 1 gently (a fast one diverged over 40 epochs) and phase 2 fast: the measured
-        # top-1 rose with the phase-2 rate (card, variants).
-        adv_lr = float(s.get("adv_lr", lr))
-        opt_net = torch.optim.AdamW(net.parameters(), lr=adv_lr, weight_decay=float(s["weight_decay"]))
-        aux_lr = float(s.get("aux_lr", lr))
-        opt_a = torch.optim.AdamW(aux_a.parameters(), lr=aux_lr, weight_decay=float(s["weight_decay"]))
-        opt_p = torch.optim.AdamW(aux_p.parameters(), lr=aux_lr, weight_decay=float(s["weight_decay"]))
-        # Through DDP, which averages the auxiliaries' gradients over the ranks.
-        ddp_a, ddp_p = distributed.wrap(aux_a), distributed.wrap(aux_p)
-
-        # Auxiliary warm start (a choice; cpu profile only): the auxiliary recognizers first learn on
-        # the warm-started network's output, the network fixed, as SPAct's initialization pre-trains
-        # its action and privacy models. Without it phase 2 opens against an action recognizer at
-        # chance, whose loss tells the anonymizer nothing, while the privacy term already scrambles it.
-        e_aux = int(s.get("aux_warmup_epochs", 0))
+            fit.pab_warmup(e_warm)
+        fit.auxiliaries()
+        e_aux = int(fit.s.get("aux_warmup_epochs", 0))
         if e_aux:
-            # The network is saved too, though fixed here: a resumed fit skips the earlier stages.
-            first, step, history = begin("aux_warmup", {"net": net, "aux_action": aux_a, "aux_privacy": aux_p,
-                                                        "opt_action": opt_a, "opt_privacy": opt_p}, e_aux)
-            total = e_aux * steps_per_epoch
-            aux_a.train()
-            aux_p.train()
-            for m in norms:  # the network is fixed here, its batch statistics included
-                m.eval()
-            with tqdm(total=total, initial=step, desc="stprivacy auxiliary warm start", unit="step", disable=quiet) as bar:
-                for epoch in range(first, e_aux):
-                    order = rng.permutation(len(videos))
-                    losses = []
-                    for b in range(steps_per_epoch):
-                        x, noise, mine, weight = sample(order[b * batch : (b + 1) * batch])
-                        with torch.no_grad(), distributed.autocast():
-                            video = net(x, black_value=BLACK, gumbel_noise=noise, actions=False).video.clamp(*_PIXEL_RANGE)
-                        with distributed.autocast():
-                            l_a = F.cross_entropy(ddp_a(video), actions[mine])
-                        step_opt(opt_a, aux_a.parameters(), weight * l_a, step, total, warmup, aux_lr)
-                        with distributed.autocast():
-                            l_p = F.binary_cross_entropy_with_logits(ddp_p(video), privacy[mine])
-                        step_opt(opt_p, aux_p.parameters(), weight * l_p, step, total, warmup, aux_lr)
-                        losses.append(tuple(distributed.mean_across(weight * v.item()) for v in (l_a, l_p)))
-                        step += 1
-                        bar.update()
-                    m = np.mean(losses, axis=0)
-                    bar.set_postfix(l_act=f"{m[0]:.2f}", l_priv=f"{m[1]:.2f}")
-                    end_epoch(history, epoch, l_action=m[0], l_privacy=m[1])
-            for m in norms:
-                m.train()
-
-        total = e2 * steps_per_epoch
-        first, step, history = begin("phase2", {"net": net, "opt": opt_net, "aux_action": aux_a, "aux_privacy": aux_p,
-                                                "opt_action": opt_a, "opt_privacy": opt_p}, e2)
-        aux_a.train()
-        aux_p.train()
-        with tqdm(total=total, initial=step, desc="stprivacy phase 2 (adversarial)", unit="step", disable=quiet) as bar:
-            for epoch in range(first, e2):
-                order = rng.permutation(len(videos))
-                losses = []
-                for b in range(steps_per_epoch):
-                    x, noise, mine, weight = sample(order[b * batch : (b + 1) * batch])
-                    with distributed.autocast():
-                        out = ddp(x, black_value=BLACK, gumbel_noise=noise, actions=False)
-                        video = _straight_through_clamp(out.video)
-                        spars = sparsity_loss(out.decisions, config.alpha)
-                        # One backward pass serves the three alternate updates: each auxiliary gets the
-                        # gradient of its own loss on this output, and the network, through scale_grad,
-                        # lambda_action times the action one and -lambda_privacy times the privacy one
-                        # (eq. 13). The updates of three separate passes (dropout masks aside), without
-                        # running the auxiliaries twice.
-                        l_action = F.cross_entropy(ddp_a(scale_grad(video, la)), actions[mine])
-                        l_privacy = F.binary_cross_entropy_with_logits(ddp_p(scale_grad(video, -lp)), privacy[mine])
-                    net_lr, aux_step_lr = cosine_lr(step, total, warmup, adv_lr), cosine_lr(step, total, warmup, aux_lr)
-                    optimizer_steps([(opt_net, net.parameters(), net_lr), (opt_a, aux_a.parameters(), aux_step_lr),
-                                     (opt_p, aux_p.parameters(), aux_step_lr)], weight * (spars + l_action + l_privacy), clip)
-                    losses.append(tuple(distributed.mean_across(weight * v.item()) for v in (spars, l_action, l_privacy)))
-                    step += 1
-                    bar.update()
-                m = np.mean(losses, axis=0)
-                bar.set_postfix(l_act=f"{m[1]:.2f}", l_priv=f"{m[2]:.2f}")
-                end_epoch(history, epoch, l_spars=m[0], l_action=m[1], l_privacy=m[2])
-        net.eval()
+            fit.aux_warmup(e_aux)
+        fit.phase2()
+        fit.net.eval()
 
     # --- inference -----------------------------------------------------------------
     def effective_keep_ratio(self) -> float:
