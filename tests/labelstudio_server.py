@@ -29,7 +29,9 @@ from pathlib import Path
 
 LS_VERSION = "1.23.2"
 ADMIN = "admin@localhost"
-INSTALL_HINT = "run tools/labelstudio-server.sh install (installs Label Studio into its own cached virtualenv, about 3 minutes)"
+INSTALL_HINT = (
+    "run tools/labelstudio-server.sh install (installs Label Studio into its own cached virtualenv, about 3 minutes)"
+)
 
 
 def cache_dir() -> Path:
@@ -103,19 +105,21 @@ def _environment(root: Path, data: Path, token: str) -> dict[str, str]:
         env.pop(name, None)
     home = data / "home"
     home.mkdir(parents=True, exist_ok=True)
-    env.update({
-        "HOME": str(home),
-        "LABEL_STUDIO_BASE_DATA_DIR": str(data),
-        "LABEL_STUDIO_USERNAME": ADMIN,
-        "LABEL_STUDIO_PASSWORD": secrets.token_hex(12),
-        "LABEL_STUDIO_USER_TOKEN": token,
-        "LABEL_STUDIO_LOCAL_FILES_SERVING_ENABLED": "true",
-        "LABEL_STUDIO_LOCAL_FILES_DOCUMENT_ROOT": str(root),
-        "LABEL_STUDIO_DISABLE_SIGNUP_WITHOUT_LINK": "true",
-        # No calls home from a test server: no PyPI version check, no analytics.
-        "LABEL_STUDIO_LATEST_VERSION_CHECK": "false",
-        "LABEL_STUDIO_COLLECT_ANALYTICS": "false",
-    })
+    env.update(
+        {
+            "HOME": str(home),
+            "LABEL_STUDIO_BASE_DATA_DIR": str(data),
+            "LABEL_STUDIO_USERNAME": ADMIN,
+            "LABEL_STUDIO_PASSWORD": secrets.token_hex(12),
+            "LABEL_STUDIO_USER_TOKEN": token,
+            "LABEL_STUDIO_LOCAL_FILES_SERVING_ENABLED": "true",
+            "LABEL_STUDIO_LOCAL_FILES_DOCUMENT_ROOT": str(root),
+            "LABEL_STUDIO_DISABLE_SIGNUP_WITHOUT_LINK": "true",
+            # No calls home from a test server: no PyPI version check, no analytics.
+            "LABEL_STUDIO_LATEST_VERSION_CHECK": "false",
+            "LABEL_STUDIO_COLLECT_ANALYTICS": "false",
+        }
+    )
     return env
 
 
@@ -187,10 +191,24 @@ def start_server(exe: Path, root: Path, work: Path, *, use_snapshot: bool = True
         began = time.monotonic()
         with open(log, "wb") as out:
             process = subprocess.Popen(
-                [str(exe), "start", "--no-browser", "--internal-host", "127.0.0.1", "--port", str(port),
-                 "--data-dir", str(data), "--enable-legacy-api-token"],
-                cwd=work, env=_environment(root, data, token), stdout=out, stderr=subprocess.STDOUT,
-                stdin=subprocess.DEVNULL, start_new_session=True,
+                [
+                    str(exe),
+                    "start",
+                    "--no-browser",
+                    "--internal-host",
+                    "127.0.0.1",
+                    "--port",
+                    str(port),
+                    "--data-dir",
+                    str(data),
+                    "--enable-legacy-api-token",
+                ],
+                cwd=work,
+                env=_environment(root, data, token),
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                start_new_session=True,
             )
         server = Server(f"http://127.0.0.1:{port}", token, root, data, log, process, from_snapshot=from_snapshot)
         why = _wait_ready(server, 60 if from_snapshot else 240)
@@ -211,8 +229,11 @@ def start_server(exe: Path, root: Path, work: Path, *, use_snapshot: bool = True
 def create_annotator(server: Server, n: int) -> int:
     """A user made through the API (no password; :func:`annotator_token` gives it an API token)."""
     email = f"annotator{n}@example.org"
-    status, body = server.api("POST", "/api/users/", {"email": email, "username": f"annotator{n}",
-                                                      "first_name": "Annotator", "last_name": str(n)})
+    status, body = server.api(
+        "POST",
+        "/api/users/",
+        {"email": email, "username": f"annotator{n}", "first_name": "Annotator", "last_name": str(n)},
+    )
     if status == 201:
         return int(body["id"])
     status, users = server.api("GET", "/api/users/")
@@ -240,17 +261,36 @@ def annotator_token(server: Server, user_id: int) -> str:
 
 def choice(attribute: str, answer: str, result_id: str) -> dict:
     """One answer as Label Studio's editor submits it."""
-    return {"id": result_id, "type": "choices", "value": {"choices": [answer]}, "origin": "manual",
-            "to_name": "video", "from_name": attribute}
+    return {
+        "id": result_id,
+        "type": "choices",
+        "value": {"choices": [answer]},
+        "origin": "manual",
+        "to_name": "video",
+        "from_name": attribute,
+    }
 
 
-def annotate(server: Server, task_id: int, user_id: int, answers: dict[str, str], *, lead_time: float = 20.0,
-             cancelled: bool = False, token: str | None = None) -> dict:
+def annotate(
+    server: Server,
+    task_id: int,
+    user_id: int,
+    answers: dict[str, str],
+    *,
+    lead_time: float = 20.0,
+    cancelled: bool = False,
+    token: str | None = None,
+) -> dict:
     """Submit (or, ``cancelled``, skip) a task: as the annotator itself with its ``token`` (the server
     then records who submitted), or without one on the annotator's behalf by the admin."""
-    result = [] if cancelled else [
-        choice(attr, answer, f"{attr[:3]}{task_id}u{user_id}{secrets.token_hex(2)}") for attr, answer in answers.items()
-    ]
+    result = (
+        []
+        if cancelled
+        else [
+            choice(attr, answer, f"{attr[:3]}{task_id}u{user_id}{secrets.token_hex(2)}")
+            for attr, answer in answers.items()
+        ]
+    )
     body = {"result": result, "was_cancelled": cancelled, "lead_time": lead_time}
     if token is None:
         body["completed_by"] = user_id

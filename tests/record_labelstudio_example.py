@@ -79,8 +79,14 @@ def record(out: Path) -> None:
             users = {n: create_annotator(server, n) for n in (1, 2, 3)}
             ids = {}
             for vid, n, bits in EXAMPLE_SCENARIO:
-                done = annotate(server, tasks[vid], users[n], {} if bits == "skip" else _answers(bits),
-                                cancelled=bits == "skip", lead_time=12.5 + n)
+                done = annotate(
+                    server,
+                    tasks[vid],
+                    users[n],
+                    {} if bits == "skip" else _answers(bits),
+                    cancelled=bits == "skip",
+                    lead_time=12.5 + n,
+                )
                 ids[(vid, n)] = done["id"]
             vid, n, bits = SECOND_ANNOTATION
             annotate(server, tasks[vid], users[n], _answers(bits), lead_time=9.0)
@@ -90,8 +96,10 @@ def record(out: Path) -> None:
             if status != 200:
                 raise RuntimeError(f"update refused: HTTP {status} {body}")
             pulled = pull(client, PROJECT, out)
-            print(f"{out}: {pulled.tasks} tasks, {pulled.annotations} annotations, {pulled.cancelled} skipped "
-                  f"(Label Studio started in {server.start_seconds:.1f} s)")
+            print(
+                f"{out}: {pulled.tasks} tasks, {pulled.annotations} annotations, {pulled.cancelled} skipped "
+                f"(Label Studio started in {server.start_seconds:.1f} s)"
+            )
         finally:
             server.stop()
 

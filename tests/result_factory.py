@@ -10,8 +10,22 @@ from vpbench.core.attributes import ATTRIBUTES
 from vpbench.results import EvaluationResult, load_result_file
 
 
-def result_doc(protocol="known", dataset="synth-hmdb51", method="raw", top1=0.8, f1=0.7, cmap=80.0, options=None,
-               seed=0, profile="cpu", protocol_version=1, run=None, width=0.05, suite=None, deploy_options=None) -> dict:
+def result_doc(
+    protocol="known",
+    dataset="synth-hmdb51",
+    method="raw",
+    top1=0.8,
+    f1=0.7,
+    cmap=80.0,
+    options=None,
+    seed=0,
+    profile="cpu",
+    protocol_version=1,
+    run=None,
+    width=0.05,
+    suite=None,
+    deploy_options=None,
+) -> dict:
     """One result document. ``suite`` defaults to what the dataset is: "synth" for synth-*, else "real"."""
     options = dict(options or {})
     if run is None:
@@ -20,20 +34,51 @@ def result_doc(protocol="known", dataset="synth-hmdb51", method="raw", top1=0.8,
         suite = "synth" if dataset.startswith("synth-") else "real"
 
     def score(value, scale, higher):
-        return {"value": value, "ci_low": value - width * scale, "ci_high": value + width * scale, "higher_is_better": higher}
+        return {
+            "value": value,
+            "ci_low": value - width * scale,
+            "ci_high": value + width * scale,
+            "higher_is_better": higher,
+        }
 
     return EvaluationResult(
         protocol={"name": protocol, "version": protocol_version, "suite": suite, "fold": 1},
-        method={"name": method, "version": "1", "origin": "builtin", "learned": method == "stprivacy", "options": options,
-                "deploy_options": list(deploy_options if deploy_options is not None else ["keep_ratio"] if method == "stprivacy" else []),
-                "trained_on": None},
+        method={
+            "name": method,
+            "version": "1",
+            "origin": "builtin",
+            "learned": method == "stprivacy",
+            "options": options,
+            "deploy_options": list(
+                deploy_options if deploy_options is not None else ["keep_ratio"] if method == "stprivacy" else []
+            ),
+            "trained_on": None,
+        },
         dataset={"name": dataset, "method_trained_on": dataset, "content_sha256": "0" * 64},
         run=run,
         seed=seed,
-        randomness={"seed": seed, "seeds": {"method_fit": seed, "action_recognizer": seed + 1, "privacy_recognizer": seed + 2, "bootstrap": seed}},
-        hardware={"device": "cpu", "device_name": "x86_64", "requested_device": "auto", "precision": "fp32", "world_size": 1},
+        randomness={
+            "seed": seed,
+            "seeds": {
+                "method_fit": seed,
+                "action_recognizer": seed + 1,
+                "privacy_recognizer": seed + 2,
+                "bootstrap": seed,
+            },
+        },
+        hardware={
+            "device": "cpu",
+            "device_name": "x86_64",
+            "requested_device": "auto",
+            "precision": "fp32",
+            "world_size": 1,
+        },
         profile=profile,
-        scores={"action_top1": score(top1, 1, True), "privacy_f1": score(f1, 1, False), "privacy_cmap": score(cmap, 100, False)},
+        scores={
+            "action_top1": score(top1, 1, True),
+            "privacy_f1": score(f1, 1, False),
+            "privacy_cmap": score(cmap, 100, False),
+        },
         per_attribute={a: {"ap": cmap, "f1": f1, "positives": 10} for a in ATTRIBUTES},
         per_action={"walk": top1},
         excluded_attributes=[],

@@ -128,8 +128,11 @@ def test_pickle_with_wrong_content_is_refused(tmp_path, obj, match):
 class _WrongLength:
     def __reduce__(self):
         # numpy's own array pickle layout, with 8 bytes of data for 1000 items.
-        return (np.ndarray.__reduce__(np.zeros(1))[0], (np.ndarray, (0,), b"b"),
-                (1, (1000,), np.dtype("i8"), False, b"\0" * 8))
+        return (
+            np.ndarray.__reduce__(np.zeros(1))[0],
+            (np.ndarray, (0,), b"b"),
+            (1, (1000,), np.dtype("i8"), False, b"\0" * 8),
+        )
 
 
 class _CallsNdarray:
@@ -253,8 +256,11 @@ def test_labelstudio_basic_votes_and_keys(tmp_path):
     comment = {"from_name": "comment", "to_name": "video", "type": "textarea", "value": {"text": ["blurry"]}}
     tasks = [
         _task(1, [_ann(10, 1, ALL_YES, extra=[comment]), _ann(11, {"id": 2, "email": "b@x.org"}, ALL_NO)]),
-        _task(2, [_ann(12, 1, {**ALL_NO, "face": "Yes", "gender": "1", "nudity": "TRUE"})],
-              video="https://host/v/brush_hair/My%20clip.mp4?token=abc"),
+        _task(
+            2,
+            [_ann(12, 1, {**ALL_NO, "face": "Yes", "gender": "1", "nudity": "TRUE"})],
+            video="https://host/v/brush_hair/My%20clip.mp4?token=abc",
+        ),
         _task(3, [_ann(13, 3, ALL_NO)], video="/data/local-files/?d=raw/brush_hair/x.avi", video_id="brush_hair/x"),
     ]
     result = read_labelstudio_export(_write_json(tmp_path, tasks))
@@ -284,18 +290,25 @@ def test_labelstudio_cancelled_annotations_ignored(tmp_path):
 
 def test_labelstudio_latest_annotation_wins(tmp_path):
     tasks = [
-        _task(1, [
-            # Higher id but older update: the newer update wins.
-            _ann(20, 1, ALL_YES, created="2024-01-01T00:00:00Z", updated="2024-01-02T00:00:00Z"),
-            _ann(10, 1, ALL_NO, created="2024-01-01T00:00:00Z", updated="2024-01-03T00:00:00+00:00"),
-        ]),
-        _task(2, [
-            # Same update time: later created_at wins, then id.
-            _ann(31, 2, ALL_YES, created="2024-01-02T00:00:00Z", updated="2024-02-01T00:00:00Z"),
-            _ann(30, 2, ALL_NO, created="2024-01-01T00:00:00Z", updated="2024-02-01T00:00:00Z"),
-            _ann(40, 3, ALL_NO, created="2024-01-01T00:00:00Z"),
-            _ann(41, 3, ALL_YES, created="2024-01-01T00:00:00Z"),
-        ], video_id="a/y"),
+        _task(
+            1,
+            [
+                # Higher id but older update: the newer update wins.
+                _ann(20, 1, ALL_YES, created="2024-01-01T00:00:00Z", updated="2024-01-02T00:00:00Z"),
+                _ann(10, 1, ALL_NO, created="2024-01-01T00:00:00Z", updated="2024-01-03T00:00:00+00:00"),
+            ],
+        ),
+        _task(
+            2,
+            [
+                # Same update time: later created_at wins, then id.
+                _ann(31, 2, ALL_YES, created="2024-01-02T00:00:00Z", updated="2024-02-01T00:00:00Z"),
+                _ann(30, 2, ALL_NO, created="2024-01-01T00:00:00Z", updated="2024-02-01T00:00:00Z"),
+                _ann(40, 3, ALL_NO, created="2024-01-01T00:00:00Z"),
+                _ann(41, 3, ALL_YES, created="2024-01-01T00:00:00Z"),
+            ],
+            video_id="a/y",
+        ),
     ]
     result = read_labelstudio_export(_write_json(tmp_path, tasks))
     votes = result.votes
@@ -403,10 +416,19 @@ def test_vote_csv_positional_columns_use_order(tmp_path):
 @pytest.mark.parametrize(
     "text, match",
     [
-        ("video,annotator,face,skin_colour,gender,nudity,relationship\n", "missing attribute column 'skin_color' \\(did you mean 'skin_colour'\\?\\)"),
-        ("video,annotater,face,skin_color,gender,nudity,relationship\n", "no 'annotator' column \\(did you mean 'annotater'\\?\\)"),
+        (
+            "video,annotator,face,skin_colour,gender,nudity,relationship\n",
+            "missing attribute column 'skin_color' \\(did you mean 'skin_colour'\\?\\)",
+        ),
+        (
+            "video,annotater,face,skin_color,gender,nudity,relationship\n",
+            "no 'annotator' column \\(did you mean 'annotater'\\?\\)",
+        ),
         ("clip,annotator,face,skin_color,gender,nudity,relationship\n", "no 'video'"),
-        ("video,annotator,face,skin_color,gender,nudity,relationship\nv,a,1,0,0,0,2\n", "line 2: 'relationship' is '2'"),
+        (
+            "video,annotator,face,skin_color,gender,nudity,relationship\nv,a,1,0,0,0,2\n",
+            "line 2: 'relationship' is '2'",
+        ),
         ("video,annotator,face,skin_color,gender,nudity,relationship\nv,,1,0,0,0,0\n", "line 2: empty 'annotator'"),
         ("", "the file is empty"),
         ('video,annotator\n"unterminated\n', "not a vote CSV"),
@@ -445,14 +467,18 @@ def test_parse_frame_ranges_end_inclusive_and_lists():
 def test_pa_hmdb51_small_folder(tmp_path):
     folder = tmp_path / "PrivacyAttributes"
     folder.mkdir()
-    (folder / "brush_hair.json").write_text(json.dumps({
-        "v1.avi": _pa_entry(
-            face=[[0, 2, 0], [3, 5, 2]],
-            skin_color=[[0, 5, [1, 2]]],
-            nudity=[[0, 1, [0, 1]], [2, 5, 0]],
-            relationship=[[0, 3, 0]],
-        ),
-    }))
+    (folder / "brush_hair.json").write_text(
+        json.dumps(
+            {
+                "v1.avi": _pa_entry(
+                    face=[[0, 2, 0], [3, 5, 2]],
+                    skin_color=[[0, 5, [1, 2]]],
+                    nudity=[[0, 1, [0, 1]], [2, 5, 0]],
+                    relationship=[[0, 3, 0]],
+                ),
+            }
+        )
+    )
     (folder / "cartwheel.json").write_text(json.dumps({"v2.avi": _pa_entry(gender=[[0, 2, 0], [3, 3, 0]])}))
     (folder / "README.txt").write_text("not a label file")
     labels = read_pa_hmdb51(folder)
@@ -539,13 +565,46 @@ def test_real_stprivacy_hmdb51_pickle(reference_data):
 
 # --------------------------------------------------------------------------- fuzz
 
-_LS_WORDS = ["id", "data", "video", "video_id", "annotations", "result", "from_name", "type", "value",
-             "choices", "completed_by", "was_cancelled", "updated_at", "created_at", "email",
-             *ATTRIBUTES, "comment"]
+_LS_WORDS = [
+    "id",
+    "data",
+    "video",
+    "video_id",
+    "annotations",
+    "result",
+    "from_name",
+    "type",
+    "value",
+    "choices",
+    "completed_by",
+    "was_cancelled",
+    "updated_at",
+    "created_at",
+    "email",
+    *ATTRIBUTES,
+    "comment",
+]
 _json_leaf = st.one_of(
-    st.none(), st.booleans(), st.integers(-5, 5), st.floats(allow_nan=False),
-    st.sampled_from(["yes", "no", "1", "maybe", "choices", "textarea", "2024-01-01T00:00:00Z", "not a date",
-                     "/data/local-files/?d=a/b.avi", "http://[bad", "", *ATTRIBUTES]),
+    st.none(),
+    st.booleans(),
+    st.integers(-5, 5),
+    st.floats(allow_nan=False),
+    st.sampled_from(
+        [
+            "yes",
+            "no",
+            "1",
+            "maybe",
+            "choices",
+            "textarea",
+            "2024-01-01T00:00:00Z",
+            "not a date",
+            "/data/local-files/?d=a/b.avi",
+            "http://[bad",
+            "",
+            *ATTRIBUTES,
+        ]
+    ),
     st.text(max_size=8),
 )
 _json_value = st.recursive(
@@ -560,41 +619,57 @@ _file_bytes = st.one_of(
     st.binary(max_size=200),
     st.text(alphabet=string.printable + "é\x00", max_size=200).map(lambda s: s.encode("utf-8")),
     _json_value.map(lambda v: json.dumps(v).encode()),
-    st.lists(st.lists(st.sampled_from(["video", "annotator", *ATTRIBUTES, "a1", "1", "yes", "", '"', "x.avi"]),
-                      max_size=8), max_size=5)
-      .map(lambda rows: "\n".join(",".join(r) for r in rows).encode()),
+    st.lists(
+        st.lists(st.sampled_from(["video", "annotator", *ATTRIBUTES, "a1", "1", "yes", "", '"', "x.avi"]), max_size=8),
+        max_size=5,
+    ).map(lambda rows: "\n".join(",".join(r) for r in rows).encode()),
 )
 
 # Near-valid exports reach the per-task and per-result checks that random JSON never does.
-_ls_result = st.fixed_dictionaries({
-    "from_name": st.one_of(st.sampled_from([*ATTRIBUTES, "fcae", "comment"]), _json_leaf),
-    "type": st.sampled_from(["choices", "choices", "textarea", None]),
-    "value": st.one_of(
-        st.fixed_dictionaries({"choices": st.lists(
-            st.sampled_from(["yes", "no", "Yes", "0", "maybe", 1, True, None]), min_size=1, max_size=2)}),
-        _json_value,
-    ),
-})
-_ls_time = st.sampled_from(["2024-01-01T00:00:00Z", "2024-01-02T10:00:00.123456", "2024-01-02", "", "bad", None, 5])
-_ls_annotation = st.fixed_dictionaries({
-    "id": st.one_of(st.integers(0, 5), _json_leaf),
-    "completed_by": st.one_of(st.integers(1, 3), st.fixed_dictionaries({"id": st.integers(1, 3)}), _json_leaf),
-    "was_cancelled": st.booleans(),
-    "updated_at": _ls_time,
-    "created_at": _ls_time,
-    "result": st.one_of(st.lists(_ls_result, max_size=6), _json_leaf),
-})
-_ls_task = st.fixed_dictionaries({
-    "id": st.one_of(st.integers(0, 5), _json_leaf),
-    "data": st.one_of(
-        st.fixed_dictionaries(
-            {"video": st.sampled_from(["/data/local-files/?d=raw/a/x.avi", "http://h/a/y%20z.mp4?t=1", "x", "", "?d="])},
-            optional={"video_id": st.one_of(st.sampled_from(["a/x", "./b/y.mp4", ""]), _json_leaf)},
+_ls_result = st.fixed_dictionaries(
+    {
+        "from_name": st.one_of(st.sampled_from([*ATTRIBUTES, "fcae", "comment"]), _json_leaf),
+        "type": st.sampled_from(["choices", "choices", "textarea", None]),
+        "value": st.one_of(
+            st.fixed_dictionaries(
+                {
+                    "choices": st.lists(
+                        st.sampled_from(["yes", "no", "Yes", "0", "maybe", 1, True, None]), min_size=1, max_size=2
+                    )
+                }
+            ),
+            _json_value,
         ),
-        _json_value,
-    ),
-    "annotations": st.one_of(st.lists(_ls_annotation, max_size=3), _json_leaf),
-})
+    }
+)
+_ls_time = st.sampled_from(["2024-01-01T00:00:00Z", "2024-01-02T10:00:00.123456", "2024-01-02", "", "bad", None, 5])
+_ls_annotation = st.fixed_dictionaries(
+    {
+        "id": st.one_of(st.integers(0, 5), _json_leaf),
+        "completed_by": st.one_of(st.integers(1, 3), st.fixed_dictionaries({"id": st.integers(1, 3)}), _json_leaf),
+        "was_cancelled": st.booleans(),
+        "updated_at": _ls_time,
+        "created_at": _ls_time,
+        "result": st.one_of(st.lists(_ls_result, max_size=6), _json_leaf),
+    }
+)
+_ls_task = st.fixed_dictionaries(
+    {
+        "id": st.one_of(st.integers(0, 5), _json_leaf),
+        "data": st.one_of(
+            st.fixed_dictionaries(
+                {
+                    "video": st.sampled_from(
+                        ["/data/local-files/?d=raw/a/x.avi", "http://h/a/y%20z.mp4?t=1", "x", "", "?d="]
+                    )
+                },
+                optional={"video_id": st.one_of(st.sampled_from(["a/x", "./b/y.mp4", ""]), _json_leaf)},
+            ),
+            _json_value,
+        ),
+        "annotations": st.one_of(st.lists(_ls_annotation, max_size=3), _json_leaf),
+    }
+)
 _ls_export = st.lists(_ls_task, max_size=4).map(lambda tasks: json.dumps(tasks).encode())
 
 

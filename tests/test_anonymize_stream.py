@@ -244,18 +244,21 @@ def small(tmp_path):
     return write_video(tmp_path / "in.avi", textured_frames(12, 32, 64), fps=25)
 
 
-@pytest.mark.parametrize("rows,message", [
-    ("0,1,1,5,5\n0,80,10,10,20\n", "line 3: box x0=80 >= x1=10"),
-    ("0,1,9,5,9\n", "line 2: box y0=9 >= y1=9"),
-    ("0,64,0,70,10\n", "line 2: box x0=64 y0=0 x1=70 y1=10 has no pixel inside the 64x32 frame"),
-    ("0,-9,-9,0,5\n", "line 2: box x0=-9 y0=-9 x1=0 y1=5 has no pixel inside the 64x32 frame"),
-    ("0,1,1,5,5\n\n3,a,1,5,5\n", "line 4: x0 is 'a', not a number"),
-    ("0,1,,5,5\n", "line 2: y0 is empty"),
-    ("0,1,1,5\n", "line 2: y1 is empty"),
-    ("1.5,1,1,5,5\n", "line 2: frame is 1.5, not a whole number"),
-    ("12,1,1,5,5\n", "line 2: box for frame 12, which has 12 frames"),
-    ("-1,1,1,5,5\n", "line 2: box for frame -1, which has 12 frames"),
-])
+@pytest.mark.parametrize(
+    "rows,message",
+    [
+        ("0,1,1,5,5\n0,80,10,10,20\n", "line 3: box x0=80 >= x1=10"),
+        ("0,1,9,5,9\n", "line 2: box y0=9 >= y1=9"),
+        ("0,64,0,70,10\n", "line 2: box x0=64 y0=0 x1=70 y1=10 has no pixel inside the 64x32 frame"),
+        ("0,-9,-9,0,5\n", "line 2: box x0=-9 y0=-9 x1=0 y1=5 has no pixel inside the 64x32 frame"),
+        ("0,1,1,5,5\n\n3,a,1,5,5\n", "line 4: x0 is 'a', not a number"),
+        ("0,1,,5,5\n", "line 2: y0 is empty"),
+        ("0,1,1,5\n", "line 2: y1 is empty"),
+        ("1.5,1,1,5,5\n", "line 2: frame is 1.5, not a whole number"),
+        ("12,1,1,5,5\n", "line 2: box for frame 12, which has 12 frames"),
+        ("-1,1,1,5,5\n", "line 2: box for frame -1, which has 12 frames"),
+    ],
+)
 def test_a_box_that_cannot_act_is_an_error_naming_its_line(small, tmp_path, rows, message):
     bx = _boxes(tmp_path, rows)
     with pytest.raises(VPBenchError) as err:
@@ -293,12 +296,24 @@ def test_changed_share_is_printed_and_recorded_beside_the_output(small, tmp_path
     bx = _boxes(tmp_path, "".join(f"{t},8,4,24,20\n" for t in range(0, 12, 2)))  # 16x16 on 6 of 12 frames
     assert _cli(["anonymize", "--method", "blackening", "--boxes", str(bx), str(small), str(tmp_path / "o.mp4")]) == 0
     share = 6 * 16 * 16 / (12 * 32 * 64)
-    assert f"({'blackening'}), {share:.1%} of pixels changed; record in {tmp_path / 'o.mp4.json'}" in capsys.readouterr().out
+    assert (
+        f"({'blackening'}), {share:.1%} of pixels changed; record in {tmp_path / 'o.mp4.json'}"
+        in capsys.readouterr().out
+    )
     record = json.loads((tmp_path / "o.mp4.json").read_text())
     assert record["changed_share"] == share
-    assert {k: record[k] for k in ("method", "options", "boxes", "whole_frame", "frames", "fps", "width", "height")} == {
-        "method": "blackening", "options": {}, "boxes": str(bx), "whole_frame": False, "frames": 12, "fps": 25.0,
-        "width": 64, "height": 32}
+    assert {
+        k: record[k] for k in ("method", "options", "boxes", "whole_frame", "frames", "fps", "width", "height")
+    } == {
+        "method": "blackening",
+        "options": {},
+        "boxes": str(bx),
+        "whole_frame": False,
+        "frames": 12,
+        "fps": 25.0,
+        "width": 64,
+        "height": 32,
+    }
 
 
 def test_a_method_that_changes_nothing_warns(small, tmp_path, capsys):
@@ -306,16 +321,35 @@ def test_a_method_that_changes_nothing_warns(small, tmp_path, capsys):
     out = capsys.readouterr()
     assert "0.0% of pixels changed" in out.out and "warning" not in out.err
     bx = _boxes(tmp_path, "")
-    assert _cli(["anonymize", "--method", "weakblur", "--boxes", str(bx), "--allow-empty-boxes", str(small), str(tmp_path / "o.mp4")]) == 0
+    assert (
+        _cli(
+            [
+                "anonymize",
+                "--method",
+                "weakblur",
+                "--boxes",
+                str(bx),
+                "--allow-empty-boxes",
+                str(small),
+                str(tmp_path / "o.mp4"),
+            ]
+        )
+        == 0
+    )
     assert "warning: 'weakblur' changed no pixel" in capsys.readouterr().err
 
 
 def test_build_boxes_are_checked_with_the_same_rules(tmp_path):
     path = tmp_path / "b.csv"
     sizes, frames = {"a/v1": (64, 32), "a/v2": (80, 48)}, {"a/v1": 10, "a/v2": 20}
-    path.write_text("video_id,frame,person,x0,y0,x1,y1\na/v1.avi,0,0,1,1,9,9\nother.avi,0,0,9,9,1,1\na/v2,3,1,70,40,90,60\n")
+    path.write_text(
+        "video_id,frame,person,x0,y0,x1,y1\na/v1.avi,0,0,1,1,9,9\nother.avi,0,0,9,9,1,1\na/v2,3,1,70,40,90,60\n"
+    )
     table = _read_boxes(path, set(frames), frames, sizes)  # a foreign video's row is not judged; v2's box is cut
-    assert table[["video_id", "x0", "y0", "x1", "y1"]].values.tolist() == [["a/v1", 1, 1, 9, 9], ["a/v2", 70, 40, 80, 48]]
+    assert table[["video_id", "x0", "y0", "x1", "y1"]].values.tolist() == [
+        ["a/v1", 1, 1, 9, 9],
+        ["a/v2", 70, 40, 80, 48],
+    ]
     path.write_text("video_id,frame,person,x0,y0,x1,y1\na/v1,0,0,1,1,9,9\na/v2,3,1,80,8,10,20\n")
     with pytest.raises(VPBenchError, match=rf"^{path} line 3: box x0=80 >= x1=10$"):
         _read_boxes(path, set(frames), frames, sizes)
@@ -338,15 +372,22 @@ def not_a_video(tmp_path):
     return path
 
 
-@pytest.mark.parametrize("method,kw,message", [
-    ("raw", {"checkpoint": "m.pt"}, "method 'raw' is not learned and takes no --checkpoint"),
-    ("downsample-4x", {"checkpoint": "m.pt"}, "method 'downsample-4x' is not learned and takes no --checkpoint"),
-    ("raw", {"boxes": "nope.csv"}, "method 'raw' does not use person boxes: drop --boxes"),
-    ("downsample-2x", {"whole_frame": True}, "method 'downsample-2x' does not use person boxes: drop --whole-frame"),
-    ("strongblur", {"boxes": "b.csv", "whole_frame": True}, "pass --boxes or --whole-frame, not both"),
-    ("strongblur", {"whole_frame": True, "allow_empty_boxes": True}, "--allow-empty-boxes goes with --boxes"),
-    ("stprivacy", {}, "method 'stprivacy' is learned: pass --checkpoint"),
-])
+@pytest.mark.parametrize(
+    "method,kw,message",
+    [
+        ("raw", {"checkpoint": "m.pt"}, "method 'raw' is not learned and takes no --checkpoint"),
+        ("downsample-4x", {"checkpoint": "m.pt"}, "method 'downsample-4x' is not learned and takes no --checkpoint"),
+        ("raw", {"boxes": "nope.csv"}, "method 'raw' does not use person boxes: drop --boxes"),
+        (
+            "downsample-2x",
+            {"whole_frame": True},
+            "method 'downsample-2x' does not use person boxes: drop --whole-frame",
+        ),
+        ("strongblur", {"boxes": "b.csv", "whole_frame": True}, "pass --boxes or --whole-frame, not both"),
+        ("strongblur", {"whole_frame": True, "allow_empty_boxes": True}, "--allow-empty-boxes goes with --boxes"),
+        ("stprivacy", {}, "method 'stprivacy' is learned: pass --checkpoint"),
+    ],
+)
 def test_an_argument_the_method_does_not_take_is_an_error(not_a_video, tmp_path, method, kw, message):
     with pytest.raises(VPBenchError) as err:
         anonymize_video(method, not_a_video, tmp_path / "o.mp4", progress=False, **kw)
@@ -404,7 +445,9 @@ def test_an_interrupted_run_leaves_the_old_output_and_no_temporary_file(small, t
 
     monkeypatch.setattr(METHODS.get("downsample-2x"), "transform", dies_on_the_second_window)
     with pytest.raises((KeyboardInterrupt, SystemExit)):
-        anonymize_video("downsample-2x", write_video(tmp_path / "long.avi", textured_frames(40, 32, 64)), dst, progress=False)
+        anonymize_video(
+            "downsample-2x", write_video(tmp_path / "long.avi", textured_frames(40, 32, 64)), dst, progress=False
+        )
     assert calls["n"] == 2 and dst.read_bytes() == b"the previous output"
     assert stale_temporaries(dst) == [] and not (tmp_path / "o.mp4.json").exists()
 
@@ -412,7 +455,9 @@ def test_an_interrupted_run_leaves_the_old_output_and_no_temporary_file(small, t
 def test_one_encoder_for_one_window_or_many(tmp_path):
     frames = gradient_frames(20, 32, 48)
     whole = write_video(tmp_path / "a.mp4", frames, fps=30)
-    parts = write_video_windows(tmp_path / "b.mp4", (frames[i : i + 7] for i in range(0, 20, 7)), fps=30, expect_frames=20)
+    parts = write_video_windows(
+        tmp_path / "b.mp4", (frames[i : i + 7] for i in range(0, 20, 7)), fps=30, expect_frames=20
+    )
     assert whole.read_bytes() == parts.read_bytes()
     with pytest.raises(VPBenchError, match="frame 7 is 40x32, the video is 48x32"):
         write_video_windows(tmp_path / "c.mp4", [frames[:7], frames[7:, :, :40]])
@@ -428,4 +473,3 @@ def test_the_streaming_decoder_gives_the_frames_of_the_one_shot_decoder(tmp_path
     assert [len(w) for w in windows] == [10, 10, 3]
     assert np.array_equal(np.concatenate(windows), read_frames(path, np.arange(23), backend="pyav"))
     assert sum(len(w) for w in iter_video(path, 4, limit=9)) == 9
-

@@ -66,8 +66,15 @@ class _Opens:
 
 def _ls_task(task_id: int, video: str, votes: dict[int, dict[str, str]], **data) -> dict:
     annotations = [
-        {"id": task_id * 10 + user, "completed_by": user, "was_cancelled": False,
-         "result": [{"from_name": a, "to_name": "video", "type": "choices", "value": {"choices": [v]}} for a, v in answer.items()]}
+        {
+            "id": task_id * 10 + user,
+            "completed_by": user,
+            "was_cancelled": False,
+            "result": [
+                {"from_name": a, "to_name": "video", "type": "choices", "value": {"choices": [v]}}
+                for a, v in answer.items()
+            ],
+        }
         for user, answer in votes.items()
     ]
     return {"id": task_id, "data": {"video": video, **data}, "annotations": annotations}
@@ -92,8 +99,15 @@ def _make_corpus(root: Path) -> None:
 
     labels = dict(zip(ATTRIBUTES, [1, 0, 1, 0, 0]))
     names = ["good0", "good1", "good2", "good3", "truncated", "cut", "empty", "text", "three", "odd"]
-    rows = [{"path": f"videos/{n}.avi", "action": "a" if i % 2 else "b", "split": "test" if i % 4 == 0 else "train", **labels}
-            for i, n in enumerate(names)]
+    rows = [
+        {
+            "path": f"videos/{n}.avi",
+            "action": "a" if i % 2 else "b",
+            "split": "test" if i % 4 == 0 else "train",
+            **labels,
+        }
+        for i, n in enumerate(names)
+    ]
     pd.DataFrame(rows).to_csv(root / "manifest.csv", index=False)
     pd.DataFrame([*rows[:4], {**rows[0], "path": "../full.avi"}]).to_csv(root / "dotdot.csv", index=False)
     pd.DataFrame([*rows[:4], {**rows[0], "path": str(root / "full.avi")}]).to_csv(root / "absolute.csv", index=False)
@@ -103,21 +117,28 @@ def _make_corpus(root: Path) -> None:
     (root / "inside").mkdir()
     (root / "inside" / "link.avi").symlink_to(root / "outside" / "secret.avi")
     for n in range(4):
-        (root / "inside" / f"good{n}.avi").symlink_to(videos / f"good{n}.avi")  # inside -> videos: also outside 'inside'
+        # inside -> videos: also outside 'inside'
+        (root / "inside" / f"good{n}.avi").symlink_to(videos / f"good{n}.avi")
     pd.DataFrame([{**rows[0], "path": "link.avi"}]).to_csv(root / "inside" / "symlink.csv", index=False)
 
     # HMDB51 layout: split files with an unknown video, a repeated line, a conflicting line.
     raw, splits = root / "hmdb" / "raw", root / "hmdb" / "splits"
     for i in range(4):
         write_video(raw / "brush" / f"b{i}.avi", gradient_frames(20, seed=i), fps=25)
-    os.rename(write_video(raw / "brush" / "tmp.avi", gradient_frames(20), fps=25), os.fsencode(raw / "brush") + b"/caf\xe9.avi")
+    os.rename(
+        write_video(raw / "brush" / "tmp.avi", gradient_frames(20), fps=25),
+        os.fsencode(raw / "brush") + b"/caf\xe9.avi",
+    )
     splits.mkdir(parents=True)
     (splits / "brush_test_split1.txt").write_text("b0.avi 1\nb1.avi 1\nb1.avi 1\nb2.avi 2\nb3.avi 1\nghost.avi 1\n")
     (root / "hmdb" / "conflict").mkdir()
     (root / "hmdb" / "conflict" / "brush_test_split1.txt").write_text("b0.avi 1\nb0.avi 2\n")
     tasks = [_ls_task(i + 1, f"/data/local-files/?d=raw/brush/b{i}.avi", {1: YES, 2: NO, 3: YES}) for i in range(4)]
     (root / "export.json").write_text(json.dumps(tasks))
-    tie = [_ls_task(i + 1, f"/data/local-files/?d=raw/brush/b{i}.avi", {1: YES, 2: {**YES, "face": "no"}}) for i in range(4)]
+    tie = [
+        _ls_task(i + 1, f"/data/local-files/?d=raw/brush/b{i}.avi", {1: YES, 2: {**YES, "face": "no"}})
+        for i in range(4)
+    ]
     (root / "tie.json").write_text(json.dumps(tie))
     no_annotator = json.loads(json.dumps(tasks))
     del no_annotator[1]["annotations"][0]["completed_by"]
@@ -134,8 +155,29 @@ def _make_corpus(root: Path) -> None:
 
 # name -> argv, run from the corpus root.
 CASES = {
-    "manifest_build": ["build", "--dataset", "manifest", "--manifest", "manifest.csv", "--out", "built", "--workers", "1"],
-    "manifest_strict": ["build", "--dataset", "manifest", "--manifest", "manifest.csv", "--out", "strict", "--strict", "--workers", "1"],
+    "manifest_build": [
+        "build",
+        "--dataset",
+        "manifest",
+        "--manifest",
+        "manifest.csv",
+        "--out",
+        "built",
+        "--workers",
+        "1",
+    ],
+    "manifest_strict": [
+        "build",
+        "--dataset",
+        "manifest",
+        "--manifest",
+        "manifest.csv",
+        "--out",
+        "strict",
+        "--strict",
+        "--workers",
+        "1",
+    ],
     "anonymize_empty": ["anonymize", "--method", "raw", "videos/empty.avi", "o.mp4"],
     "anonymize_text": ["anonymize", "--method", "raw", "videos/text.avi", "o.mp4"],
     "anonymize_truncated": ["anonymize", "--method", "raw", "videos/truncated.avi", "o.mp4"],
@@ -148,21 +190,164 @@ CASES = {
     "dotdot": ["build", "--dataset", "manifest", "--manifest", "dotdot.csv", "--out", "o1"],
     "absolute": ["build", "--dataset", "manifest", "--manifest", "absolute.csv", "--out", "o2"],
     "symlink_out": ["build", "--dataset", "manifest", "--manifest", "inside/symlink.csv", "--out", "o3"],
-    "hmdb_build": ["build", "--dataset", "vp-hmdb51", "--raw", "hmdb/raw", "--splits", "hmdb/splits", "--labels", "export.json",
-                   "--out", "hmdb_built", "--min-frames", "16", "--workers", "1"],
-    "hmdb_strict": ["build", "--dataset", "vp-hmdb51", "--raw", "hmdb/raw", "--splits", "hmdb/splits", "--labels", "export.json",
-                    "--out", "hmdb_strict", "--strict", "--workers", "1"],
-    "split_conflict": ["build", "--dataset", "vp-hmdb51", "--raw", "hmdb/raw", "--splits", "hmdb/conflict", "--labels", "export.json", "--out", "o4"],
-    "tie": ["build", "--dataset", "vp-hmdb51", "--raw", "hmdb/raw", "--splits", "hmdb/splits", "--labels", "tie.json", "--out", "tie", "--workers", "1"],
-    "tie_negative": ["build", "--dataset", "vp-hmdb51", "--raw", "hmdb/raw", "--splits", "hmdb/splits", "--labels", "tie.json",
-                     "--out", "tie_negative", "--tie-policy", "negative", "--workers", "1"],
-    "no_annotator": ["build", "--dataset", "vp-hmdb51", "--raw", "hmdb/raw", "--splits", "hmdb/splits", "--labels", "no_annotator.json", "--out", "o5"],
-    "unknown_attribute": ["build", "--dataset", "vp-hmdb51", "--raw", "hmdb/raw", "--splits", "hmdb/splits", "--labels", "unknown_attribute.json", "--out", "o6"],
-    "malformed_json": ["build", "--dataset", "vp-hmdb51", "--raw", "hmdb/raw", "--splits", "hmdb/splits", "--labels", "malformed.json", "--out", "o7"],
-    "escaping_video_id": ["build", "--dataset", "vp-hmdb51", "--raw", "hmdb/raw", "--splits", "hmdb/splits", "--labels", "escaping.json", "--out", "o8"],
-    "evil_pickle": ["build", "--dataset", "vp-hmdb51", "--raw", "hmdb/raw", "--splits", "hmdb/splits", "--labels", "evil.pickle", "--out", "o9"],
-    "unknown_tie_policy": ["build", "--dataset", "vp-hmdb51", "--raw", "hmdb/raw", "--splits", "hmdb/splits", "--labels", "export.json",
-                           "--out", "o10", "--tie-policy", "postive"],
+    "hmdb_build": [
+        "build",
+        "--dataset",
+        "vp-hmdb51",
+        "--raw",
+        "hmdb/raw",
+        "--splits",
+        "hmdb/splits",
+        "--labels",
+        "export.json",
+        "--out",
+        "hmdb_built",
+        "--min-frames",
+        "16",
+        "--workers",
+        "1",
+    ],
+    "hmdb_strict": [
+        "build",
+        "--dataset",
+        "vp-hmdb51",
+        "--raw",
+        "hmdb/raw",
+        "--splits",
+        "hmdb/splits",
+        "--labels",
+        "export.json",
+        "--out",
+        "hmdb_strict",
+        "--strict",
+        "--workers",
+        "1",
+    ],
+    "split_conflict": [
+        "build",
+        "--dataset",
+        "vp-hmdb51",
+        "--raw",
+        "hmdb/raw",
+        "--splits",
+        "hmdb/conflict",
+        "--labels",
+        "export.json",
+        "--out",
+        "o4",
+    ],
+    "tie": [
+        "build",
+        "--dataset",
+        "vp-hmdb51",
+        "--raw",
+        "hmdb/raw",
+        "--splits",
+        "hmdb/splits",
+        "--labels",
+        "tie.json",
+        "--out",
+        "tie",
+        "--workers",
+        "1",
+    ],
+    "tie_negative": [
+        "build",
+        "--dataset",
+        "vp-hmdb51",
+        "--raw",
+        "hmdb/raw",
+        "--splits",
+        "hmdb/splits",
+        "--labels",
+        "tie.json",
+        "--out",
+        "tie_negative",
+        "--tie-policy",
+        "negative",
+        "--workers",
+        "1",
+    ],
+    "no_annotator": [
+        "build",
+        "--dataset",
+        "vp-hmdb51",
+        "--raw",
+        "hmdb/raw",
+        "--splits",
+        "hmdb/splits",
+        "--labels",
+        "no_annotator.json",
+        "--out",
+        "o5",
+    ],
+    "unknown_attribute": [
+        "build",
+        "--dataset",
+        "vp-hmdb51",
+        "--raw",
+        "hmdb/raw",
+        "--splits",
+        "hmdb/splits",
+        "--labels",
+        "unknown_attribute.json",
+        "--out",
+        "o6",
+    ],
+    "malformed_json": [
+        "build",
+        "--dataset",
+        "vp-hmdb51",
+        "--raw",
+        "hmdb/raw",
+        "--splits",
+        "hmdb/splits",
+        "--labels",
+        "malformed.json",
+        "--out",
+        "o7",
+    ],
+    "escaping_video_id": [
+        "build",
+        "--dataset",
+        "vp-hmdb51",
+        "--raw",
+        "hmdb/raw",
+        "--splits",
+        "hmdb/splits",
+        "--labels",
+        "escaping.json",
+        "--out",
+        "o8",
+    ],
+    "evil_pickle": [
+        "build",
+        "--dataset",
+        "vp-hmdb51",
+        "--raw",
+        "hmdb/raw",
+        "--splits",
+        "hmdb/splits",
+        "--labels",
+        "evil.pickle",
+        "--out",
+        "o9",
+    ],
+    "unknown_tie_policy": [
+        "build",
+        "--dataset",
+        "vp-hmdb51",
+        "--raw",
+        "hmdb/raw",
+        "--splits",
+        "hmdb/splits",
+        "--labels",
+        "export.json",
+        "--out",
+        "o10",
+        "--tie-policy",
+        "postive",
+    ],
     "unknown_dataset": ["build", "--dataset", "vp-hmdb5", "--out", "o11"],
     "unknown_method": ["evaluate", "--method", "stprivcy", "--protocol", "known"],
     "unknown_protocol": ["evaluate", "--method", "raw", "--protocol", "knwn"],
@@ -171,8 +356,25 @@ CASES = {
     "unknown_profile": ["evaluate", "--method", "raw", "--protocol", "known", "--profile", "cpuu"],
     "bad_option": ["evaluate", "--method", "raw", "--protocol", "known", "--option", "alpha"],
     "unknown_option": ["evaluate", "--method", "raw", "--protocol", "known", "--option", "alpha=1"],
-    "evaluate_evil_pt": ["evaluate", "--method", "stprivacy", "--protocol", "known", "--dataset", "synth-hmdb51", "--data-root", "data",
-                         "--checkpoint", "evil.pt", "--out", "res", "--models-dir", "models", "--protocols-dir", "protocols"],
+    "evaluate_evil_pt": [
+        "evaluate",
+        "--method",
+        "stprivacy",
+        "--protocol",
+        "known",
+        "--dataset",
+        "synth-hmdb51",
+        "--data-root",
+        "data",
+        "--checkpoint",
+        "evil.pt",
+        "--out",
+        "res",
+        "--models-dir",
+        "models",
+        "--protocols-dir",
+        "protocols",
+    ],
     "debug_shows_traceback": ["--debug", "build", "--dataset", "vp-hmdb5", "--out", "o12"],
 }
 
@@ -184,8 +386,14 @@ def corpus(tmp_path_factory):
     build_dataset("synth-hmdb51", root / "data" / "synth-hmdb51", size="tiny", seed=0, progress=False)
     write_tiny_models(root / "models")
     write_tiny_protocols(root / "protocols")
-    proc = subprocess.run([sys.executable, "-c", HARNESS], input=json.dumps(list(CASES.values())), capture_output=True,
-                          text=True, env=ENV, cwd=root)
+    proc = subprocess.run(
+        [sys.executable, "-c", HARNESS],
+        input=json.dumps(list(CASES.values())),
+        capture_output=True,
+        text=True,
+        env=ENV,
+        cwd=root,
+    )
     assert proc.returncode == 0, proc.stderr[-3000:]
     return {"root": root, **dict(zip(CASES, json.loads(proc.stdout.splitlines()[-1])))}
 
@@ -196,7 +404,7 @@ def _error(result: dict) -> str:
     assert "Traceback" not in result["stderr"]
     [line] = result["stderr"].splitlines()
     assert line.startswith("error: ")
-    return line[len("error: "):]
+    return line[len("error: ") :]
 
 
 # --------------------------------------------------------------------------- videos
@@ -218,8 +426,12 @@ def test_bad_videos_are_skipped_with_their_reason_and_the_rest_is_built(corpus):
     # A truncated AVI that still decodes keeps only its decodable frames; odd sizes are fine.
     assert 16 <= manifest.loc["videos/cut", "num_frames"] < 40
     assert (manifest.loc["videos/odd", "width"], manifest.loc["videos/odd", "height"]) == (45, 31)
-    store = load_store(corpus["root"] / "built", manifest.reset_index().loc[lambda m: m.video_id.isin(["videos/cut", "videos/odd"])],
-                       (32, 40), progress=False)
+    store = load_store(
+        corpus["root"] / "built",
+        manifest.reset_index().loc[lambda m: m.video_id.isin(["videos/cut", "videos/odd"])],
+        (32, 40),
+        progress=False,
+    )
     assert store.frames.shape[1:] == (32, 40, 3)
     assert store.num_frames(0) == manifest.loc["videos/cut", "num_frames"]
 
@@ -232,22 +444,31 @@ def test_strict_build_turns_the_first_skip_into_one_error_line(corpus):
     assert not (corpus["root"] / "strict" / "manifest.parquet").exists()
 
 
-@pytest.mark.parametrize("case, message", [
-    ("anonymize_empty", "videos/empty.avi: empty file (0 bytes)"),
-    ("anonymize_text", "videos/text.avi: not a readable video (Invalid data found when processing input)"),
-    ("anonymize_truncated", "videos/truncated.avi: not a readable video (Invalid data found when processing input)"),
-    ("anonymize_missing", "videos/missing.avi: no such file"),
-])
+@pytest.mark.parametrize(
+    "case, message",
+    [
+        ("anonymize_empty", "videos/empty.avi: empty file (0 bytes)"),
+        ("anonymize_text", "videos/text.avi: not a readable video (Invalid data found when processing input)"),
+        (
+            "anonymize_truncated",
+            "videos/truncated.avi: not a readable video (Invalid data found when processing input)",
+        ),
+        ("anonymize_missing", "videos/missing.avi: no such file"),
+    ],
+)
 def test_unreadable_videos_are_one_line_errors(corpus, case, message):
     assert _error(corpus[case]) == message
 
 
-@pytest.mark.parametrize("case, output, source", [
-    ("anonymize_cut", "cut.mp4", "videos/cut.avi"),
-    ("anonymize_three", "three.mp4", "videos/three.avi"),
-    ("anonymize_odd", "odd.mp4", "videos/odd.avi"),
-    ("anonymize_not_utf8", "not_utf8.mp4", NOT_UTF8),
-])
+@pytest.mark.parametrize(
+    "case, output, source",
+    [
+        ("anonymize_cut", "cut.mp4", "videos/cut.avi"),
+        ("anonymize_three", "three.mp4", "videos/three.avi"),
+        ("anonymize_odd", "odd.mp4", "videos/odd.avi"),
+        ("anonymize_not_utf8", "not_utf8.mp4", NOT_UTF8),
+    ],
+)
 def test_short_odd_sized_truncated_and_non_utf8_named_videos_work(corpus, case, output, source):
     assert corpus[case]["code"] == 0, corpus[case]
     src, out = probe_video(corpus["root"] / source), probe_video(corpus["root"] / output)
@@ -256,7 +477,9 @@ def test_short_odd_sized_truncated_and_non_utf8_named_videos_work(corpus, case, 
 
 def test_a_raw_file_name_that_is_not_utf8_is_skipped_and_named(corpus):
     report = json.loads((corpus["root"] / "hmdb_built" / "build_report.json").read_text())
-    assert {"path": "brush/caf\\xe9.avi", "reason": "file name is not valid UTF-8; rename the file"} in report["skipped"]
+    assert {"path": "brush/caf\\xe9.avi", "reason": "file name is not valid UTF-8; rename the file"} in report[
+        "skipped"
+    ]
 
 
 # --------------------------------------------------------------------------- split files
@@ -265,7 +488,10 @@ def test_a_raw_file_name_that_is_not_utf8_is_skipped_and_named(corpus):
 def test_split_file_with_an_unknown_video_and_a_repeated_line(corpus):
     assert corpus["hmdb_build"]["code"] == 0, corpus["hmdb_build"]
     report = json.loads((corpus["root"] / "hmdb_built" / "build_report.json").read_text())
-    assert {"path": "brush/ghost.avi", "reason": "listed in the split files but not found under the raw folder"} in report["skipped"]
+    assert {
+        "path": "brush/ghost.avi",
+        "reason": "listed in the split files but not found under the raw folder",
+    } in report["skipped"]
     assert "brush_test_split1.txt:3: duplicate line for 'b1.avi' ignored" in report["warnings"]
     assert report["videos"] == 4
     assert _error(corpus["hmdb_strict"]) == (
@@ -275,19 +501,26 @@ def test_split_file_with_an_unknown_video_and_a_repeated_line(corpus):
 
 
 def test_split_file_listing_a_video_twice_with_different_splits(corpus):
-    assert _error(corpus["split_conflict"]) == "hmdb/conflict/brush_test_split1.txt:2: 'b0.avi' is listed twice with different splits"
+    assert (
+        _error(corpus["split_conflict"])
+        == "hmdb/conflict/brush_test_split1.txt:2: 'b0.avi' is listed twice with different splits"
+    )
 
 
 # --------------------------------------------------------------------------- annotation exports
 
 
 def test_annotation_without_an_annotator(corpus):
-    assert _error(corpus["no_annotator"]) == "no_annotator.json: task 2 annotation 21: 'completed_by' does not name an annotator (got None)"
+    assert (
+        _error(corpus["no_annotator"])
+        == "no_annotator.json: task 2 annotation 21: 'completed_by' does not name an annotator (got None)"
+    )
 
 
 def test_annotation_with_an_unknown_attribute(corpus):
     assert _error(corpus["unknown_attribute"]) == (
-        f"unknown_attribute.json: task 3 annotation 32: unknown attribute 'fcae' (did you mean 'face'?); attributes are {ATTRS}"
+        f"unknown_attribute.json: task 3 annotation 32: unknown attribute 'fcae' (did you mean 'face'?); attributes "
+        f"are {ATTRS}"
     )
 
 
@@ -308,22 +541,36 @@ def test_malformed_annotation_json(corpus):
 
 
 def test_unknown_tie_policy(corpus):
-    assert _error(corpus["unknown_tie_policy"]) == "unknown tie policy 'postive' (did you mean 'positive'?); choose from: negative, positive"
+    assert (
+        _error(corpus["unknown_tie_policy"])
+        == "unknown tie policy 'postive' (did you mean 'positive'?); choose from: negative, positive"
+    )
 
 
 # --------------------------------------------------------------------------- names
 
 
-@pytest.mark.parametrize("case, message", [
-    ("unknown_dataset", "unknown dataset 'vp-hmdb5' (did you mean 'vp-hmdb51'?); choose from: manifest, pa-hmdb51, synth-hmdb51, synth-ucf101, vp-hmdb51, vp-ucf101"),
-    ("unknown_method", f"unknown method 'stprivcy' (did you mean 'stprivacy'?); choose from: {METHOD_NAMES}"),
-    ("unknown_protocol", "unknown protocol 'knwn' (did you mean 'known'?); choose from: cross, frame, known"),
-    ("unknown_eval_dataset", "protocol 'known' (synth suite) does not evaluate on 'synth-hmdb5' (did you mean 'synth-hmdb51'?); it evaluates on: synth-hmdb51, synth-ucf101"),
-    ("unknown_suite", "protocol 'known' has no suite 'synt' (did you mean 'synth'?); choose from: synth, real"),
-    ("unknown_profile", "unknown profile 'cpuu' (did you mean 'cpu'?); choose from: cpu, paper"),
-    ("bad_option", "--option takes key=value, got 'alpha'"),
-    ("unknown_option", "method 'raw' takes no options, got alpha"),
-])
+@pytest.mark.parametrize(
+    "case, message",
+    [
+        (
+            "unknown_dataset",
+            "unknown dataset 'vp-hmdb5' (did you mean 'vp-hmdb51'?); choose from: manifest, pa-hmdb51, "
+            "synth-hmdb51, synth-ucf101, vp-hmdb51, vp-ucf101",
+        ),
+        ("unknown_method", f"unknown method 'stprivcy' (did you mean 'stprivacy'?); choose from: {METHOD_NAMES}"),
+        ("unknown_protocol", "unknown protocol 'knwn' (did you mean 'known'?); choose from: cross, frame, known"),
+        (
+            "unknown_eval_dataset",
+            "protocol 'known' (synth suite) does not evaluate on 'synth-hmdb5' (did you mean "
+            "'synth-hmdb51'?); it evaluates on: synth-hmdb51, synth-ucf101",
+        ),
+        ("unknown_suite", "protocol 'known' has no suite 'synt' (did you mean 'synth'?); choose from: synth, real"),
+        ("unknown_profile", "unknown profile 'cpuu' (did you mean 'cpu'?); choose from: cpu, paper"),
+        ("bad_option", "--option takes key=value, got 'alpha'"),
+        ("unknown_option", "method 'raw' takes no options, got alpha"),
+    ],
+)
 def test_unknown_names_and_options_say_what_was_meant(corpus, case, message):
     assert _error(corpus[case]) == message
 
@@ -334,13 +581,16 @@ def test_unknown_names_and_options_say_what_was_meant(corpus, case, message):
 def test_paths_in_a_manifest_cannot_leave_the_dataset_root(corpus):
     root = corpus["root"]
     assert _error(corpus["dotdot"]) == (
-        "dotdot.csv: row 5: path '../full.avi' leaves the dataset root ('..' or an absolute path); paths must be relative to it"
+        "dotdot.csv: row 5: path '../full.avi' leaves the dataset root ('..' or an absolute path); paths must be "
+        "relative to it"
     )
     assert _error(corpus["absolute"]) == (
-        f"absolute.csv: row 5: path '{root / 'full.avi'}' leaves the dataset root ('..' or an absolute path); paths must be relative to it"
+        f"absolute.csv: row 5: path '{root / 'full.avi'}' leaves the dataset root ('..' or an absolute path); paths "
+        f"must be relative to it"
     )
     assert _error(corpus["symlink_out"]) == (
-        f"inside/symlink.csv: 'link.avi' resolves to {root / 'outside' / 'secret.avi'}, outside the dataset root inside "
+        f"inside/symlink.csv: 'link.avi' resolves to {root / 'outside' / 'secret.avi'}, outside the dataset root "
+        f"inside "
         "(a symlink out); copy the video in or pass --raw"
     )
     assert not any((root / o).exists() for o in ("o1", "o2", "o3"))
@@ -348,7 +598,8 @@ def test_paths_in_a_manifest_cannot_leave_the_dataset_root(corpus):
 
 def test_a_video_id_in_an_annotation_export_cannot_leave_the_dataset_root(corpus):
     assert _error(corpus["escaping_video_id"]) == (
-        "escaping.json: task 1: data.video_id: '../../etc/passwd' leaves the dataset root ('..' or an absolute path); name videos relative to it"
+        "escaping.json: task 1: data.video_id: '../../etc/passwd' leaves the dataset root ('..' or an absolute path); "
+        "name videos relative to it"
     )
 
 
@@ -368,13 +619,19 @@ def test_video_names_in_every_label_format_cannot_leave_the_dataset_root(tmp_pat
     votes.write_text("video,annotator," + ",".join(ATTRIBUTES) + "\n/etc/x.avi,u1,1,1,1,1,1\n")
     with pytest.raises(VPBenchError) as err:
         read_vote_csv(votes)
-    assert str(err.value) == f"{votes}: line 2: 'video': '/etc/x.avi' leaves the dataset root ('..' or an absolute path); name videos relative to it"
+    assert (
+        str(err.value)
+        == f"{votes}: line 2: 'video': '/etc/x.avi' leaves the dataset root ('..' or an absolute path); name videos "
+        f"relative to it"
+    )
     (tmp_path / "pa").mkdir()
     (tmp_path / "pa" / "brush.json").write_text(json.dumps({"../../x.avi": {a: [[0, 3, 1]] for a in ATTRIBUTES}}))
     with pytest.raises(VPBenchError) as err:
         read_pa_hmdb51(tmp_path / "pa")
-    assert str(err.value) == (f"{tmp_path / 'pa' / 'brush.json'}: video name: '../../x.avi' leaves the dataset root "
-                              "('..' or an absolute path); name videos relative to it")
+    assert str(err.value) == (
+        f"{tmp_path / 'pa' / 'brush.json'}: video name: '../../x.avi' leaves the dataset root "
+        "('..' or an absolute path); name videos relative to it"
+    )
 
 
 def test_a_label_pickle_that_would_run_code_is_refused_and_nothing_runs(corpus):
@@ -406,7 +663,11 @@ def test_a_tampered_built_manifest_cannot_point_outside_the_dataset(corpus, tmp_
     table.to_parquet(built / "manifest.parquet")
     with pytest.raises(VPBenchError) as err:
         load_manifest(built)
-    assert str(err.value) == f"{built / 'manifest.parquet'}: path 'raw/../../../etc/passwd' is not inside the dataset's raw/ folder; rebuild the dataset"
+    assert (
+        str(err.value)
+        == f"{built / 'manifest.parquet'}: path 'raw/../../../etc/passwd' is not inside the dataset's raw/ folder; "
+        f"rebuild the dataset"
+    )
 
 
 # --------------------------------------------------------------------------- --debug
@@ -415,21 +676,36 @@ def test_a_tampered_built_manifest_cannot_point_outside_the_dataset(corpus, tmp_
 def test_debug_shows_the_traceback(corpus):
     result = corpus["debug_shows_traceback"]
     assert result["code"] == "uncaught" and "Traceback (most recent call last)" in result["stderr"]
-    assert result["stderr"].rstrip().endswith("VPBenchError: unknown dataset 'vp-hmdb5' (did you mean 'vp-hmdb51'?); choose from: "
-                                              "manifest, pa-hmdb51, synth-hmdb51, synth-ucf101, vp-hmdb51, vp-ucf101")
+    assert (
+        result["stderr"]
+        .rstrip()
+        .endswith(
+            "VPBenchError: unknown dataset 'vp-hmdb5' (did you mean 'vp-hmdb51'?); "
+            "choose from: "
+            "manifest, pa-hmdb51, synth-hmdb51, synth-ucf101, vp-hmdb51, vp-ucf101"
+        )
+    )
 
 
 def test_the_console_entry_point_prints_one_line_or_with_debug_the_traceback(tmp_path):
     args = [sys.executable, "-m", "vpbench", "evaluate", "--method", "rwa", "--protocol", "known"]
     plain = subprocess.run(args, capture_output=True, text=True, env=ENV, cwd=tmp_path)
     assert plain.returncode == 2
-    assert plain.stderr.splitlines() == [f"error: unknown method 'rwa' (did you mean 'raw'?); choose from: {METHOD_NAMES}"]
+    assert plain.stderr.splitlines() == [
+        f"error: unknown method 'rwa' (did you mean 'raw'?); choose from: {METHOD_NAMES}"
+    ]
     debug = subprocess.run([*args[:3], "--debug", *args[3:]], capture_output=True, text=True, env=ENV, cwd=tmp_path)
     assert debug.returncode == 1 and "Traceback (most recent call last)" in debug.stderr
 
 
 def test_a_mistyped_option_is_a_usage_error_without_a_traceback(tmp_path):
     # Click's usage errors come from Typer's vendored Click (typer._click) or the click package.
-    proc = subprocess.run([sys.executable, "-m", "vpbench", "evaluate", "--methd", "raw"], capture_output=True, text=True, env=ENV, cwd=tmp_path)
+    proc = subprocess.run(
+        [sys.executable, "-m", "vpbench", "evaluate", "--methd", "raw"],
+        capture_output=True,
+        text=True,
+        env=ENV,
+        cwd=tmp_path,
+    )
     assert proc.returncode == 2 and "Traceback" not in proc.stderr
     assert proc.stderr.splitlines()[-1].startswith("Error: No such option: --methd")

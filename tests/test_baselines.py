@@ -42,7 +42,9 @@ def _video(b=2, t=4, h=16, w=20, seed=0) -> torch.Tensor:
 
 
 def _anonymizer(arch: str) -> FrameAnonymizer:
-    options = {"widths": [4, 8, 8], "blocks": 1, "outer_kernel": 3} if arch == "degradation" else {"width": 4, "depth": 2}
+    options = (
+        {"widths": [4, 8, 8], "blocks": 1, "outer_kernel": 3} if arch == "degradation" else {"width": 4, "depth": 2}
+    )
     torch.manual_seed(0)
     return FrameAnonymizer(AnonymizerConfig(arch, options, 16, 20, 4))
 
@@ -73,8 +75,14 @@ def test_anonymizer_keeps_shape_and_pixel_range_even_for_odd_sizes(arch, hw):
     assert y.shape == x.shape and y.min() >= 0 and y.max() <= 1
 
 
-@pytest.mark.parametrize("spec", [{"arch": "frame-resnet", "widths": [4, 8]}, {"arch": "frame-mobilenet", "widths": [4, 8, 8], "width_mult": 0.75},
-                                  {"arch": "frame-cnn", "widths": [4, 8, 8, 8]}])
+@pytest.mark.parametrize(
+    "spec",
+    [
+        {"arch": "frame-resnet", "widths": [4, 8]},
+        {"arch": "frame-mobilenet", "widths": [4, 8, 8], "width_mult": 0.75},
+        {"arch": "frame-cnn", "widths": [4, 8, 8, 8]},
+    ],
+)
 def test_frame_models_of_every_family_give_logits(spec):
     assert create_frame_model(spec, 5)(torch.rand(3, 3, 16, 20)).shape == (3, 5)
 
@@ -104,7 +112,10 @@ class _Const(nn.Module):
 def test_budget_loss_is_the_per_sample_maximum_over_the_ensemble():
     a = torch.tensor([[4.0, 4.0], [-3.0, 0.0]])  # model a: sure of sample 0, unsure of sample 1
     b = torch.tensor([[-2.0, 1.0], [5.0, 5.0]])  # model b: the opposite
-    ce = lambda z: torch.log1p(torch.exp(-z)).mean(1)  # sigmoid CE to an all-ones target, mean over attributes
+
+    def ce(z):  # sigmoid CE to an all-ones target, mean over attributes
+        return torch.log1p(torch.exp(-z)).mean(1)
+
     expected = torch.stack([torch.maximum(ce(a)[i], ce(b)[i]) for i in range(2)]).mean()
     assert torch.allclose(budget_loss([a, b]), expected)
     assert budget_loss([a, b]) > max(budget_loss([a]), budget_loss([b]))  # per sample, not per model
@@ -144,8 +155,12 @@ def test_restarting_reinitializes_every_budget_model_reproducibly_and_leaves_the
 def test_vita_degradation_step_lowers_its_loss_on_a_fixed_batch():
     net = _anonymizer("degradation")
     action = create_recognizer({"arch": "video-cnn", "widths": [4, 8, 8, 8]}, 3, 4, (16, 20)).eval()
-    budget = BudgetEnsemble([create_frame_model({"arch": "frame-resnet", "widths": [4, 8]}, 5),
-                             create_frame_model({"arch": "frame-mobilenet", "widths": [4, 8, 8]}, 5)]).eval()
+    budget = BudgetEnsemble(
+        [
+            create_frame_model({"arch": "frame-resnet", "widths": [4, 8]}, 5),
+            create_frame_model({"arch": "frame-mobilenet", "widths": [4, 8, 8]}, 5),
+        ]
+    ).eval()
     clips, labels = _video(4), torch.tensor([0, 1, 2, 0])
     rng = np.random.default_rng(0)
     before, after = _descends(lambda: degradation_loss(net, action, budget, clips, labels, 0.5, 4, rng)[0], net)
@@ -154,8 +169,12 @@ def test_vita_degradation_step_lowers_its_loss_on_a_fixed_batch():
 
 def _fit(name, models_dir, privacy=None, seed=0, videos=8, checkpoint_dir=None, **options):
     rng = np.random.default_rng(0)
-    data = FitData(videos=[rng.integers(0, 256, (6, 32, 40, 3), dtype=np.uint8) for _ in range(videos)], actions=rng.integers(0, 3, videos),
-                   privacy=rng.integers(0, 2, (videos, 5)).astype(np.float32) if privacy is None else privacy, num_actions=3)
+    data = FitData(
+        videos=[rng.integers(0, 256, (6, 32, 40, 3), dtype=np.uint8) for _ in range(videos)],
+        actions=rng.integers(0, 3, videos),
+        privacy=rng.integers(0, 2, (videos, 5)).astype(np.float32) if privacy is None else privacy,
+        num_actions=3,
+    )
     method = create_method(name, **options)
     fit_with_card(method, data, {**TINY_PROFILE, "clip_len": 4}, models_dir, seed=seed, checkpoint_dir=checkpoint_dir)
     return method
@@ -195,8 +214,12 @@ def test_vita_restart_reinitializes_every_member_from_its_seed():
     from vpbench.networks.frame_models import create_frame_model
 
     torch.manual_seed(0)
-    ens = BudgetEnsemble([create_frame_model({"arch": "frame-resnet", "widths": [4, 8]}, 5),
-                          create_frame_model({"arch": "frame-cnn", "widths": [4, 8, 8, 8]}, 5)])
+    ens = BudgetEnsemble(
+        [
+            create_frame_model({"arch": "frame-resnet", "widths": [4, 8]}, 5),
+            create_frame_model({"arch": "frame-cnn", "widths": [4, 8, 8, 8]}, 5),
+        ]
+    )
     before = [p.detach().clone() for p in ens.parameters()]
     ens.restart(11)
     first = [p.detach().clone() for p in ens.parameters()]
@@ -279,7 +302,9 @@ def test_spact_never_reads_privacy_labels(fitted, tiny_models):
     blind = _fit("spact", tiny_models, privacy=_Untouchable())
     assert blind.log["steps"]
     # and the labels do not matter at all: the run with real labels trained the very same anonymizer
-    assert all(torch.equal(a, b) for a, b in zip(blind.net.state_dict().values(), fitted["spact"].net.state_dict().values()))
+    assert all(
+        torch.equal(a, b) for a, b in zip(blind.net.state_dict().values(), fitted["spact"].net.state_dict().values())
+    )
 
 
 # --- Collective -------------------------------------------------------------------------------
@@ -326,7 +351,8 @@ def test_killed_fit_resumes_from_its_checkpoint_to_the_same_result(name, fitted,
 
     save = Checkpointer.save
 
-    def save_then_die(self, epoch, **extra):  # the process dies right after the first checkpoint of the adversarial stage
+    # the process dies right after the first checkpoint of the adversarial stage
+    def save_then_die(self, epoch, **extra):
         save(self, epoch, **extra)
         if self.stage in ("adversarial", "minimax") and epoch == 1:
             raise KeyboardInterrupt
@@ -360,8 +386,19 @@ def evaluated(tmp_path_factory, tiny_models):
     protocols = write_tiny_protocols(root / "protocols")
     paths = {}
     for name in BASELINES:
-        [paths[name]] = evaluate(EvaluationRequest(method=name, protocol="known", suite="synth", dataset="synth-hmdb51", data_root=root / "data",
-                                                   out=root / "results", models_dir=tiny_models, protocols_dir=protocols, progress=False))
+        [paths[name]] = evaluate(
+            EvaluationRequest(
+                method=name,
+                protocol="known",
+                suite="synth",
+                dataset="synth-hmdb51",
+                data_root=root / "data",
+                out=root / "results",
+                models_dir=tiny_models,
+                protocols_dir=protocols,
+                progress=False,
+            )
+        )
     return paths
 
 
@@ -369,7 +406,11 @@ def evaluated(tmp_path_factory, tiny_models):
 def test_baseline_fits_through_the_engine_and_anonymizes_any_video(name, evaluated, tmp_path):
     r = read_result(evaluated[name])
     ckpt = evaluated[name].with_suffix(".pt")
-    assert r["method"]["learned"] and r["method"]["trained_on"] == "synth-hmdb51" and r["method"]["checkpoint"] == ckpt.name
+    assert (
+        r["method"]["learned"]
+        and r["method"]["trained_on"] == "synth-hmdb51"
+        and r["method"]["checkpoint"] == ckpt.name
+    )
     assert r["wall_time_s"]["fit_method"] > 0 and 0 <= r["scores"]["action_top1"]["value"] <= 1
     src = write_video(tmp_path / "in.avi", gradient_frames(21, 37, 53), fps=24)
     done = anonymize_video(name, src, tmp_path / "out.mp4", checkpoint=ckpt, progress=False)
@@ -399,7 +440,9 @@ def test_each_anonymizer_objective_is_its_stated_combination_of_independently_co
         v1, v2 = _video(1, 6, seed=2)[0].transpose(0, 1), _video(1, 6, seed=3)[0].transpose(0, 1)
         total, l_b, l_t = anonymizer_loss(unet, action, privacy, v1, v2, clips, labels, 2.0, 0.1)
         direct_b = nt_xent(privacy(normalized(unet.frames(v1))), privacy(normalized(unet.frames(v2))), 0.1)
-        assert torch.allclose(l_b, direct_b) and torch.allclose(l_t, F.cross_entropy(action(normalized(unet(clips))), labels))
+        assert torch.allclose(l_b, direct_b) and torch.allclose(
+            l_t, F.cross_entropy(action(normalized(unet(clips))), labels)
+        )
         assert torch.allclose(total, -l_b + 2.0 * l_t)
         # Collective: CE_action + lambda * confusion of every attribute's discriminator.
         disc = AttributeDiscriminators({"arch": "video-cnn", "widths": [4, 4, 8, 8]}, 5, 4, (16, 20)).eval()

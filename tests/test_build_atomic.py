@@ -37,7 +37,7 @@ def _error(capsys, *args) -> str:
     assert "Traceback" not in err
     [line] = err.splitlines()
     assert line.startswith("error: ")
-    return line[len("error: "):]
+    return line[len("error: ") :]
 
 
 def _snapshot(folder: Path) -> dict:
@@ -82,7 +82,20 @@ def tiny(tiny_build, tmp_path) -> Path:
 
 def test_a_failed_rebuild_leaves_the_previous_dataset_exactly_as_it_was(tiny, capsys):
     before, around = _snapshot(tiny), _siblings(tiny)
-    message = _error(capsys, "build", "--dataset", "synth-hmdb51", "--size", "tiny", "--seed", "5", "--min-frames", "100000", "--out", tiny)
+    message = _error(
+        capsys,
+        "build",
+        "--dataset",
+        "synth-hmdb51",
+        "--size",
+        "tiny",
+        "--seed",
+        "5",
+        "--min-frames",
+        "100000",
+        "--out",
+        tiny,
+    )
     assert message.startswith("no usable video for synth-hmdb51: 24 input(s) skipped; first: ")
     assert message.endswith(f"(all in {tiny.parent / 'tiny.build_report.json'})")
     assert _snapshot(tiny) == before
@@ -132,7 +145,11 @@ def test_building_vp_synth_into_a_folder_of_your_videos_refuses_and_deletes_noth
 def test_a_file_added_to_a_vp_synth_build_stops_its_rebuild(tiny, capsys):
     (tiny / "raw" / "jump" / "mine.avi").write_bytes(b"x")
     message = _refused(capsys, tiny, "--dataset", "synth-hmdb51", "--size", "tiny")
-    assert message == f"{tiny}: raw/jump/mine.avi was not written by VP-Synth, and a rebuild would delete it; move it out or choose another --out"
+    assert (
+        message
+        == f"{tiny}: raw/jump/mine.avi was not written by VP-Synth, and a rebuild would delete it; move it out or "
+        f"choose another --out"
+    )
 
 
 def test_a_second_build_of_the_same_folder_is_refused_while_the_first_holds_the_lock(tiny, capsys):
@@ -171,11 +188,14 @@ def test_a_real_build_keeps_a_raw_tree_that_lives_in_the_dataset_folder(tmp_path
     assert (out / "info.json").is_file()
 
 
-@pytest.mark.parametrize("args, message", [
-    (["--seed", "-1"], "--seed must be a non-negative integer, got -1"),
-    (["--workers", "0"], "--workers must be at least 1, got 0"),
-    (["--min-frames", "0"], "--min-frames must be at least 1, got 0"),
-])
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--seed", "-1"], "--seed must be a non-negative integer, got -1"),
+        (["--workers", "0"], "--workers must be at least 1, got 0"),
+        (["--min-frames", "0"], "--min-frames must be at least 1, got 0"),
+    ],
+)
 def test_bad_build_arguments_are_one_line_before_any_work(tmp_path, capsys, args, message):
     out = tmp_path / "new"
     assert _error(capsys, "build", "--dataset", "synth-hmdb51", "--size", "tiny", "--out", out, *args) == message
@@ -185,9 +205,11 @@ def test_bad_build_arguments_are_one_line_before_any_work(tmp_path, capsys, args
 def test_an_output_that_is_a_file_or_under_a_file_is_one_line(tmp_path, capsys):
     (tmp_path / "f").write_text("x")
     assert _error(capsys, "build", "--dataset", "synth-hmdb51", "--size", "tiny", "--out", tmp_path / "f") == (
-        f"{tmp_path / 'f'}: the dataset folder is an existing file, not a folder")
+        f"{tmp_path / 'f'}: the dataset folder is an existing file, not a folder"
+    )
     assert _error(capsys, "build", "--dataset", "synth-hmdb51", "--size", "tiny", "--out", tmp_path / "f" / "x") == (
-        f"{tmp_path / 'f' / 'x'}: cannot make the dataset folder: {tmp_path / 'f'} is a file")
+        f"{tmp_path / 'f' / 'x'}: cannot make the dataset folder: {tmp_path / 'f'} is a file"
+    )
     assert sorted(p.name for p in tmp_path.iterdir()) == ["f"]
 
 
@@ -197,7 +219,10 @@ def test_a_read_only_output_place_is_one_line(tmp_path, capsys):
 
     ro = tmp_path / "ro"
     ro.mkdir()
-    if subprocess.run(["mount", "-t", "tmpfs", "-o", "ro,size=1m", "tmpfs", str(ro)], capture_output=True).returncode != 0:
+    if (
+        subprocess.run(["mount", "-t", "tmpfs", "-o", "ro,size=1m", "tmpfs", str(ro)], capture_output=True).returncode
+        != 0
+    ):
         pytest.skip("cannot mount a read-only tmpfs here (needs root or a user namespace)")
     try:
         message = _error(capsys, "build", "--dataset", "synth-hmdb51", "--size", "tiny", "--out", ro / "d")
@@ -220,8 +245,11 @@ def test_a_manifest_of_missing_files_is_one_line_and_writes_nothing(tmp_path, ca
     manifest = _manifest_case(tmp_path, ["a/x.avi,run,train,0,1,0,0,1", "a/y.avi,run,test,1,0,0,0,0"])
     out = tmp_path / "out"
     message = _error(capsys, "build", "--dataset", "manifest", "--manifest", manifest, "--out", out)
-    assert message == (f"no usable video for manifest: 2 input(s) skipped; first: a/x.avi: listed in the manifest but not found "
-                       f"(all in {tmp_path / 'out.build_report.json'})")
+    assert message == (
+        f"no usable video for manifest: 2 input(s) skipped; first: a/x.avi: listed in the manifest but "
+        f"not found "
+        f"(all in {tmp_path / 'out.build_report.json'})"
+    )
     assert not out.exists()
 
 
@@ -239,8 +267,20 @@ def test_an_export_with_every_annotation_cancelled_is_one_line(tmp_path, tiny_bu
             annotation["was_cancelled"] = True
     path = tmp_path / "cancelled.json"
     path.write_text(json.dumps(export))
-    code, _, err = _run(capsys, "build", "--dataset", "vp-hmdb51", "--raw", tiny_build / "raw", "--splits", tiny_build / "splits",
-                        "--labels", path, "--out", tmp_path / "out")
+    code, _, err = _run(
+        capsys,
+        "build",
+        "--dataset",
+        "vp-hmdb51",
+        "--raw",
+        tiny_build / "raw",
+        "--splits",
+        tiny_build / "splits",
+        "--labels",
+        path,
+        "--out",
+        tmp_path / "out",
+    )
     assert code == 2 and len(err.splitlines()) == 1 and "Traceback" not in err, err
     assert not (tmp_path / "out").exists()
 
@@ -249,7 +289,8 @@ def test_a_duplicated_manifest_row_names_both_rows(tmp_path, make_video, capsys)
     make_video("a/x.avi")
     manifest = _manifest_case(tmp_path, ["a/x.avi,run,train,0,1,0,0,1", "a/x.avi,run,test,0,1,0,0,1"])
     assert _error(capsys, "build", "--dataset", "manifest", "--manifest", manifest, "--out", tmp_path / "out") == (
-        f"{manifest}: row 2: path 'a/x.avi' is the video of row 1 again (id 'a/x'); list each video once")
+        f"{manifest}: row 2: path 'a/x.avi' is the video of row 1 again (id 'a/x'); list each video once"
+    )
 
 
 def test_a_manifest_without_a_test_video_builds_with_a_warning(tmp_path, make_video, capsys):
@@ -273,16 +314,21 @@ def test_info_and_cache_refuse_a_dataset_whose_videos_changed(tiny, capsys):
     assert _run(capsys, "info", tiny)[0] == 0
     assert _error(capsys, "info", tiny, "--verify") == (
         f"{tiny}: raw/jump/vpsynth_jump_000.avi differs from the video that was built (sha256); "
-        "the labels no longer describe the videos: rebuild the dataset")
+        "the labels no longer describe the videos: rebuild the dataset"
+    )
     video.write_bytes(bytes(data[:-10]))
-    expected = (f"{tiny}: raw/jump/vpsynth_jump_000.avi has {len(data) - 10} bytes, the build saw {len(data)}; "
-                "the labels no longer describe the videos: rebuild the dataset")
+    expected = (
+        f"{tiny}: raw/jump/vpsynth_jump_000.avi has {len(data) - 10} bytes, the build saw {len(data)}; "
+        "the labels no longer describe the videos: rebuild the dataset"
+    )
     assert _error(capsys, "info", tiny) == expected
     assert _error(capsys, "cache", tiny) == expected
     assert not (tiny / "cache").exists()
     video.unlink()
     assert _error(capsys, "info", tiny) == (
-        f"{tiny}: raw/jump/vpsynth_jump_000.avi is missing; the labels no longer describe the videos: rebuild the dataset")
+        f"{tiny}: raw/jump/vpsynth_jump_000.avi is missing; the labels no longer describe the videos: rebuild the "
+        f"dataset"
+    )
 
 
 def test_info_refuses_a_manifest_and_info_of_different_builds(tiny, tmp_path, capsys):
@@ -290,7 +336,8 @@ def test_info_refuses_a_manifest_and_info_of_different_builds(tiny, tmp_path, ca
     build_dataset("synth-hmdb51", other, size="tiny", seed=4, progress=False, workers=1)
     shutil.copy(other / "manifest.parquet", tiny / "manifest.parquet")
     assert _error(capsys, "info", tiny) == (
-        f"{tiny}: info.json and manifest.parquet come from different builds (content hash); rebuild the dataset")
+        f"{tiny}: info.json and manifest.parquet come from different builds (content hash); rebuild the dataset"
+    )
 
 
 def test_info_refuses_a_dangling_raw_link_and_a_corrupt_manifest(tmp_path, capsys):
@@ -298,8 +345,15 @@ def test_info_refuses_a_dangling_raw_link_and_a_corrupt_manifest(tmp_path, capsy
     raw = tmp_path / "videos"
     build_dataset("synth-hmdb51", tmp_path / "src", size="tiny", progress=False, workers=1)
     shutil.copytree(tmp_path / "src" / "raw", raw)
-    build_dataset("vp-hmdb51", out, raw=raw, splits=tmp_path / "src" / "splits",
-                  labels=[tmp_path / "src" / "annotations" / "labelstudio-export.json"], progress=False, workers=1)
+    build_dataset(
+        "vp-hmdb51",
+        out,
+        raw=raw,
+        splits=tmp_path / "src" / "splits",
+        labels=[tmp_path / "src" / "annotations" / "labelstudio-export.json"],
+        progress=False,
+        workers=1,
+    )
     assert _run(capsys, "info", out)[0] == 0
     good = (out / "manifest.parquet").read_bytes()
     (out / "manifest.parquet").write_bytes(b"PAR1 broken")
@@ -322,7 +376,21 @@ def test_a_failure_report_beside_the_folder_goes_when_a_build_succeeds(tmp_path)
 def test_a_boxes_file_with_no_box_for_any_built_video_is_one_line(tmp_path, tiny_build, capsys):
     boxes = tmp_path / "boxes.csv"
     boxes.write_text("video_id,frame,person,x0,y0,x1,y1\nother/video,0,0,1,1,5,5\n")
-    message = _error(capsys, "build", "--dataset", "vp-hmdb51", "--raw", tiny_build / "raw", "--splits", tiny_build / "splits",
-                     "--labels", tiny_build / "annotations" / "labelstudio-export.json", "--boxes", boxes, "--out", tmp_path / "out")
+    message = _error(
+        capsys,
+        "build",
+        "--dataset",
+        "vp-hmdb51",
+        "--raw",
+        tiny_build / "raw",
+        "--splits",
+        tiny_build / "splits",
+        "--labels",
+        tiny_build / "annotations" / "labelstudio-export.json",
+        "--boxes",
+        boxes,
+        "--out",
+        tmp_path / "out",
+    )
     assert message == f"{boxes}: no box for any of the 24 built videos; check its video_id column"
     assert not (tmp_path / "out").exists()

@@ -47,7 +47,17 @@ def _hmdb_tree(root: Path, per_class: int = 4, num_frames: int = 20) -> tuple[Pa
 
 
 def _build(tmp_path, raw, splits, labels, **kw):
-    return build_dataset("vp-hmdb51", tmp_path / "out", raw=raw, splits=splits, labels=[labels], label_format="csv", progress=False, workers=1, **kw)
+    return build_dataset(
+        "vp-hmdb51",
+        tmp_path / "out",
+        raw=raw,
+        splits=splits,
+        labels=[labels],
+        label_format="csv",
+        progress=False,
+        workers=1,
+        **kw,
+    )
 
 
 def test_build_hmdb51_layout_with_votes(tmp_path):
@@ -96,7 +106,10 @@ def test_bad_inputs_are_reported_and_the_rest_is_built(tmp_path):
     assert reasons["brush_hair/brush_hair_clip_2.avi"] == "empty file (0 bytes)"
     assert reasons["ride_bike/ride_bike_clip_2.avi"] == "too short: 5 frames, one clip needs 16"
     assert reasons["ride_bike/ghost"] == "label for a video that is not there"
-    assert "not a readable video" in reasons["ride_bike/ride_bike_clip_1.avi"] or "no decodable" in reasons["ride_bike/ride_bike_clip_1.avi"]
+    assert (
+        "not a readable video" in reasons["ride_bike/ride_bike_clip_1.avi"]
+        or "no decodable" in reasons["ride_bike/ride_bike_clip_1.avi"]
+    )
     truncated = reasons.get("brush_hair/brush_hair_clip_1.avi")
     m = load_manifest(tmp_path / "out")
     if truncated is None:  # a truncated file may still hold >= 16 whole frames: then only those count
@@ -114,7 +127,11 @@ def test_strict_fails_and_keeps_the_previous_build(tmp_path):
     _build(tmp_path, raw, splits, labels)
     before = (tmp_path / "out" / "manifest.parquet").read_bytes()
     (raw / "ride_bike" / "ride_bike_clip_3.avi").write_bytes(b"")
-    with pytest.raises(VPBenchError, match=r"--strict: 1 input\(s\) skipped, first: ride_bike/ride_bike_clip_3.avi: empty file"):
+    with pytest.raises(
+        VPBenchError,
+        match=r"--strict: 1 input\(s\) skipped, first: ride_bike/ride_bike_clip_3.avi: "
+        r"empty file",
+    ):
         _build(tmp_path, raw, splits, labels, strict=True)
     assert (tmp_path / "out" / "manifest.parquet").read_bytes() == before
     # The previous build's report stays; the failure reports beside the folder.
@@ -132,35 +149,46 @@ def test_videos_missing_from_splits_or_labels_are_reported(tmp_path):
     votes[votes["video"] != "brush_hair/brush_hair_clip_3.avi"].to_csv(labels, index=False)
     result = _build(tmp_path, raw, splits, labels)
     assert {"path": "ride_bike/unlisted.avi", "reason": "not listed in any split file"} in result.report["skipped"]
-    assert {"path": "ride_bike/vanished.avi", "reason": "listed in the split files but not found under the raw folder"} in result.report["skipped"]
-    assert {"path": "brush_hair/brush_hair_clip_3.avi", "reason": "no privacy label for this video"} in result.report["skipped"]
+    assert {
+        "path": "ride_bike/vanished.avi",
+        "reason": "listed in the split files but not found under the raw folder",
+    } in result.report["skipped"]
+    assert {"path": "brush_hair/brush_hair_clip_3.avi", "reason": "no privacy label for this video"} in result.report[
+        "skipped"
+    ]
 
 
 def test_manifest_dataset_with_inline_labels(tmp_path):
     for i in range(3):
         write_video(tmp_path / "videos" / f"v{i}.mp4", gradient_frames(18, seed=i), fps=30)
-    pd.DataFrame({
-        "path": [f"videos/v{i}.mp4" for i in range(3)] + ["videos/missing.mp4"],
-        "action": ["smile", "frown", "smile", "smile"],
-        "split": ["train", "train", "test", "test"],
-        **{a: [1, 0, 1, 0] for a in ATTRIBUTES},
-    }).to_csv(tmp_path / "m.csv", index=False)
+    pd.DataFrame(
+        {
+            "path": [f"videos/v{i}.mp4" for i in range(3)] + ["videos/missing.mp4"],
+            "action": ["smile", "frown", "smile", "smile"],
+            "split": ["train", "train", "test", "test"],
+            **{a: [1, 0, 1, 0] for a in ATTRIBUTES},
+        }
+    ).to_csv(tmp_path / "m.csv", index=False)
     result = build_dataset("manifest", tmp_path / "out", manifest=tmp_path / "m.csv", progress=False, workers=1)
     m = result.manifest
     assert list(m["video_id"]) == ["videos/v0", "videos/v1", "videos/v2"]
     assert list(m["face"]) == [1, 0, 1] and list(m["split_1"]) == ["train", "train", "test"]
     assert all((tmp_path / "out" / p).is_file() for p in m["path"])
-    assert result.report["skipped"] == [{"path": "videos/missing.mp4", "reason": "listed in the manifest but not found"}]
+    assert result.report["skipped"] == [
+        {"path": "videos/missing.mp4", "reason": "listed in the manifest but not found"}
+    ]
 
 
 def test_cli_user_error_is_one_line_without_traceback(tmp_path):
     proc = subprocess.run(
         [sys.executable, "-m", "vpbench", "build", "--dataset", "vp-hmdb5", "--out", str(tmp_path / "o")],
-        capture_output=True, text=True,
+        capture_output=True,
+        text=True,
     )
     assert proc.returncode == 2
     assert proc.stderr.strip().splitlines() == [
-        "error: unknown dataset 'vp-hmdb5' (did you mean 'vp-hmdb51'?); choose from: manifest, pa-hmdb51, synth-hmdb51, synth-ucf101, vp-hmdb51, vp-ucf101"
+        "error: unknown dataset 'vp-hmdb5' (did you mean 'vp-hmdb51'?); choose from: manifest, pa-hmdb51, "
+        "synth-hmdb51, synth-ucf101, vp-hmdb51, vp-ucf101"
     ]
 
 
@@ -174,7 +202,9 @@ def test_pickle_that_runs_code_is_refused_and_nothing_runs(tmp_path):
     (tmp_path / "labels.pickle").write_bytes(pickle.dumps({"brush_hair/x.mp4": Evil()}))
     raw, splits, _ = _hmdb_tree(tmp_path)
     with pytest.raises(VPBenchError, match="refused to load pickle"):
-        build_dataset("vp-hmdb51", tmp_path / "out", raw=raw, splits=splits, labels=[tmp_path / "labels.pickle"], progress=False)
+        build_dataset(
+            "vp-hmdb51", tmp_path / "out", raw=raw, splits=splits, labels=[tmp_path / "labels.pickle"], progress=False
+        )
     assert not marker.exists()
     assert not (tmp_path / "out" / "manifest.parquet").exists()
 
@@ -203,8 +233,14 @@ def test_vp_hmdb51_from_the_real_stprivacy_pickle(tmp_path, reference):
             chosen.append(key)
         (splits / f"{c}_test_split1.txt").write_text("".join(lines))
     result = build_dataset(
-        "vp-hmdb51", tmp_path / "out", raw=raw, splits=splits, labels=[labels_path],
-        label_format="stprivacy-pickle", label_order=",".join(STPRIVACY_PICKLE_ORDER), progress=False,
+        "vp-hmdb51",
+        tmp_path / "out",
+        raw=raw,
+        splits=splits,
+        labels=[labels_path],
+        label_format="stprivacy-pickle",
+        label_order=",".join(STPRIVACY_PICKLE_ORDER),
+        progress=False,
     )
     m = result.manifest.set_index("video_id")
     assert len(m) == 102
@@ -213,7 +249,9 @@ def test_vp_hmdb51_from_the_real_stprivacy_pickle(tmp_path, reference):
         got = [int(m.loc[key.removesuffix(".mp4"), a]) for a in STPRIVACY_PICKLE_ORDER]
         assert got == expected.tolist(), key
     # every other key of the pickle is a label for a video that is not there
-    assert sum(r["reason"] == "label for a video that is not there" for r in result.report["skipped"]) == len(table) - 102
+    assert (
+        sum(r["reason"] == "label for a video that is not there" for r in result.report["skipped"]) == len(table) - 102
+    )
 
 
 @pytest.mark.reference
@@ -236,7 +274,13 @@ def test_pa_hmdb51_from_the_real_labels(tmp_path, reference):
     for (action, name), n in lengths.items():
         write_video(raw / action / name, tile[:n], fps=30)
     result = build_dataset(
-        "pa-hmdb51", tmp_path / "out", raw=raw, labels=[label_dir], label_format="pa-hmdb51", progress=False, min_frames=1,
+        "pa-hmdb51",
+        tmp_path / "out",
+        raw=raw,
+        labels=[label_dir],
+        label_format="pa-hmdb51",
+        progress=False,
+        min_frames=1,
     )
     m = result.manifest
     assert len(m) == 515
@@ -255,5 +299,7 @@ def test_video_without_any_vote_on_an_attribute_is_skipped_not_fatal(tmp_path):
     votes.loc[votes["video"] == "ride_bike/ride_bike_clip_2.avi", "nudity"] = ""
     votes.to_csv(labels, index=False)
     result = _build(tmp_path, raw, splits, labels)
-    assert {"path": "ride_bike/ride_bike_clip_2.avi", "reason": "no vote for attribute(s) nudity"} in result.report["skipped"]
+    assert {"path": "ride_bike/ride_bike_clip_2.avi", "reason": "no vote for attribute(s) nudity"} in result.report[
+        "skipped"
+    ]
     assert len(result.manifest) == 7

@@ -46,7 +46,10 @@ def test_a_missing_cache_is_built_on_first_use_at_that_size(dataset):
     build_cache(dataset, SIZE, INTERVAL, progress=False)
     assert open_cache(dataset, (16, 20), INTERVAL) is None and open_cache(dataset, SIZE, 1) is None
     store = load_store(dataset, manifest, (16, 20), INTERVAL, progress=False)
-    assert store.source == f"cache {cache_path(dataset, (16, 20), INTERVAL)}" and open_cache(dataset, (16, 20), INTERVAL) is not None
+    assert (
+        store.source == f"cache {cache_path(dataset, (16, 20), INTERVAL)}"
+        and open_cache(dataset, (16, 20), INTERVAL) is not None
+    )
     assert store.video(0).shape[1:] == (16, 20, 3)
 
 
@@ -55,11 +58,17 @@ def test_a_cache_of_other_dataset_content_is_refused(dataset):
     # Rebuilt from another seed: other videos, so the content hash differs from the cache's.
     build_dataset("synth-hmdb51", dataset, size="tiny", seed=1, progress=False)
     manifest = load_manifest(dataset)
-    with pytest.raises(VPBenchError, match=r"stale clip cache: made for dataset content \w{12}, the dataset is now \w{12}; rebuild it with `vpbench cache"):
+    with pytest.raises(
+        VPBenchError,
+        match=r"stale clip cache: made for dataset content \w{12}, the dataset is now "
+        r"\w{12}; rebuild it with `vpbench cache",
+    ):
         load_store(dataset, manifest, SIZE, INTERVAL, progress=False)
     build_cache(dataset, SIZE, INTERVAL, progress=False)  # rebuilding the cache fixes it
-    np.testing.assert_array_equal(load_store(dataset, manifest, SIZE, INTERVAL, progress=False).frames,
-                                  load_store(dataset, manifest, SIZE, INTERVAL, progress=False, use_cache=False).frames)
+    np.testing.assert_array_equal(
+        load_store(dataset, manifest, SIZE, INTERVAL, progress=False).frames,
+        load_store(dataset, manifest, SIZE, INTERVAL, progress=False, use_cache=False).frames,
+    )
 
 
 def test_a_damaged_or_foreign_cache_is_refused_not_used(dataset):
@@ -94,8 +103,11 @@ def test_a_killed_cache_build_leaves_no_index(dataset, monkeypatch):
 
 
 def test_cli_cache_takes_the_profile_size(dataset, tiny_models):
-    proc = subprocess.run([sys.executable, "-m", "vpbench", "cache", str(dataset), "--models-dir", str(tiny_models)],
-                          capture_output=True, text=True)
+    proc = subprocess.run(
+        [sys.executable, "-m", "vpbench", "cache", str(dataset), "--models-dir", str(tiny_models)],
+        capture_output=True,
+        text=True,
+    )
     assert proc.returncode == 0, proc.stderr
     assert "synth-hmdb51: clip cache 32x40 every 2 frame(s)" in proc.stdout
     assert open_cache(dataset, SIZE, INTERVAL) is not None
@@ -113,7 +125,17 @@ def test_evaluate_reads_the_cache_and_decodes_nothing(dataset, tiny_models, tmp_
         raise AssertionError(f"decoded {args[0]} although the clip cache holds it")
 
     monkeypatch.setattr(store, "decode_video", no_decoding)
-    [path] = evaluate(EvaluationRequest(
-        method="raw", protocol="known", suite="synth", dataset="synth-hmdb51", data_root=dataset.parent, out=tmp_path / "results",
-        models_dir=tiny_models, protocols_dir=write_tiny_protocols(tmp_path / "protocols"), progress=False))
+    [path] = evaluate(
+        EvaluationRequest(
+            method="raw",
+            protocol="known",
+            suite="synth",
+            dataset="synth-hmdb51",
+            data_root=dataset.parent,
+            out=tmp_path / "results",
+            models_dir=tiny_models,
+            protocols_dir=write_tiny_protocols(tmp_path / "protocols"),
+            progress=False,
+        )
+    )
     assert json.loads(path.read_text())["scores"]["action_top1"]["value"] >= 0

@@ -70,8 +70,13 @@ def forwards():
     def hook(module, args):
         tensors = [a for a in args if isinstance(a, torch.Tensor)]
         tensors += list(module.parameters(recurse=False)) + list(module.buffers(recurse=False))
-        seen.append({"module": type(module).__name__, "devices": {t.device.type for t in tensors},
-                     "bf16": torch.is_autocast_enabled("cpu") and torch.get_autocast_dtype("cpu") == torch.bfloat16})
+        seen.append(
+            {
+                "module": type(module).__name__,
+                "devices": {t.device.type for t in tensors},
+                "bf16": torch.is_autocast_enabled("cpu") and torch.get_autocast_dtype("cpu") == torch.bfloat16,
+            }
+        )
 
     handle = torch.nn.modules.module.register_module_forward_pre_hook(hook)
     try:
@@ -147,8 +152,13 @@ def test_bf16_is_refused_on_a_gpu_that_cannot_and_allowed_on_the_cpu(fake_gpus):
     assert distributed.configure("cpu", "bf16") == torch.device("cpu") and distributed.precision() == "bf16"
     fake_gpus["capability"] = (9, 0)
     distributed.configure("cuda:1", "bf16")
-    assert distributed.describe() == {"device": "cuda:1", "device_name": "Fake GPU", "requested_device": "cuda:1", "precision": "bf16",
-                                      "world_size": 1}
+    assert distributed.describe() == {
+        "device": "cuda:1",
+        "device_name": "Fake GPU",
+        "requested_device": "cuda:1",
+        "precision": "bf16",
+        "world_size": 1,
+    }
 
 
 def test_unknown_device_or_precision_names_the_choices(fake_gpus):
@@ -162,7 +172,11 @@ def test_unknown_device_or_precision_names_the_choices(fake_gpus):
         with pytest.raises(VPBenchError) as err:
             distributed.configure(spec)
         assert str(err.value) == message
-    with pytest.raises(VPBenchError, match=r"^unknown precision 'fp16' \(did you mean 'bf16'\?\); choose from: fp32, bf16$"):
+    with pytest.raises(
+        VPBenchError,
+        match=r"^unknown precision 'fp16' \(did you mean 'bf16'\?\); choose from: fp32, "
+        r"bf16$",
+    ):
         distributed.configure("cpu", "fp16")
 
 
@@ -189,20 +203,49 @@ def test_cli_refuses_a_device_it_lacks_in_one_line_before_any_work(tmp_path):
     data, out = tmp_path / "data", tmp_path / "out"
     src = tmp_path / "in.avi"
     src.write_bytes(b"not read: the device is checked first")
-    evaluate_args = ["evaluate", "--method", "raw", "--protocol", "known", "--dataset", "synth-hmdb51",
-                     "--data-root", str(data), "--out", str(out)]
+    evaluate_args = [
+        "evaluate",
+        "--method",
+        "raw",
+        "--protocol",
+        "known",
+        "--dataset",
+        "synth-hmdb51",
+        "--data-root",
+        str(data),
+        "--out",
+        str(out),
+    ]
     cases = [
         (evaluate_args + ["--device", "cuda"], "error: --device cuda: this machine has no CUDA device torch can use"),
-        (evaluate_args + ["--device", "cuda:1"], "error: --device cuda:1: this machine has no CUDA device torch can use"),
-        (evaluate_args + ["--device", "gpu"], "error: unknown device 'gpu' (did you mean 'cuda'?); choose from: auto, cpu, cuda, cuda:K"),
-        (evaluate_args + ["--device", "cpu", "--precision", "fp16"], "error: unknown precision 'fp16' (did you mean 'bf16'?); choose from: fp32, bf16"),
-        (["anonymize", "--method", "raw", "--device", "cuda", str(src), str(tmp_path / "out.mp4")],
-         "error: --device cuda: this machine has no CUDA device torch can use"),
+        (
+            evaluate_args + ["--device", "cuda:1"],
+            "error: --device cuda:1: this machine has no CUDA device torch can use",
+        ),
+        (
+            evaluate_args + ["--device", "gpu"],
+            "error: unknown device 'gpu' (did you mean 'cuda'?); choose from: auto, cpu, cuda, cuda:K",
+        ),
+        (
+            evaluate_args + ["--device", "cpu", "--precision", "fp16"],
+            "error: unknown precision 'fp16' (did you mean 'bf16'?); choose from: fp32, bf16",
+        ),
+        (
+            ["anonymize", "--method", "raw", "--device", "cuda", str(src), str(tmp_path / "out.mp4")],
+            "error: --device cuda: this machine has no CUDA device torch can use",
+        ),
     ]
     # No GPU visible, whatever this machine has: the test means the same everywhere.
     env = {**os.environ, "CUDA_VISIBLE_DEVICES": "", "OMP_NUM_THREADS": "1", "PYTHONPATH": str(REPO)}
-    proc = subprocess.run([sys.executable, "-c", HARNESS], input=json.dumps([argv for argv, _ in cases]), capture_output=True,
-                          text=True, env=env, cwd=tmp_path, timeout=300)
+    proc = subprocess.run(
+        [sys.executable, "-c", HARNESS],
+        input=json.dumps([argv for argv, _ in cases]),
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=tmp_path,
+        timeout=300,
+    )
     assert proc.returncode == 0, proc.stderr[-3000:]
     for (argv, start), got in zip(cases, json.loads(proc.stdout)):
         assert got["code"] == 2, (argv, got)
@@ -219,7 +262,11 @@ def test_cli_refuses_a_device_it_lacks_in_one_line_before_any_work(tmp_path):
 def synth(tmp_path_factory):
     root = tmp_path_factory.mktemp("device")
     build_dataset("synth-hmdb51", root / "data" / "synth-hmdb51", size="tiny", seed=0, progress=False)
-    return {"root": root, "models": write_tiny_models(root / "models"), "protocols": write_tiny_protocols(root / "protocols")}
+    return {
+        "root": root,
+        "models": write_tiny_models(root / "models"),
+        "protocols": write_tiny_protocols(root / "protocols"),
+    }
 
 
 def _finite(value) -> bool:
@@ -232,13 +279,27 @@ def _finite(value) -> bool:
 
 
 def test_raw_evaluates_end_to_end_on_the_cpu_in_bf16_and_records_it(synth, tmp_path):
-    request = EvaluationRequest(method="raw", protocol="known", suite="synth", dataset="synth-hmdb51", data_root=synth["root"] / "data",
-                                out=tmp_path, models_dir=synth["models"], protocols_dir=synth["protocols"], progress=False,
-                                device="cpu", precision="bf16")
+    request = EvaluationRequest(
+        method="raw",
+        protocol="known",
+        suite="synth",
+        dataset="synth-hmdb51",
+        data_root=synth["root"] / "data",
+        out=tmp_path,
+        models_dir=synth["models"],
+        protocols_dir=synth["protocols"],
+        progress=False,
+        device="cpu",
+        precision="bf16",
+    )
     with forwards() as seen:
         [path] = evaluate(request)
     r = read_result(path)
-    assert r["hardware"]["device"] == "cpu" and r["hardware"]["precision"] == "bf16" and r["hardware"]["requested_device"] == "cpu"
+    assert (
+        r["hardware"]["device"] == "cpu"
+        and r["hardware"]["precision"] == "bf16"
+        and r["hardware"]["requested_device"] == "cpu"
+    )
     numbers = [s[k] for s in r["scores"].values() for k in ("value", "ci_low", "ci_high")]
     assert len(numbers) == 9 and all(math.isfinite(v) for v in numbers) and _finite(r["per_attribute"])
     # Both recognizers trained and tested, every forward pass under bf16 autocast.
@@ -248,13 +309,19 @@ def test_raw_evaluates_end_to_end_on_the_cpu_in_bf16_and_records_it(synth, tmp_p
 
 def _tiny_fit_data(n: int = 8, frames: int = 10) -> FitData:
     rng = np.random.default_rng(0)
-    return FitData(videos=[rng.integers(0, 256, (frames, 32, 40, 3), dtype=np.uint8) for _ in range(n)], actions=rng.integers(0, 3, n),
-                   privacy=rng.integers(0, 2, (n, 5)).astype(np.float32), num_actions=3)
+    return FitData(
+        videos=[rng.integers(0, 256, (frames, 32, 40, 3), dtype=np.uint8) for _ in range(n)],
+        actions=rng.integers(0, 3, n),
+        privacy=rng.integers(0, 2, (n, 5)).astype(np.float32),
+        num_actions=3,
+    )
 
 
 def _fit(method, models):
     # STPrivacy's tubelets are 2 frames x 8 x 8 over clips of the profile's 8 frames; the baselines take 4-frame clips.
-    return fit_with_card(method, _tiny_fit_data(), {**TINY_PROFILE, "clip_len": 8 if method.name == "stprivacy" else 4}, models)
+    return fit_with_card(
+        method, _tiny_fit_data(), {**TINY_PROFILE, "clip_len": 8 if method.name == "stprivacy" else 4}, models
+    )
 
 
 @pytest.mark.parametrize("name", LEARNED)
@@ -289,9 +356,12 @@ def test_the_frame_loops_run_in_bf16_on_the_cpu_and_give_finite_scores():
 
 def _frame_store(n: int = 4, frames: int = 10) -> tuple[FrameStore, np.ndarray]:
     rng = np.random.default_rng(0)
-    store = FrameStore.from_offsets(rng.integers(0, 256, (n * frames, 32, 40, 3), dtype=np.uint8),
-                                    np.arange(0, n * frames + 1, frames, dtype=np.int64), [f"v{i}" for i in range(n)],
-                                    frame_labels=rng.integers(0, 2, (n * frames, 5)).astype(np.int8))
+    store = FrameStore.from_offsets(
+        rng.integers(0, 256, (n * frames, 32, 40, 3), dtype=np.uint8),
+        np.arange(0, n * frames + 1, frames, dtype=np.int64),
+        [f"v{i}" for i in range(n)],
+        frame_labels=rng.integers(0, 2, (n * frames, 5)).astype(np.int8),
+    )
     return store, np.arange(n)
 
 
@@ -301,12 +371,18 @@ def test_the_recognizer_loops_use_the_configured_device():
     cfg = TrainConfig.from_dict({**TINY_PROFILE["train"], "clip_len": 8, "crop": 32})
     frame_cfg = TrainConfig.from_dict({**TINY_PROFILE["frame_train"], "clip_len": 1, "crop": 32})
     loops = {
-        "train_video_recognizer": lambda: train_video_recognizer(create_recognizer(spec, 3, 8, 32), store, videos, np.array([0, 1, 2, 0]),
-                                                                 "action", cfg, 0, progress=False),
-        "predict_videos": lambda: predict_videos(create_recognizer(spec, 5, 8, 32), store, videos, "privacy", 8, 32, 2, 3, progress=False),
-        "train_frame_recognizer": lambda: train_frame_recognizer(create_recognizer(TINY_PROFILE["frame_privacy"], 5, 1, 32), store, videos,
-                                                                 frame_cfg, 0, progress=False),
-        "predict_frames": lambda: predict_frames(create_recognizer(TINY_PROFILE["frame_privacy"], 5, 1, 32), store, videos, 32, 3),
+        "train_video_recognizer": lambda: train_video_recognizer(
+            create_recognizer(spec, 3, 8, 32), store, videos, np.array([0, 1, 2, 0]), "action", cfg, 0, progress=False
+        ),
+        "predict_videos": lambda: predict_videos(
+            create_recognizer(spec, 5, 8, 32), store, videos, "privacy", 8, 32, 2, 3, progress=False
+        ),
+        "train_frame_recognizer": lambda: train_frame_recognizer(
+            create_recognizer(TINY_PROFILE["frame_privacy"], 5, 1, 32), store, videos, frame_cfg, 0, progress=False
+        ),
+        "predict_frames": lambda: predict_frames(
+            create_recognizer(TINY_PROFILE["frame_privacy"], 5, 1, 32), store, videos, 32, 3
+        ),
     }
     for name, loop in loops.items():
         assert _off_device(_on_meta(loop), "meta") == [], name
@@ -316,8 +392,15 @@ def test_the_recognizer_loops_use_the_configured_device():
 def adversarial_first(tmp_path_factory):
     """Model cards whose fits skip every pre-training stage, so that the first step trains against every adversary."""
     models = write_tiny_models(tmp_path_factory.mktemp("adv-first"))
-    skip = {"recon_steps": 0, "action_pretrain_epochs": 0, "privacy_pretrain_steps": 0, "discriminator_pretrain_epochs": 0,
-            "restart_pretrain_steps": 0, "init_epochs": 0, "pab_warmup_epochs": 0}
+    skip = {
+        "recon_steps": 0,
+        "action_pretrain_epochs": 0,
+        "privacy_pretrain_steps": 0,
+        "discriminator_pretrain_epochs": 0,
+        "restart_pretrain_steps": 0,
+        "init_epochs": 0,
+        "pab_warmup_epochs": 0,
+    }
     for card_path in (models / "methods").glob("*.yaml"):
         card = yaml.safe_load(card_path.read_text())
         if card["name"] in LEARNED:

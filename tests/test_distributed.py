@@ -32,21 +32,51 @@ def env(tmp_path_factory):
     build_dataset("synth-hmdb51", root / "data" / "synth-hmdb51", size="tiny", seed=0, progress=False)
     models = write_tiny_models(root / "models")
     # A global batch of 6 over 16 training videos: the last batch (4) splits 2 + 2, batches of 6 split 3 + 3.
-    profile = {**TINY_PROFILE, "action": VIT, "privacy": VIT, "train": {**TINY_PROFILE["train"], "epochs": 2, "batch_size": 6}}
-    (models / "recognizers.yaml").write_text(yaml.safe_dump({"name": "recognizers", "version": 1, "profiles": {"cpu": profile}}))
+    profile = {
+        **TINY_PROFILE,
+        "action": VIT,
+        "privacy": VIT,
+        "train": {**TINY_PROFILE["train"], "epochs": 2, "batch_size": 6},
+    }
+    (models / "recognizers.yaml").write_text(
+        yaml.safe_dump({"name": "recognizers", "version": 1, "profiles": {"cpu": profile}})
+    )
     # STPrivacy with the paper's linear tubelet projection (the cpu profile's conv stem has BatchNorm).
     card_path = models / "methods" / "stprivacy.yaml"
     card = yaml.safe_load(card_path.read_text())
-    card["profiles"]["cpu"] = {**TINY_STPRIVACY, "stem": "linear", "batch_size": 6, "aux_action": VIT, "aux_privacy": VIT,
-                               "train_min_scale": 0.8}  # the scale-jitter crops, drawn for the global batch, split too
+    card["profiles"]["cpu"] = {
+        **TINY_STPRIVACY,
+        "stem": "linear",
+        "batch_size": 6,
+        "aux_action": VIT,
+        "aux_privacy": VIT,
+        "train_min_scale": 0.8,
+    }  # the scale-jitter crops, drawn for the global batch, split too
     card_path.write_text(yaml.safe_dump(card))
     return {"root": root, "models": models, "protocols": write_tiny_protocols(root / "protocols")}
 
 
 def _evaluate(env, out, launcher: list[str], method: str = "raw") -> dict:
-    cmd = [*launcher, "-m", "vpbench", "evaluate", "--method", method, "--protocol", "known", "--dataset", "synth-hmdb51",
-           "--data-root", str(env["root"] / "data"), "--models-dir", str(env["models"]), "--protocols-dir", str(env["protocols"]),
-           "--out", str(out)]
+    cmd = [
+        *launcher,
+        "-m",
+        "vpbench",
+        "evaluate",
+        "--method",
+        method,
+        "--protocol",
+        "known",
+        "--dataset",
+        "synth-hmdb51",
+        "--data-root",
+        str(env["root"] / "data"),
+        "--models-dir",
+        str(env["models"]),
+        "--protocols-dir",
+        str(env["protocols"]),
+        "--out",
+        str(out),
+    ]
     environ = {**os.environ, "OMP_NUM_THREADS": "1"}
     proc = subprocess.run(cmd, capture_output=True, text=True, env=environ, timeout=600)
     assert proc.returncode == 0, proc.stderr[-3000:]
@@ -58,8 +88,17 @@ def _evaluate(env, out, launcher: list[str], method: str = "raw") -> dict:
 
 def _torchrun(nproc: int = 2) -> list[str]:
     port = 29500 + (os.getpid() * 7 + nproc) % 2000
-    return [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", str(nproc), "--master_addr", "127.0.0.1",
-            "--master_port", str(port)]
+    return [
+        sys.executable,
+        "-m",
+        "torch.distributed.run",
+        "--nproc_per_node",
+        str(nproc),
+        "--master_addr",
+        "127.0.0.1",
+        "--master_port",
+        str(port),
+    ]
 
 
 def _numbers(doc: dict) -> dict:

@@ -28,12 +28,25 @@ BASELINES = ["vita", "spact", "collective"]
 VIT = {"arch": "video-vit", "tubelet": [2, 8, 8], "dim": 16, "depth": 1, "heads": 2}
 # 10 videos: batches of 6 split 3 + 3, the last (4) 2 + 2; privacy batches of 5 split 3 + 2 (an uneven gather).
 CHANGES = {
-    "vita": {"action_model": VIT, "batch_size": 6, "recon_batch": 3, "budget_batch": 5, "action_threshold": 1.01,
-             "budget_models": [{"arch": "frame-resnet", "widths": [4, 8], "norm": "group"},
-                               {"arch": "frame-mobilenet", "widths": [4, 8, 8], "norm": "group"}]},
-    "spact": {"action_model": VIT, "batch_size": 6, "recon_batch": 3, "privacy_batch": 5,
-              "anonymizer": {"arch": "degradation", "widths": [4, 8, 8], "blocks": 1, "outer_kernel": 3},
-              "privacy_encoder": {"arch": "frame-resnet", "widths": [4, 8], "norm": "group"}},
+    "vita": {
+        "action_model": VIT,
+        "batch_size": 6,
+        "recon_batch": 3,
+        "budget_batch": 5,
+        "action_threshold": 1.01,
+        "budget_models": [
+            {"arch": "frame-resnet", "widths": [4, 8], "norm": "group"},
+            {"arch": "frame-mobilenet", "widths": [4, 8, 8], "norm": "group"},
+        ],
+    },
+    "spact": {
+        "action_model": VIT,
+        "batch_size": 6,
+        "recon_batch": 3,
+        "privacy_batch": 5,
+        "anonymizer": {"arch": "degradation", "widths": [4, 8, 8], "blocks": 1, "outer_kernel": 3},
+        "privacy_encoder": {"arch": "frame-resnet", "widths": [4, 8], "norm": "group"},
+    },
     "collective": {"action_model": VIT, "discriminator": VIT, "batch_size": 6, "recon_batch": 3},
 }
 
@@ -62,7 +75,8 @@ def counted(self, sel):
 
 ClipDraw.clips = counted
 rng = np.random.default_rng(0)
-data = FitData(videos=[rng.integers(0, 256, (8, 32, 40, 3), dtype=np.uint8) for _ in range(10)], actions=rng.integers(0, 3, 10),
+videos = [rng.integers(0, 256, (8, 32, 40, 3), dtype=np.uint8) for _ in range(10)]
+data = FitData(videos=videos, actions=rng.integers(0, 3, 10),
                privacy=rng.integers(0, 2, (10, 5)).astype(np.float32), num_actions=3)
 context = FitContext.of({**json.loads(sys.argv[3]), "clip_len": 4}, seed=0, progress=False)
 fitted = {}
@@ -93,8 +107,13 @@ def _fit(models, out, launcher: list[str]) -> tuple[dict, list[dict]]:
     script = out / "fit.py"
     script.write_text(SCRIPT)
     env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(REPO)}
-    proc = subprocess.run([*launcher, str(script), str(models), str(out), json.dumps(TINY_PROFILE)], capture_output=True, text=True,
-                          env=env, timeout=600)
+    proc = subprocess.run(
+        [*launcher, str(script), str(models), str(out), json.dumps(TINY_PROFILE)],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=600,
+    )
     assert proc.returncode == 0, proc.stderr[-3000:]
     counts = [json.loads(p.read_text()) for p in sorted(out.glob("counts*.json"))]
     return torch.load(out / "fitted.pt", weights_only=False), counts
@@ -102,8 +121,17 @@ def _fit(models, out, launcher: list[str]) -> tuple[dict, list[dict]]:
 
 def _torchrun(nproc: int = 2) -> list[str]:
     port = 29500 + (os.getpid() * 7 + nproc + 1000) % 2000  # another port than tests/test_distributed.py's
-    return [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", str(nproc), "--master_addr", "127.0.0.1",
-            "--master_port", str(port)]
+    return [
+        sys.executable,
+        "-m",
+        "torch.distributed.run",
+        "--nproc_per_node",
+        str(nproc),
+        "--master_addr",
+        "127.0.0.1",
+        "--master_port",
+        str(port),
+    ]
 
 
 def _numbers(log) -> list[float]:
@@ -120,7 +148,9 @@ def _noise_only() -> set[str]:
     its gradient is zero but for float rounding, which Adam scales up to full-size steps, so its value
     is rounding noise in any two runs that sum in another order (measured: up to 5e-3 here, while every
     other weight agrees within 2e-6)."""
-    net = FrameAnonymizer(AnonymizerConfig("degradation", {"widths": [4, 8, 8], "blocks": 1, "outer_kernel": 3}, 32, 40, 4))
+    net = FrameAnonymizer(
+        AnonymizerConfig("degradation", {"widths": [4, 8, 8], "blocks": 1, "outer_kernel": 3}, 32, 40, 4)
+    )
     return {f"{name}.bias" for name, m in net.named_modules() if isinstance(m, (nn.Conv2d, nn.ConvTranspose2d))}
 
 
@@ -130,7 +160,9 @@ def test_baseline_fits_under_two_gloo_processes_equal_one_process(models, tmp_pa
     # Each rank decoded half of every global batch's clips; together, what one process decoded.
     assert alone["world_size"] == 1 and alone["clips_here"] == alone["clips"] > 50
     assert [r["world_size"] for r in ranks] == [2, 2] and all(r["clips"] == alone["clips"] for r in ranks)
-    assert sum(r["clips_here"] for r in ranks) == alone["clips"] and all(r["clips_here"] < 0.6 * alone["clips"] for r in ranks)
+    assert sum(r["clips_here"] for r in ranks) == alone["clips"] and all(
+        r["clips_here"] < 0.6 * alone["clips"] for r in ranks
+    )
     noise = _noise_only()
     for name in BASELINES:
         w1, w2 = single[name]["weights"], double[name]["weights"]
@@ -152,7 +184,11 @@ def test_frame_models_with_group_norm_have_no_batch_statistics_and_a_bad_norm_is
     for arch in ("frame-resnet", "frame-mobilenet"):
         grouped = create_frame_model({"arch": arch, "widths": [4, 8, 8], "norm": "group"}, 5)
         assert not [m for m in grouped.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
-        assert [m for m in create_frame_model({"arch": arch, "widths": [4, 8, 8]}, 5).modules() if isinstance(m, nn.BatchNorm2d)]
+        assert [
+            m
+            for m in create_frame_model({"arch": arch, "widths": [4, 8, 8]}, 5).modules()
+            if isinstance(m, nn.BatchNorm2d)
+        ]
         x = torch.rand(4, 3, 16, 16)
         grouped.train()  # in training, where BatchNorm would use the batch's statistics
         with torch.no_grad():

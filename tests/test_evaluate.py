@@ -30,8 +30,16 @@ def env(tmp_path_factory):
 
 
 def _request(env, tmp_path, **kw):
-    base = dict(method="raw", protocol="known", suite="synth", data_root=env["data"], out=tmp_path / "results",
-                models_dir=env["models"], protocols_dir=env["protocols"], progress=False)
+    base = dict(
+        method="raw",
+        protocol="known",
+        suite="synth",
+        data_root=env["data"],
+        out=tmp_path / "results",
+        models_dir=env["models"],
+        protocols_dir=env["protocols"],
+        progress=False,
+    )
     base.update(kw)
     return EvaluationRequest(**base)
 
@@ -44,11 +52,19 @@ def test_known_writes_a_result_with_the_contract_keys(env, tmp_path):
         s = r["scores"][key]
         assert s["ci_low"] <= s["value"] <= s["ci_high"]
     assert 0 <= r["scores"]["action_top1"]["value"] <= 1 and 0 <= r["scores"]["privacy_cmap"]["value"] <= 100
-    assert (r["method"]["name"], r["protocol"]["name"], r["protocol"]["version"], r["dataset"]["name"], r["seed"]) == ("raw", "known", 1, "synth-hmdb51", 0)
+    assert (r["method"]["name"], r["protocol"]["name"], r["protocol"]["version"], r["dataset"]["name"], r["seed"]) == (
+        "raw",
+        "known",
+        1,
+        "synth-hmdb51",
+        0,
+    )
     assert set(r["per_attribute"]) == {"face", "skin_color", "gender", "nudity", "relationship"}
     per_action = r["per_action"]  # keyed by class name; their video-weighted mean is the top-1
     assert sum(e["videos"] for e in per_action.values()) == r["counts"]["test_videos"]
-    assert sum(e["top1"] * e["videos"] for e in per_action.values()) / r["counts"]["test_videos"] == pytest.approx(r["scores"]["action_top1"]["value"])
+    assert sum(e["top1"] * e["videos"] for e in per_action.values()) / r["counts"]["test_videos"] == pytest.approx(
+        r["scores"]["action_top1"]["value"]
+    )
     assert set(per_action) <= {"sit_down", "stand_up", "wave", "jump"}
     for phase in ("decode", "transform", "train_action", "train_privacy", "test", "total"):
         assert r["wall_time_s"][phase] >= 0
@@ -58,10 +74,30 @@ def test_known_writes_a_result_with_the_contract_keys(env, tmp_path):
 
 def _cli_scores(env, out, seed):
     proc = subprocess.run(
-        [sys.executable, "-m", "vpbench", "evaluate", "--method", "downsample-2x", "--protocol", "known", "--dataset", "synth-ucf101",
-         "--data-root", str(env["data"]), "--models-dir", str(env["models"]), "--protocols-dir", str(env["protocols"]),
-         "--out", str(out), "--seed", str(seed)],
-        capture_output=True, text=True,
+        [
+            sys.executable,
+            "-m",
+            "vpbench",
+            "evaluate",
+            "--method",
+            "downsample-2x",
+            "--protocol",
+            "known",
+            "--dataset",
+            "synth-ucf101",
+            "--data-root",
+            str(env["data"]),
+            "--models-dir",
+            str(env["models"]),
+            "--protocols-dir",
+            str(env["protocols"]),
+            "--out",
+            str(out),
+            "--seed",
+            str(seed),
+        ],
+        capture_output=True,
+        text=True,
     )
     assert proc.returncode == 0, proc.stderr
     r = json.loads((out / "known" / "synth-ucf101" / "downsample-2x" / f"cpu-seed{seed}.json").read_text())
@@ -119,9 +155,14 @@ def test_real_suite_without_built_data_says_how_to_build_it(env, tmp_path):
 def test_third_party_method_from_an_entry_point_is_listed_and_evaluated(env, tmp_path):
     site = tmp_path / "site"
     (site / "vpbench_invert-0.1.dist-info").mkdir(parents=True)
-    (site / "vpbench_invert-0.1.dist-info" / "METADATA").write_text("Metadata-Version: 2.1\nName: vpbench-invert\nVersion: 0.1\n")
-    (site / "vpbench_invert-0.1.dist-info" / "entry_points.txt").write_text("[vpbench.methods]\ninvert = vpbench_invert:Invert\n")
-    (site / "vpbench_invert.py").write_text(textwrap.dedent('''
+    (site / "vpbench_invert-0.1.dist-info" / "METADATA").write_text(
+        "Metadata-Version: 2.1\nName: vpbench-invert\nVersion: 0.1\n"
+    )
+    (site / "vpbench_invert-0.1.dist-info" / "entry_points.txt").write_text(
+        "[vpbench.methods]\ninvert = vpbench_invert:Invert\n"
+    )
+    (site / "vpbench_invert.py").write_text(
+        textwrap.dedent("""
         from vpbench.methods import PrivacyMethod
 
         class Invert(PrivacyMethod):
@@ -131,16 +172,38 @@ def test_third_party_method_from_an_entry_point_is_listed_and_evaluated(env, tmp
 
             def transform(self, videos, person_masks=None):
                 return 255 - videos
-    '''))
+    """)
+    )
     envv = {**os.environ, "PYTHONPATH": os.pathsep.join([str(site), os.environ.get("PYTHONPATH", "")])}
-    listed = subprocess.run([sys.executable, "-m", "vpbench", "methods"], capture_output=True, text=True, env=envv, check=True)
-    line = next(l for l in listed.stdout.splitlines() if l.startswith("invert"))
+    listed = subprocess.run(
+        [sys.executable, "-m", "vpbench", "methods"], capture_output=True, text=True, env=envv, check=True
+    )
+    line = next(row for row in listed.stdout.splitlines() if row.startswith("invert"))
     assert "vpbench-invert" in line and "v0.1" in line
     proc = subprocess.run(
-        [sys.executable, "-m", "vpbench", "evaluate", "--method", "invert", "--protocol", "known", "--dataset", "synth-hmdb51",
-         "--data-root", str(env["data"]), "--models-dir", str(env["models"]), "--protocols-dir", str(env["protocols"]),
-         "--out", str(tmp_path / "results")],
-        capture_output=True, text=True, env=envv,
+        [
+            sys.executable,
+            "-m",
+            "vpbench",
+            "evaluate",
+            "--method",
+            "invert",
+            "--protocol",
+            "known",
+            "--dataset",
+            "synth-hmdb51",
+            "--data-root",
+            str(env["data"]),
+            "--models-dir",
+            str(env["models"]),
+            "--protocols-dir",
+            str(env["protocols"]),
+            "--out",
+            str(tmp_path / "results"),
+        ],
+        capture_output=True,
+        text=True,
+        env=envv,
     )
     assert proc.returncode == 0, proc.stderr
     r = json.loads((tmp_path / "results" / "known" / "synth-hmdb51" / "invert" / "cpu-seed0.json").read_text())

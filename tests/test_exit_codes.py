@@ -38,17 +38,23 @@ from .conftest import (
 ENV = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(REPO)}
 
 
-def _interrupt(argv: list[str], working: Callable[[], bool], sig: int, cwd: Path, timeout: float = 180) -> tuple[int, str]:
+def _interrupt(
+    argv: list[str], working: Callable[[], bool], sig: int, cwd: Path, timeout: float = 180
+) -> tuple[int, str]:
     """Run ``vpbench ARGV``; once ``working()`` holds, send ``sig``; return the exit code and stderr."""
     log = cwd / f"stderr-{time.monotonic_ns()}.txt"
     with open(log, "w") as err, open(os.devnull, "w") as out:
-        proc = subprocess.Popen([sys.executable, "-m", "vpbench", *argv], cwd=cwd, env=ENV, stdout=out, stderr=err,
-                                start_new_session=True)
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "vpbench", *argv], cwd=cwd, env=ENV, stdout=out, stderr=err, start_new_session=True
+        )
     try:
         deadline = time.monotonic() + timeout
         while not working():
             if proc.poll() is not None:
-                pytest.fail(f"`vpbench {' '.join(argv)}` ended (exit {proc.returncode}) before it could be interrupted:\n{log.read_text()}")
+                pytest.fail(
+                    f"`vpbench {' '.join(argv)}` ended (exit {proc.returncode}) before it could be "
+                    f"interrupted:\n{log.read_text()}"
+                )
             if time.monotonic() > deadline:
                 pytest.fail(f"`vpbench {' '.join(argv)}` showed no work within {timeout} s:\n{log.read_text()}")
             time.sleep(0.005)
@@ -95,7 +101,9 @@ def eval_env(tmp_path_factory):
     models = write_tiny_models(root / "models")
     # Many epochs: the run is still training when the first epoch's checkpoint shows it is working.
     slow = {**TINY_PROFILE, "train": {**TINY_PROFILE["train"], "epochs": 500}}
-    (models / "recognizers.yaml").write_text(yaml.safe_dump({"name": "recognizers", "version": 1, "profiles": {"cpu": slow}}))
+    (models / "recognizers.yaml").write_text(
+        yaml.safe_dump({"name": "recognizers", "version": 1, "profiles": {"cpu": slow}})
+    )
     return {"root": root, "models": models, "protocols": write_tiny_protocols(root / "protocols")}
 
 
@@ -103,9 +111,23 @@ def eval_env(tmp_path_factory):
 def test_an_interrupted_evaluation_exits_non_zero_and_writes_no_result(eval_env, tmp_path, sig, code, line):
     out = tmp_path / "res"
     run = out / "known" / "synth-hmdb51" / "raw" / "cpu-seed0"
-    argv = ["evaluate", "--method", "raw", "--protocol", "known", "--dataset", "synth-hmdb51", "--data-root",
-            str(eval_env["root"] / "data"), "--models-dir", str(eval_env["models"]), "--protocols-dir", str(eval_env["protocols"]),
-            "--out", str(out)]
+    argv = [
+        "evaluate",
+        "--method",
+        "raw",
+        "--protocol",
+        "known",
+        "--dataset",
+        "synth-hmdb51",
+        "--data-root",
+        str(eval_env["root"] / "data"),
+        "--models-dir",
+        str(eval_env["models"]),
+        "--protocols-dir",
+        str(eval_env["protocols"]),
+        "--out",
+        str(out),
+    ]
     work = run.with_name(run.name + ".work")
     rc, err = _interrupt(argv, lambda: (work / "train_action.pt").is_file(), sig, tmp_path)
     assert (rc, err.splitlines()) == (code, [line]), err
@@ -122,8 +144,12 @@ def test_an_interrupted_anonymization_leaves_no_output(tmp_path):
     src = write_video(tmp_path / "in" / "clip.avi", gradient_frames(150, 240, 320), fps=25)
     out = tmp_path / "out"
     out.mkdir()
-    rc, err = _interrupt(["anonymize", "--method", "strongblur", "--whole-frame", str(src), str(out / "clip.mp4")],
-                         lambda: any(out.iterdir()), signal.SIGINT, tmp_path)
+    rc, err = _interrupt(
+        ["anonymize", "--method", "strongblur", "--whole-frame", str(src), str(out / "clip.mp4")],
+        lambda: any(out.iterdir()),
+        signal.SIGINT,
+        tmp_path,
+    )
     assert (rc, err.splitlines()) == (130, ["interrupted"]), err
     assert list(out.iterdir()) == []  # no video, no record, no temporary file
 
@@ -138,8 +164,12 @@ def test_an_interrupted_rebuild_leaves_the_previous_dataset_exactly_as_it_was(tm
     build_dataset("synth-hmdb51", tiny, size="tiny", seed=0, progress=False)
     before = _snapshot(data)
     # Work shows as any new entry beside the dataset (a staging folder) or inside it.
-    rc, err = _interrupt(["build", "--dataset", "synth-hmdb51", "--size", "tiny", "--seed", "7", "--out", str(tiny)],
-                         lambda: _snapshot_names(data) != set(before), sig, tmp_path)
+    rc, err = _interrupt(
+        ["build", "--dataset", "synth-hmdb51", "--size", "tiny", "--seed", "7", "--out", str(tiny)],
+        lambda: _snapshot_names(data) != set(before),
+        sig,
+        tmp_path,
+    )
     assert (rc, err.splitlines()) == (code, [line]), err
     assert _snapshot(data) == before
 

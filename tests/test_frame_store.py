@@ -32,8 +32,12 @@ SIZE, INTERVAL = (32, 40), 2
 def env(tmp_path_factory):
     root = tmp_path_factory.mktemp("framestore")
     build_dataset("synth-hmdb51", root / "data" / "synth-hmdb51", size="tiny", seed=0, progress=False)
-    return {"root": root, "data": root / "data", "models": write_tiny_models(root / "models"),
-            "protocols": write_tiny_protocols(root / "protocols")}
+    return {
+        "root": root,
+        "data": root / "data",
+        "models": write_tiny_models(root / "models"),
+        "protocols": write_tiny_protocols(root / "protocols"),
+    }
 
 
 def test_frame_file_reads_what_numpy_reads(tmp_path):
@@ -41,8 +45,16 @@ def test_frame_file_reads_what_numpy_reads(tmp_path):
     np.save(tmp_path / "f.npy", frames)
     f = FrameFile(tmp_path / "f.npy")
     assert f.shape == frames.shape and len(f) == 30
-    for key in (3, -1, slice(4, 9), slice(None), [5, 1, 1, 29, 6, 7], np.array([2, 3, 4]),
-                (np.array([9, 8]), slice(1, 4), slice(2, 6)), (7, slice(0, 2))):
+    for key in (
+        3,
+        -1,
+        slice(4, 9),
+        slice(None),
+        [5, 1, 1, 29, 6, 7],
+        np.array([2, 3, 4]),
+        (np.array([9, 8]), slice(1, 4), slice(2, 6)),
+        (7, slice(0, 2)),
+    ):
         np.testing.assert_array_equal(f[key], frames[key])
     with pytest.raises(IndexError):
         f[[0, 30]]
@@ -86,7 +98,9 @@ def test_transformed_videos_go_to_one_file_that_resume_reuses(env, tmp_path, mon
     assert not list(tmp_path.glob("*.tmp"))
     for i in range(len(store)):
         np.testing.assert_array_equal(on_disk.video(i), in_memory.video(i))
-    monkeypatch.setattr(type(method), "transform", lambda *a, **k: pytest.fail("transformed again although the file is there"))
+    monkeypatch.setattr(
+        type(method), "transform", lambda *a, **k: pytest.fail("transformed again although the file is there")
+    )
     again = transform_store(method, store, 8, progress=False, out=tmp_path / "t.npy")
     np.testing.assert_array_equal(again.video(2), in_memory.video(2))
     # An identity method keeps the raw frames: no copy of the dataset is written.
@@ -94,11 +108,24 @@ def test_transformed_videos_go_to_one_file_that_resume_reuses(env, tmp_path, mon
     assert not (tmp_path / "r.npy").exists()
 
 
-def _evaluate(env, out: Path, method: str = "raw", protocol: str = "known", suite: str = "synth", dataset: str = "synth-hmdb51"):
+def _evaluate(
+    env, out: Path, method: str = "raw", protocol: str = "known", suite: str = "synth", dataset: str = "synth-hmdb51"
+):
     from vpbench.evaluation import EvaluationRequest, evaluate
 
-    return evaluate(EvaluationRequest(method=method, protocol=protocol, suite=suite, dataset=dataset, data_root=env["data"], out=out,
-                                      models_dir=env["models"], protocols_dir=env["protocols"], progress=False))
+    return evaluate(
+        EvaluationRequest(
+            method=method,
+            protocol=protocol,
+            suite=suite,
+            dataset=dataset,
+            data_root=env["data"],
+            out=out,
+            models_dir=env["models"],
+            protocols_dir=env["protocols"],
+            progress=False,
+        )
+    )
 
 
 def test_evaluate_builds_a_missing_cache_in_the_dataset(env, tmp_path, one_thread):
@@ -120,8 +147,25 @@ def test_no_room_for_the_cache_is_one_line_before_any_work(env, tmp_path, monkey
     shutil.copytree(env["data"] / "synth-hmdb51", data / "synth-hmdb51", ignore=shutil.ignore_patterns("cache"))
     monkeypatch.setattr("vpbench.core.atomic.shutil.disk_usage", lambda p: Usage(10**9, 10**9 - 1000, 1000))
     with pytest.raises(SystemExit) as stop:
-        main(["evaluate", "--method", "raw", "--protocol", "known", "--dataset", "synth-hmdb51", "--data-root", str(data),
-              "--models-dir", str(env["models"]), "--protocols-dir", str(env["protocols"]), "--out", str(tmp_path / "results")])
+        main(
+            [
+                "evaluate",
+                "--method",
+                "raw",
+                "--protocol",
+                "known",
+                "--dataset",
+                "synth-hmdb51",
+                "--data-root",
+                str(data),
+                "--models-dir",
+                str(env["models"]),
+                "--protocols-dir",
+                str(env["protocols"]),
+                "--out",
+                str(tmp_path / "results"),
+            ]
+        )
     err = capsys.readouterr().err.strip()
     assert stop.value.code == 2 and len(err.splitlines()) == 1, err
     assert f"{data / 'synth-hmdb51' / 'cache'}: the clip cache of synth-hmdb51 (32x40, every 2 frames) needs" in err
@@ -161,7 +205,9 @@ def test_the_frame_protocol_trains_on_no_video_of_the_frame_labelled_set(env, tm
         return real(dataset_dir, rows, *args, **kw)
 
     monkeypatch.setattr(ev, "load_store", recording)
-    [path] = _evaluate({**env, "data": data}, tmp_path / "results", method="spact", protocol="frame", suite="real", dataset="pa-hmdb51")
+    [path] = _evaluate(
+        {**env, "data": data}, tmp_path / "results", method="spact", protocol="frame", suite="real", dataset="pa-hmdb51"
+    )
     pa_names = {v.rsplit("/", 1)[-1] for v in pd.read_parquet(data / "pa-hmdb51" / "manifest.parquet")["video_id"]}
     trained = [ids for name, ids in loaded if name == "vp-hmdb51"]
     assert len(trained) == 2  # the method's fit, then the action recognizer

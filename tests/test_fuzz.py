@@ -34,12 +34,41 @@ from vpbench.data.layouts import (
     read_ucf101_splits,
 )
 
-FUZZ = settings(max_examples=int(__import__("os").environ.get("VPBENCH_FUZZ_EXAMPLES", 200)), deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+FUZZ = settings(
+    max_examples=int(__import__("os").environ.get("VPBENCH_FUZZ_EXAMPLES", 200)),
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+)
 
 # Tokens that real files use, and the ones that break naive parsers (unicode digits,
 # huge numbers, path tricks, separators, control characters).
-_TOKENS = ["a.avi", "b.avi", "A/v_A_g01_c01.avi", "B/v_B_g02_c01.avi", "A", "B", "0", "1", "2", "3", "01", "-1",
-           "²", "١", "9" * 5000, "../x.avi", "/etc/passwd", "a b", "\t", "\x00", "é", "\ufeff", "\x1b[31m", "#", "nan"]
+_TOKENS = [
+    "a.avi",
+    "b.avi",
+    "A/v_A_g01_c01.avi",
+    "B/v_B_g02_c01.avi",
+    "A",
+    "B",
+    "0",
+    "1",
+    "2",
+    "3",
+    "01",
+    "-1",
+    "²",
+    "١",
+    "9" * 5000,
+    "../x.avi",
+    "/etc/passwd",
+    "a b",
+    "\t",
+    "\x00",
+    "é",
+    "\ufeff",
+    "\x1b[31m",
+    "#",
+    "nan",
+]
 _line = st.lists(st.one_of(st.sampled_from(_TOKENS), st.text(max_size=6)), max_size=4).map(" ".join)
 _lines = st.lists(_line, max_size=6).map("\n".join)
 _encoded = st.one_of(
@@ -59,8 +88,24 @@ def _expect_only_vpbench_errors(call):
 
 
 @FUZZ
-@given(files=st.lists(st.tuples(st.sampled_from(["brush_hair_test_split1.txt", "brush_hair_test_split2.txt", "ride_test_split1.txt",
-                                                  "x_test_split١.txt", "_test_split1.txt", "notes.txt"]), _encoded), max_size=3))
+@given(
+    files=st.lists(
+        st.tuples(
+            st.sampled_from(
+                [
+                    "brush_hair_test_split1.txt",
+                    "brush_hair_test_split2.txt",
+                    "ride_test_split1.txt",
+                    "x_test_split١.txt",
+                    "_test_split1.txt",
+                    "notes.txt",
+                ]
+            ),
+            _encoded,
+        ),
+        max_size=3,
+    )
+)
 def test_fuzz_hmdb51_split_files(files):
     with tempfile.TemporaryDirectory() as tmp:
         for name, data in files:
@@ -92,9 +137,37 @@ def test_fuzz_ucf101_lists_and_class_index(class_ind, train, test, with_test):
 
 
 @FUZZ
-@given(rows=st.lists(st.lists(st.sampled_from(["path", "action", "split", "split_1", "face", "train", "test", "unused", "x.avi",
-                                               "../x.avi", "/abs.avi", "C:\\x.avi", "1", "", '"', "é", '"split_\n2"', '"a\nb.avi"']), max_size=5), max_size=5),
-       suffix=st.sampled_from([".csv", ".parquet", ".txt"]))
+@given(
+    rows=st.lists(
+        st.lists(
+            st.sampled_from(
+                [
+                    "path",
+                    "action",
+                    "split",
+                    "split_1",
+                    "face",
+                    "train",
+                    "test",
+                    "unused",
+                    "x.avi",
+                    "../x.avi",
+                    "/abs.avi",
+                    "C:\\x.avi",
+                    "1",
+                    "",
+                    '"',
+                    "é",
+                    '"split_\n2"',
+                    '"a\nb.avi"',
+                ]
+            ),
+            max_size=5,
+        ),
+        max_size=5,
+    ),
+    suffix=st.sampled_from([".csv", ".parquet", ".txt"]),
+)
 def test_fuzz_manifest_table(rows, suffix):
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / f"m{suffix}"
@@ -106,20 +179,34 @@ def test_fuzz_manifest_table(rows, suffix):
 
 # PA-HMDB51: near-valid per-action files of per-video frame ranges.
 _bound = st.one_of(st.integers(-3, 40), st.sampled_from([True, 1.5, "3", None, 10**30]))
-_value = st.one_of(st.integers(-2, 3), st.lists(st.integers(0, 3), max_size=3), st.sampled_from([None, "1", 0.5, [1, "a"]]))
-_range = st.one_of(st.tuples(_bound, _bound, _value).map(list), st.lists(st.integers(0, 5), max_size=4), st.none(), st.text(max_size=3))
+_value = st.one_of(
+    st.integers(-2, 3), st.lists(st.integers(0, 3), max_size=3), st.sampled_from([None, "1", 0.5, [1, "a"]])
+)
+_range = st.one_of(
+    st.tuples(_bound, _bound, _value).map(list), st.lists(st.integers(0, 5), max_size=4), st.none(), st.text(max_size=3)
+)
 _attr_ranges = st.one_of(st.lists(_range, max_size=4), st.sampled_from([None, {}, "x", 3]))
 _entry = st.one_of(
     st.fixed_dictionaries({a: _attr_ranges for a in ATTRIBUTES}),
     st.dictionaries(st.sampled_from([*ATTRIBUTES, "fcae", "other"]), _attr_ranges, max_size=6),
     st.sampled_from([None, [], "x"]),
 )
-_pa_file = st.dictionaries(st.sampled_from(["a.avi", "b.mp4", "c", "../up.avi", "/abs.avi", "", "\x07bell.avi", "é.avi"]), _entry, max_size=3)
+_pa_file = st.dictionaries(
+    st.sampled_from(["a.avi", "b.mp4", "c", "../up.avi", "/abs.avi", "", "\x07bell.avi", "é.avi"]), _entry, max_size=3
+)
 
 
 @FUZZ
-@given(files=st.lists(st.tuples(st.sampled_from(["brush_hair.json", "ride.json", "x.JSON"]),
-                                st.one_of(_pa_file.map(json.dumps), st.text(max_size=20), st.just("[1, 2]"))), min_size=1, max_size=2))
+@given(
+    files=st.lists(
+        st.tuples(
+            st.sampled_from(["brush_hair.json", "ride.json", "x.JSON"]),
+            st.one_of(_pa_file.map(json.dumps), st.text(max_size=20), st.just("[1, 2]")),
+        ),
+        min_size=1,
+        max_size=2,
+    )
+)
 def test_fuzz_pa_hmdb51_labels(files):
     with tempfile.TemporaryDirectory() as tmp:
         for name, text in files:
@@ -132,8 +219,10 @@ def test_fuzz_pa_hmdb51_labels(files):
 
 
 @FUZZ
-@given(ranges=st.one_of(st.lists(_range, max_size=5), _range, st.dictionaries(st.text(max_size=2), st.integers())),
-       num_frames=st.integers(0, 30))
+@given(
+    ranges=st.one_of(st.lists(_range, max_size=5), _range, st.dictionaries(st.text(max_size=2), st.integers())),
+    num_frames=st.integers(0, 30),
+)
 def test_fuzz_parse_frame_ranges(ranges, num_frames):
     frames = _expect_only_vpbench_errors(lambda: parse_frame_ranges(ranges, num_frames, source="f.json: v.avi face"))
     if frames is not None:
@@ -141,8 +230,12 @@ def test_fuzz_parse_frame_ranges(ranges, num_frames):
 
 
 _votes = st.lists(
-    st.tuples(st.sampled_from(["a", "b", "c/d", ""]), st.sampled_from(["u1", "u2", "u3"]),
-              st.sampled_from([*ATTRIBUTES, *ATTRIBUTES, "fcae"]), st.sampled_from([0, 1, 1, 0, 2, -1, "1", None, 0.5, True])),
+    st.tuples(
+        st.sampled_from(["a", "b", "c/d", ""]),
+        st.sampled_from(["u1", "u2", "u3"]),
+        st.sampled_from([*ATTRIBUTES, *ATTRIBUTES, "fcae"]),
+        st.sampled_from([0, 1, 1, 0, 2, -1, "1", None, 0.5, True]),
+    ),
     max_size=30,
 )
 
@@ -160,14 +253,19 @@ def test_fuzz_vote_aggregation(rows, tie_policy):
 
 
 _VALID_PICKLES = [
-    pickle.dumps({"brush_hair/a.mp4": np.array([[1, 0, 1, 0, 0]]), "ride/b.mp4": np.array([[0, 1, 1, 1, 0]])}, protocol=p)
+    pickle.dumps(
+        {"brush_hair/a.mp4": np.array([[1, 0, 1, 0, 0]]), "ride/b.mp4": np.array([[0, 1, 1, 1, 0]])}, protocol=p
+    )
     for p in (2, 4, 5)
 ]
 
 
 @FUZZ
-@given(which=st.integers(0, len(_VALID_PICKLES) - 1), cut=st.integers(0, 400),
-       flips=st.lists(st.tuples(st.integers(0, 400), st.integers(0, 255)), max_size=3))
+@given(
+    which=st.integers(0, len(_VALID_PICKLES) - 1),
+    cut=st.integers(0, 400),
+    flips=st.lists(st.tuples(st.integers(0, 400), st.integers(0, 255)), max_size=3),
+)
 def test_fuzz_stprivacy_label_pickle(which, cut, flips):
     data = bytearray(_VALID_PICKLES[which])
     for pos, byte in flips:

@@ -97,7 +97,9 @@ def test_push_annotate_pull_build(server, synth, tmp_path, capsys, monkeypatch):
     monkeypatch.setenv("LABEL_STUDIO_API_KEY", server.token)
     outputs = []
 
-    code, out, err = run(capsys, "annotate", "push", "--dataset", str(synth), "--url", server.url, "--project", PROJECT, "--overlap", "3")
+    code, out, err = run(
+        capsys, "annotate", "push", "--dataset", str(synth), "--url", server.url, "--project", PROJECT, "--overlap", "3"
+    )
     outputs += [out, err]
     assert code == 0, err
     videos = load_manifest(synth)
@@ -138,8 +140,20 @@ def test_push_annotate_pull_build(server, synth, tmp_path, capsys, monkeypatch):
                 bits = [int(truth.loc[video, a]) for a in ATTRIBUTES]
                 bits[0] ^= n == 2
             if n == 2 and i == 2:
-                annotate(server, by_video[video], user, {a: "no" if b else "yes" for a, b in zip(ATTRIBUTES, bits)}, token=tokens[user])
-            annotate(server, by_video[video], user, {a: "yes" if b else "no" for a, b in zip(ATTRIBUTES, bits)}, token=tokens[user])
+                annotate(
+                    server,
+                    by_video[video],
+                    user,
+                    {a: "no" if b else "yes" for a, b in zip(ATTRIBUTES, bits)},
+                    token=tokens[user],
+                )
+            annotate(
+                server,
+                by_video[video],
+                user,
+                {a: "yes" if b else "no" for a, b in zip(ATTRIBUTES, bits)},
+                token=tokens[user],
+            )
             submitted[(video, n)] = tuple(bits)
     labels, ties, kappa = _expected(submitted)
     assert ties, "the scenario must contain a tie"
@@ -148,7 +162,9 @@ def test_push_annotate_pull_build(server, synth, tmp_path, capsys, monkeypatch):
     status, answer = server.api("POST", "/api/token/")
     assert status in (200, 201), answer
     pat = answer["token"]
-    code, out, err = run(capsys, "annotate", "status", "--url", server.url, "--project", PROJECT, "--json", "--token", pat)
+    code, out, err = run(
+        capsys, "annotate", "status", "--url", server.url, "--project", PROJECT, "--json", "--token", pat
+    )
     outputs += [out, err]
     assert code == 0, err
     report = json.loads(out)
@@ -156,7 +172,9 @@ def test_push_annotate_pull_build(server, synth, tmp_path, capsys, monkeypatch):
     assert report["complete"] == ANNOTATED - 2
     per_user = {f"user{u}": report["annotators"][f"user{u}"] for u in users}
     assert [a["tasks"] for a in per_user.values()] == [ANNOTATED, ANNOTATED, ANNOTATED - 2]
-    assert per_user[f"user{users[2]}"]["skipped"] == 2 and per_user[f"user{users[0]}"]["email"] == "annotator1@example.org"
+    assert (
+        per_user[f"user{users[2]}"]["skipped"] == 2 and per_user[f"user{users[0]}"]["email"] == "annotator1@example.org"
+    )
     assert report["ties"] == ties
     for a in ATTRIBUTES:
         assert report["fleiss_kappa"][a] == pytest.approx(kappa[a])
@@ -172,11 +190,29 @@ def test_push_annotate_pull_build(server, synth, tmp_path, capsys, monkeypatch):
     assert len(tasks_exported) == len(videos)
     assert sum(a["was_cancelled"] for t in tasks_exported for a in t["annotations"]) == 2
     # The server recorded each annotation as its annotator's own submission.
-    assert {(a["completed_by"], a["updated_by"]) for t in tasks_exported for a in t["annotations"]} == {(u, u) for u in users}
+    assert {(a["completed_by"], a["updated_by"]) for t in tasks_exported for a in t["annotations"]} == {
+        (u, u) for u in users
+    }
 
     built = tmp_path / "built"
-    code, out, err = run(capsys, "build", "--dataset", "vp-hmdb51", "--raw", str(synth / "raw"), "--splits", str(synth / "splits"),
-                         "--labels", str(export), "--label-format", "labelstudio", "--out", str(built), "--workers", "1")
+    code, out, err = run(
+        capsys,
+        "build",
+        "--dataset",
+        "vp-hmdb51",
+        "--raw",
+        str(synth / "raw"),
+        "--splits",
+        str(synth / "splits"),
+        "--labels",
+        str(export),
+        "--label-format",
+        "labelstudio",
+        "--out",
+        str(built),
+        "--workers",
+        "1",
+    )
     outputs += [out, err]
     assert code == 0, err
     manifest = load_manifest(built).set_index("video_id")
@@ -210,8 +246,10 @@ def test_wrong_tokens_are_one_line_errors(server, synth, capsys, monkeypatch):
     line = _one_line_error(code, err)
     assert "refused the API legacy token" in line and wrong not in out + err
     # A personal access token signed by some other server.
-    forged = ("eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJ0b2tlbl90eXBlIjoicmVmcmVzaCIsInVzZXJfaWQiOiIxIn0."
-              "c2lnbmF0dXJlLW9mLWFub3RoZXItc2VydmVy")
+    forged = (
+        "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJ0b2tlbl90eXBlIjoicmVmcmVzaCIsInVzZXJfaWQiOiIxIn0."
+        "c2lnbmF0dXJlLW9mLWFub3RoZXItc2VydmVy"
+    )
     code, out, err = run(capsys, "annotate", "status", "--url", server.url, "--project", PROJECT, "--token", forged)
     line = _one_line_error(code, err)
     assert "refused the personal access token" in line and forged not in out + err
@@ -221,7 +259,17 @@ def test_wrong_tokens_are_one_line_errors(server, synth, capsys, monkeypatch):
 
 def test_unknown_project_is_a_one_line_error(server, capsys, monkeypatch, tmp_path):
     monkeypatch.setenv("LABEL_STUDIO_API_KEY", server.token)
-    code, out, err = run(capsys, "annotate", "pull", "--url", server.url, "--project", "No such project", "--out", str(tmp_path / "x.json"))
+    code, out, err = run(
+        capsys,
+        "annotate",
+        "pull",
+        "--url",
+        server.url,
+        "--project",
+        "No such project",
+        "--out",
+        str(tmp_path / "x.json"),
+    )
     assert "has no project titled 'No such project'" in _one_line_error(code, err)
     assert not (tmp_path / "x.json").exists()
     code, out, err = run(capsys, "annotate", "status", "--url", server.url, "--project", "No such project")
@@ -233,7 +281,9 @@ def test_videos_outside_the_document_root_are_a_one_line_error(server, synth, tm
     outside = tmp_path / "elsewhere"
     (outside / "jump").mkdir(parents=True)
     shutil.copy2(synth / "raw" / "jump" / "vpsynth_jump_000.avi", outside / "jump" / "clip.avi")
-    code, out, err = run(capsys, "annotate", "push", "--dataset", str(outside), "--url", server.url, "--project", "Outside root")
+    code, out, err = run(
+        capsys, "annotate", "push", "--dataset", str(outside), "--url", server.url, "--project", "Outside root"
+    )
     assert "LABEL_STUDIO_LOCAL_FILES_DOCUMENT_ROOT" in _one_line_error(code, err)
 
 
@@ -242,5 +292,7 @@ def test_unreachable_server_is_a_one_line_error(capsys, monkeypatch):
     url = f"http://127.0.0.1:{free_port()}"
     code, out, err = run(capsys, "annotate", "status", "--url", url, "--project", PROJECT)
     assert "cannot reach Label Studio" in _one_line_error(code, err)
-    code, out, err = run(capsys, "annotate", "pull", "--url", "ftp://example.org", "--project", PROJECT, "--out", "x.json")
+    code, out, err = run(
+        capsys, "annotate", "pull", "--url", "ftp://example.org", "--project", PROJECT, "--out", "x.json"
+    )
     assert "--url must be an http://" in _one_line_error(code, err)

@@ -48,7 +48,9 @@ class Stub:
                 body = self.rfile.read(length) if length else b""
                 stub.seen.append((self.command, self.path, self.headers.get("Authorization"), body))
                 route = stub.routes.get((self.command, self.path.split("?")[0]))
-                status, payload, headers = route(self) if callable(route) else route or (404, {"detail": "Not found."}, {})
+                status, payload, headers = (
+                    route(self) if callable(route) else route or (404, {"detail": "Not found."}, {})
+                )
                 data = payload if isinstance(payload, bytes) else json.dumps(payload).encode()
                 self.send_response(status)
                 for key, value in headers.items():
@@ -158,7 +160,11 @@ def test_server_errors_and_foreign_servers_are_one_line(stub):
     stub.routes[("GET", "/api/projects/")] = (200, b"<html>not an API</html>", {})
     with pytest.raises(VPBenchError, match="did not answer like a Label Studio server"):
         LabelStudio(stub.url, LEGACY).projects()
-    stub.routes[("POST", "/api/projects/")] = (400, {"validation_errors": {"title": ["Ensure this field has at least 3 characters."]}}, {})
+    stub.routes[("POST", "/api/projects/")] = (
+        400,
+        {"validation_errors": {"title": ["Ensure this field has at least 3 characters."]}},
+        {},
+    )
     with pytest.raises(VPBenchError, match="could not create the project \\(HTTP 400: title: Ensure this field"):
         LabelStudio(stub.url, LEGACY).create_project({"title": "x"})
 
@@ -212,7 +218,11 @@ def test_videos_of_a_raw_folder(tmp_path):
 def test_a_broken_export_is_one_line_and_pull_keeps_the_previous_file(stub, tmp_path, export):
     from vpbench.annotation.campaign import pull, status
 
-    stub.routes[("GET", "/api/projects/")] = (200, {"count": 1, "results": [{"id": 4, "title": "Proj", "maximum_annotations": 3}]}, {})
+    stub.routes[("GET", "/api/projects/")] = (
+        200,
+        {"count": 1, "results": [{"id": 4, "title": "Proj", "maximum_annotations": 3}]},
+        {},
+    )
     stub.routes[("GET", "/api/projects/4/export")] = (200, export, {})
     stub.routes[("GET", "/api/users/")] = (200, [], {})
     client = LabelStudio(stub.url, LEGACY)
@@ -231,13 +241,15 @@ def test_importing_vpbench_and_its_cli_needs_no_label_studio_sdk():
     import sys
 
     # A finder that refuses label_studio_sdk: the import must not even try it.
-    code = ("import sys\n"
-            "class Block:\n"
-            "    def find_spec(self, name, path=None, target=None):\n"
-            "        if name.split('.')[0] in ('label_studio_sdk', 'label_studio'):\n"
-            "            raise ImportError('blocked ' + name)\n"
-            "sys.meta_path.insert(0, Block())\n"
-            "import vpbench, vpbench.cli, vpbench.annotation.campaign, vpbench.cli.annotate\n"
-            "print('ok')\n")
+    code = (
+        "import sys\n"
+        "class Block:\n"
+        "    def find_spec(self, name, path=None, target=None):\n"
+        "        if name.split('.')[0] in ('label_studio_sdk', 'label_studio'):\n"
+        "            raise ImportError('blocked ' + name)\n"
+        "sys.meta_path.insert(0, Block())\n"
+        "import vpbench, vpbench.cli, vpbench.annotation.campaign, vpbench.cli.annotate\n"
+        "print('ok')\n"
+    )
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert proc.returncode == 0 and proc.stdout.strip() == "ok", proc.stderr

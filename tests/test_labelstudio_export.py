@@ -145,8 +145,16 @@ def tiny_synth(tmp_path_factory) -> Path:
 
 
 def test_build_from_the_recorded_export_records_votes_and_agreement(tiny_synth, tmp_path):
-    result = build_dataset("vp-hmdb51", tmp_path / "built", raw=tiny_synth / "raw", splits=tiny_synth / "splits",
-                           labels=[EXAMPLE], label_format="labelstudio", progress=False, workers=1)
+    result = build_dataset(
+        "vp-hmdb51",
+        tmp_path / "built",
+        raw=tiny_synth / "raw",
+        splits=tiny_synth / "splits",
+        labels=[EXAMPLE],
+        label_format="labelstudio",
+        progress=False,
+        workers=1,
+    )
     m = result.manifest.set_index("video_id")
     assert sorted(m.index) == sorted([JUMP, STAND, WAVE])
     assert tuple(int(m.loc[STAND, a]) for a in ATTRIBUTES) == (1, 1, 0, 1, 1)

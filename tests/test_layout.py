@@ -41,7 +41,18 @@ ALLOWED = {
     "leaderboard": {"core", "results"},
     "annotation": {"core", "data", "labels"},  # never methods
     "apps": {"core", "data", "labels", "networks", "methods", "evaluation", "results"},
-    "cli": {"core", "data", "labels", "networks", "methods", "evaluation", "results", "leaderboard", "annotation", "apps"},
+    "cli": {
+        "core",
+        "data",
+        "labels",
+        "networks",
+        "methods",
+        "evaluation",
+        "results",
+        "leaderboard",
+        "annotation",
+        "apps",
+    },
     "main": {"cli"},  # `python -m vpbench`: the only importer of the CLI
     "top": {"core", "data"},
 }
@@ -75,8 +86,13 @@ def _imports(path: Path):
                 target = node.module or ""
             for alias in node.names:
                 sub = f"{target}.{alias.name}"
-                yield node.lineno, sub if (PACKAGE.parent / Path(*sub.split("."))).with_suffix(".py").is_file() or \
-                    (PACKAGE.parent / Path(*sub.split("."))).is_dir() else target
+                yield (
+                    node.lineno,
+                    sub
+                    if (PACKAGE.parent / Path(*sub.split("."))).with_suffix(".py").is_file()
+                    or (PACKAGE.parent / Path(*sub.split("."))).is_dir()
+                    else target,
+                )
 
 
 def test_every_module_belongs_to_a_stage():

@@ -20,7 +20,9 @@ from .result_factory import result_doc, write_result, write_standard_results
 
 
 def _cli(*args, cwd=None):
-    return subprocess.run([sys.executable, "-m", "vpbench", *map(str, args)], capture_output=True, text=True, cwd=cwd, timeout=120)
+    return subprocess.run(
+        [sys.executable, "-m", "vpbench", *map(str, args)], capture_output=True, text=True, cwd=cwd, timeout=120
+    )
 
 
 def _tables(root):
@@ -35,7 +37,9 @@ def test_a_complete_result_validates():
     assert validate_result(doc, "r.json") is doc
 
 
-@pytest.mark.parametrize("key", ["scores.privacy_cmap.value", "scores.action_top1.ci_high", "protocol.version", "method.name", "run"])
+@pytest.mark.parametrize(
+    "key", ["scores.privacy_cmap.value", "scores.action_top1.ci_high", "protocol.version", "method.name", "run"]
+)
 def test_validation_names_the_file_and_the_missing_key(key):
     doc = result_doc()
     *parents, last = key.split(".")
@@ -75,25 +79,46 @@ def test_mixed_protocol_versions_are_refused(tmp_path):
     assert str(bad) in str(err.value) and "\n" not in str(err.value)
 
 
-@pytest.mark.parametrize("part, move, detail", [
-    ("protocol", lambda path: path.parents[3] / "cross" / path.parent.parent.name / path.parent.name / path.name,
-     "protocol.name is 'known' but its protocol folder is 'cross'"),
-    ("dataset", lambda path: path.parents[2] / "vp-hmdb51" / path.parent.name / path.name,
-     "dataset.name is 'synth-hmdb51' but its dataset folder is 'vp-hmdb51'"),
-    ("method", lambda path: path.parents[1] / "raw" / "cpu-seed1.json",
-     "method.name is 'blackening' but its method folder is 'raw'; run is 'cpu-seed0' but its run file name is 'cpu-seed1'"),
-    ("run", lambda path: path.with_name("cpu-seed7.json"), "run is 'cpu-seed0' but its run file name is 'cpu-seed7'"),
-])
+@pytest.mark.parametrize(
+    "part, move, detail",
+    [
+        (
+            "protocol",
+            lambda path: path.parents[3] / "cross" / path.parent.parent.name / path.parent.name / path.name,
+            "protocol.name is 'known' but its protocol folder is 'cross'",
+        ),
+        (
+            "dataset",
+            lambda path: path.parents[2] / "vp-hmdb51" / path.parent.name / path.name,
+            "dataset.name is 'synth-hmdb51' but its dataset folder is 'vp-hmdb51'",
+        ),
+        (
+            "method",
+            lambda path: path.parents[1] / "raw" / "cpu-seed1.json",
+            "method.name is 'blackening' but its method folder is 'raw'; run is 'cpu-seed0' but its run file name is "
+            "'cpu-seed1'",
+        ),
+        (
+            "run",
+            lambda path: path.with_name("cpu-seed7.json"),
+            "run is 'cpu-seed0' but its run file name is 'cpu-seed7'",
+        ),
+    ],
+)
 def test_a_result_that_disagrees_with_its_path_is_refused(tmp_path, part, move, detail):
-    """A result copied into another method's folder would make a second row of that method (and overwrite its preview)."""
+    """A result copied into another method's folder would make a second row of that method (and overwrite its
+    preview)."""
     write_result(tmp_path, method="raw")
     moved = move(write_result(tmp_path / "elsewhere", method="blackening").relative_to(tmp_path / "elsewhere"))
     (tmp_path / moved).parent.mkdir(parents=True, exist_ok=True)
     (tmp_path / "elsewhere" / "known" / "synth-hmdb51" / "blackening" / "cpu-seed0.json").rename(tmp_path / moved)
     with pytest.raises(VPBenchError) as err:
         load_results(tmp_path)
-    assert str(err.value) == (f"{tmp_path / moved}: {detail}; a result lives at <protocol>/<dataset>/<method>/<run>.json, "
-                              "here known/synth-hmdb51/blackening/cpu-seed0.json")
+    assert str(err.value) == (
+        f"{tmp_path / moved}: {detail}; a result lives at "
+        f"<protocol>/<dataset>/<method>/<run>.json, "
+        "here known/synth-hmdb51/blackening/cpu-seed0.json"
+    )
 
 
 def test_cli_refuses_a_result_under_another_methods_folder(tmp_path):
@@ -101,8 +126,11 @@ def test_cli_refuses_a_result_under_another_methods_folder(tmp_path):
     bad = write_result(tmp_path, method="blackening")
     copy = bad.parents[1] / "raw" / "cpu-seed1.json"
     copy.write_text(bad.read_text().replace('"run": "cpu-seed0"', '"run": "cpu-seed1"'))
-    _assert_one_line_error(_cli("leaderboard", "--results", tmp_path, "--out", tmp_path / "lb"), str(copy),
-                           "method.name is 'blackening' but its method folder is 'raw'")
+    _assert_one_line_error(
+        _cli("leaderboard", "--results", tmp_path, "--out", tmp_path / "lb"),
+        str(copy),
+        "method.name is 'blackening' but its method folder is 'raw'",
+    )
     assert not (tmp_path / "lb").exists()
 
 
@@ -126,8 +154,13 @@ def test_rows_rank_by_front_then_tradeoff_score(tmp_path):
     table = _tables(write_standard_results(tmp_path))[("known", "synth-hmdb51")]
     order = [(r.label, r.front) for r in table.rows]
     assert order == [
-        ("stprivacy", 1), ("stprivacy (keep_ratio=0.5)", 1), ("downsample-4x", 1), ("stprivacy (keep_ratio=0.2)", 1),
-        ("stprivacy (keep_ratio=1.0)", 2), ("raw", 2), ("blackening", 2),
+        ("stprivacy", 1),
+        ("stprivacy (keep_ratio=0.5)", 1),
+        ("downsample-4x", 1),
+        ("stprivacy (keep_ratio=0.2)", 1),
+        ("stprivacy (keep_ratio=1.0)", 2),
+        ("raw", 2),
+        ("blackening", 2),
     ]
     assert [r.rank for r in table.rows] == list(range(1, 8))
 
@@ -149,7 +182,15 @@ def test_no_raw_run_means_no_delta(tmp_path):
 
 def test_paper_numbers_come_from_the_model_card_for_default_runs_only(tmp_path):
     write_standard_results(tmp_path)
-    write_result(tmp_path, dataset="vp-hmdb51", method="stprivacy", profile="paper", options={"keep_ratio": 0.2}, top1=0.3, cmap=60.0)
+    write_result(
+        tmp_path,
+        dataset="vp-hmdb51",
+        method="stprivacy",
+        profile="paper",
+        options={"keep_ratio": 0.2},
+        top1=0.3,
+        cmap=60.0,
+    )
     tables = _tables(tmp_path)
     real = {r.label: r for r in tables[("known", "vp-hmdb51")].rows}
     assert real["stprivacy"].paper == {"top1": 50.73, "f1": 0.613, "cmap": 72.48}  # models/methods/stprivacy.yaml
@@ -178,7 +219,9 @@ def test_a_table_without_a_paper_profile_real_suite_run_has_no_paper_column(tmp_
     assert not table.has_paper and all(r.paper is None for r in table.rows)
     write_leaderboard(tmp_path, tmp_path / "lb")
     assert "Paper top-1" not in (tmp_path / "lb" / "leaderboard.md").read_text().split("## ", 1)[1]
-    assert all(r["paper_top1"] == "" for r in csv.DictReader(io.StringIO((tmp_path / "lb" / "leaderboard.csv").read_text())))
+    assert all(
+        r["paper_top1"] == "" for r in csv.DictReader(io.StringIO((tmp_path / "lb" / "leaderboard.csv").read_text()))
+    )
 
 
 def test_keep_ratio_runs_of_one_method_form_one_sweep(tmp_path):
@@ -193,7 +236,13 @@ def test_keep_ratio_runs_of_one_method_form_one_sweep(tmp_path):
 
 def test_a_sweep_is_any_method_s_deploy_options_not_a_name_the_leaderboard_knows(tmp_path):
     for strength in (1, 2, 3):
-        write_result(tmp_path, method="myblur", options={"strength": strength}, deploy_options=["strength"], top1=0.5 + strength / 10)
+        write_result(
+            tmp_path,
+            method="myblur",
+            options={"strength": strength},
+            deploy_options=["strength"],
+            top1=0.5 + strength / 10,
+        )
     write_result(tmp_path, method="otherblur", options={"strength": 1}, top1=0.4)  # an ordinary option: no sweep
     write_result(tmp_path, method="otherblur", options={"strength": 2}, top1=0.45)
     rows = _tables(tmp_path)[("known", "synth-hmdb51")].rows
@@ -209,25 +258,45 @@ def test_leaderboard_writes_md_csv_html_and_one_plot_per_table(tmp_path):
     out = tmp_path / "lb"
     written = write_leaderboard(results, out)
     names = sorted(p.relative_to(out).as_posix() for p in written)
-    assert names == ["leaderboard.csv", "leaderboard.html", "leaderboard.md", "tradeoff-known--synth-hmdb51.png", "tradeoff-known--vp-hmdb51.png"]
+    assert names == [
+        "leaderboard.csv",
+        "leaderboard.html",
+        "leaderboard.md",
+        "tradeoff-known--synth-hmdb51.png",
+        "tradeoff-known--vp-hmdb51.png",
+    ]
     assert (out / "tradeoff-known--vp-hmdb51.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
     md = (out / "leaderboard.md").read_text()
     assert "## known (v1) · synth-hmdb51" in md and "Pareto front" in md and "trade-off score" in md
-    assert "| 1 | ★ 1 | stprivacy | cpu-seed0 | 70.0 [65.0, 75.0] | 0.260 [0.210, 0.310] | 49.0 [44.0, 54.0] | -17.5 | -0.580 | -36.8 | 21.0 |" in md
+    assert (
+        "| 1 | ★ 1 | stprivacy | cpu-seed0 | 70.0 [65.0, 75.0] | 0.260 [0.210, 0.310] | 49.0 [44.0, 54.0] | -17.5 | "
+        "-0.580 | -36.8 | 21.0 |" in md
+    )
     assert "50.73 / 0.613 / 72.48" in md  # paper column in the vp-hmdb51 table
 
     rows = list(csv.DictReader(io.StringIO((out / "leaderboard.csv").read_text())))
     assert len(rows) == 9
     first = rows[0]
-    assert (first["dataset"], first["rank"], first["method"], first["pareto"], first["top1"]) == ("synth-hmdb51", "1", "stprivacy", "true", "0.7")
+    assert (first["dataset"], first["rank"], first["method"], first["pareto"], first["top1"]) == (
+        "synth-hmdb51",
+        "1",
+        "stprivacy",
+        "true",
+        "0.7",
+    )
     sweep = [r for r in rows if r["options"] == "keep_ratio=0.2"]
     assert sweep[0]["run"] == "cpu-seed0-keep_ratio0.2" and sweep[0]["paper_top1"] == ""
     paper = [r for r in rows if r["dataset"] == "vp-hmdb51" and r["method"] == "stprivacy"][0]
-    assert float(paper["paper_top1"]) == pytest.approx(0.5073) and paper["result"] == "known/vp-hmdb51/stprivacy/paper-seed0.json"
+    assert (
+        float(paper["paper_top1"]) == pytest.approx(0.5073)
+        and paper["result"] == "known/vp-hmdb51/stprivacy/paper-seed0.json"
+    )
 
     page = (out / "leaderboard.html").read_text()
-    assert page.count("data:image/png;base64,") == 2 and "<style>" in page and "http" not in page.replace("http-equiv", "")
+    assert (
+        page.count("data:image/png;base64,") == 2 and "<style>" in page and "http" not in page.replace("http-equiv", "")
+    )
 
 
 def test_running_twice_gives_identical_files(tmp_path):
@@ -250,7 +319,9 @@ def test_previews_beside_results_are_copied_and_embedded(tmp_path):
     write_leaderboard(results, tmp_path / "lb")
     copied = tmp_path / "lb" / "previews" / "known--synth-hmdb51--blackening--cpu-seed0.png"
     assert copied.read_bytes() == preview_path(path).read_bytes()
-    assert "(previews/known--synth-hmdb51--blackening--cpu-seed0.png)" in (tmp_path / "lb" / "leaderboard.md").read_text()
+    assert (
+        "(previews/known--synth-hmdb51--blackening--cpu-seed0.png)" in (tmp_path / "lb" / "leaderboard.md").read_text()
+    )
     page = (tmp_path / "lb" / "leaderboard.html").read_text()
     assert 'href="#preview-known--synth-hmdb51-1"' in page and 'id="preview-known--synth-hmdb51-1"' in page
 
@@ -319,13 +390,17 @@ def test_cli_refuses_a_result_with_a_missing_score(tmp_path):
     doc = json.loads(bad.read_text())
     del doc["scores"]["privacy_cmap"]
     bad.write_text(json.dumps(doc))
-    _assert_one_line_error(_cli("leaderboard", "--results", tmp_path, "--out", tmp_path / "lb"), str(bad), "scores.privacy_cmap")
+    _assert_one_line_error(
+        _cli("leaderboard", "--results", tmp_path, "--out", tmp_path / "lb"), str(bad), "scores.privacy_cmap"
+    )
 
 
 def test_cli_refuses_broken_json(tmp_path):
     bad = write_result(tmp_path, method="raw")
     bad.write_text("{ not json")
-    _assert_one_line_error(_cli("leaderboard", "--results", tmp_path, "--out", tmp_path / "lb"), str(bad), "not valid JSON")
+    _assert_one_line_error(
+        _cli("leaderboard", "--results", tmp_path, "--out", tmp_path / "lb"), str(bad), "not valid JSON"
+    )
 
 
 def test_cli_help_has_examples():
@@ -338,7 +413,8 @@ def test_cli_help_has_examples():
 
 @pytest.mark.slow
 def test_evaluate_writes_a_preview_that_the_leaderboard_embeds(tmp_path):
-    """Also: the writer's document has a field for every key (nothing lands in ``extra``) and survives the round trip."""
+    """Also: the writer's document has a field for every key (nothing lands in ``extra``) and survives the round
+    trip."""
     import json
 
     import matplotlib.image
@@ -350,11 +426,18 @@ def test_evaluate_writes_a_preview_that_the_leaderboard_embeds(tmp_path):
     from .conftest import write_tiny_models, write_tiny_protocols
 
     build_dataset("synth-hmdb51", tmp_path / "data" / "synth-hmdb51", size="tiny", seed=0, progress=False)
-    [path] = evaluate(EvaluationRequest(
-        method="blackening", protocol="known", dataset="synth-hmdb51", data_root=tmp_path / "data", out=tmp_path / "results",
-        models_dir=write_tiny_models(tmp_path / "models"), protocols_dir=write_tiny_protocols(tmp_path / "protocols", samples=5),
-        progress=False,
-    ))
+    [path] = evaluate(
+        EvaluationRequest(
+            method="blackening",
+            protocol="known",
+            dataset="synth-hmdb51",
+            data_root=tmp_path / "data",
+            out=tmp_path / "results",
+            models_dir=write_tiny_models(tmp_path / "models"),
+            protocols_dir=write_tiny_protocols(tmp_path / "protocols", samples=5),
+            progress=False,
+        )
+    )
     doc = json.loads(path.read_text())
     result = EvaluationResult.from_dict(doc, path)
     assert result.extra == {}, f"evaluate writes keys EvaluationResult has no field for: {sorted(result.extra)}"
@@ -365,7 +448,9 @@ def test_evaluate_writes_a_preview_that_the_leaderboard_embeds(tmp_path):
     strip = matplotlib.image.imread(preview)
     assert strip.shape[0] > strip.shape[1]  # 3 videos x (raw, transformed) rows of 4 frames: taller than wide
     write_leaderboard(tmp_path / "results", tmp_path / "lb")
-    assert (tmp_path / "lb" / "previews" / "known--synth-hmdb51--blackening--cpu-seed0.png").read_bytes() == preview.read_bytes()
+    assert (
+        tmp_path / "lb" / "previews" / "known--synth-hmdb51--blackening--cpu-seed0.png"
+    ).read_bytes() == preview.read_bytes()
 
 
 def test_the_docs_state_the_rules_the_pages_apply():

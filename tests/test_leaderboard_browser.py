@@ -54,10 +54,23 @@ def _chromium() -> str:
 
 def _run_chromium(browser: str, tmp_path, page, *args: str) -> subprocess.CompletedProcess:
     profile = tmp_path / f"profile-{len(list(tmp_path.glob('profile-*')))}"  # a fresh profile per run
-    cmd = [browser, "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-           "--disable-component-update", "--disable-sync", "--no-first-run", "--hide-scrollbars",
-           "--force-device-scale-factor=1", f"--user-data-dir={profile}", f"--window-size={WIDTH},{HEIGHT}",
-           "--virtual-time-budget=5000", *args, page.as_uri()]
+    cmd = [
+        browser,
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--no-first-run",
+        "--hide-scrollbars",
+        "--force-device-scale-factor=1",
+        f"--user-data-dir={profile}",
+        f"--window-size={WIDTH},{HEIGHT}",
+        "--virtual-time-budget=5000",
+        *args,
+        page.as_uri(),
+    ]
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stderr[-2000:]
     return proc
@@ -92,7 +105,18 @@ def test_html_leaderboard_shows_its_table_and_plot_in_a_browser(tmp_path):
 
     # The table text, as the browser parsed it.
     table = dom[dom.index(f'id="table-{SLUG}"') : dom.index("</table>", dom.index(f'id="table-{SLUG}"'))]
-    for text in ("Rank", "Front", "Top-1 %", "cMAP %", "stprivacy (keep_ratio=0.5)", "downsample-4x", "★ 1", "70.0", "49.0", "ref"):
+    for text in (
+        "Rank",
+        "Front",
+        "Top-1 %",
+        "cMAP %",
+        "stprivacy (keep_ratio=0.5)",
+        "downsample-4x",
+        "★ 1",
+        "70.0",
+        "49.0",
+        "ref",
+    ):
         assert text in html.unescape(table), text
     assert boxes["plot_natural_width"] > 0, "the trade-off plot did not decode"
 

@@ -30,8 +30,12 @@ def _ready(name, models_dir):
         from .conftest import TINY_PROFILE, fit_with_card
 
         rng = np.random.default_rng(0)
-        data = FitData(videos=[rng.integers(0, 256, (4, 32, 40, 3), dtype=np.uint8) for _ in range(6)],
-                       actions=rng.integers(0, 3, 6), privacy=rng.integers(0, 2, (6, 5)).astype(np.float32), num_actions=3)
+        data = FitData(
+            videos=[rng.integers(0, 256, (4, 32, 40, 3), dtype=np.uint8) for _ in range(6)],
+            actions=rng.integers(0, 3, 6),
+            privacy=rng.integers(0, 2, (6, 5)).astype(np.float32),
+            num_actions=3,
+        )
         fit_with_card(method, data, {**TINY_PROFILE, "clip_len": 4}, models_dir)
     return method
 

@@ -76,9 +76,11 @@ def test_bootstrap_interval_brackets_the_value_and_is_seeded():
 def test_bootstrap_of_a_tuple_metric_equals_separate_bootstraps():
     rng = np.random.default_rng(2)
     probs, truth = rng.random((60, 5)), (rng.random((60, 5)) < 0.4).astype(int)
-    both = bootstrap_ci(lambda p, l: (privacy_f1(p, l), privacy_cmap(p, l)), [probs, truth], n_boot=100, seed=3)
-    assert both == [bootstrap_ci(privacy_f1, [probs, truth], n_boot=100, seed=3),
-                    bootstrap_ci(privacy_cmap, [probs, truth], n_boot=100, seed=3)]
+    both = bootstrap_ci(lambda p, t: (privacy_f1(p, t), privacy_cmap(p, t)), [probs, truth], n_boot=100, seed=3)
+    assert both == [
+        bootstrap_ci(privacy_f1, [probs, truth], n_boot=100, seed=3),
+        bootstrap_ci(privacy_cmap, [probs, truth], n_boot=100, seed=3),
+    ]
 
 
 def test_per_action_top1_names_each_class_and_where_its_errors_go():
@@ -88,8 +90,11 @@ def test_per_action_top1_names_each_class_and_where_its_errors_go():
     labels = [0, 0, 1, 1, 2, 2]
     scores[5] = np.eye(3)[1]  # class 2's second video goes to class 1
     got = per_action_top1(scores, labels, ["a", "b", "c"])
-    assert got == {"a": {"top1": 1.0, "videos": 2}, "b": {"top1": 0.5, "videos": 2, "most_confused_with": "c"},
-                   "c": {"top1": 0.5, "videos": 2, "most_confused_with": "b"}}
+    assert got == {
+        "a": {"top1": 1.0, "videos": 2},
+        "b": {"top1": 0.5, "videos": 2, "most_confused_with": "c"},
+        "c": {"top1": 0.5, "videos": 2, "most_confused_with": "b"},
+    }
 
 
 def test_average_precision_equals_scikit_learn_with_ties_and_few_positives():

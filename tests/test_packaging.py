@@ -24,8 +24,11 @@ def wheel(tmp_path_factory) -> Path:
         shutil.copy(REPO / name, src / name)
     shutil.copytree(REPO / "vpbench", src / "vpbench", ignore=shutil.ignore_patterns("__pycache__"))
     out = tmp_path_factory.mktemp("wheel")
-    subprocess.run([sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "--no-build-isolation", str(src), "-w", str(out)],
-                   check=True, capture_output=True)
+    subprocess.run(
+        [sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "--no-build-isolation", str(src), "-w", str(out)],
+        check=True,
+        capture_output=True,
+    )
     [path] = out.glob("vpbench-*.whl")
     return path
 
@@ -44,15 +47,25 @@ def test_an_installed_wheel_lists_protocols_and_methods_outside_the_checkout(whe
     venv = tmp_path / "venv"
     subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True)
     site = next(venv.glob("lib/python*/site-packages"))
-    subprocess.run([sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--target", str(site), str(wheel)], check=True,
-                   capture_output=True)
+    subprocess.run(
+        [sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--target", str(site), str(wheel)],
+        check=True,
+        capture_output=True,
+    )
     # A path listed in a .pth file joins sys.path without running that folder's own .pth files (the editable hook).
     (site / "deps.pth").write_text(sysconfig.get_paths()["purelib"] + "\n")
     python = venv / "bin" / "python"
-    where = subprocess.run([str(python), "-c", "import vpbench; print(vpbench.__file__)"], cwd=tmp_path, capture_output=True,
-                           text=True, check=True).stdout.strip()
+    where = subprocess.run(
+        [str(python), "-c", "import vpbench; print(vpbench.__file__)"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
     assert where.startswith(str(site))
-    protocols = subprocess.run([str(python), "-m", "vpbench", "protocols"], cwd=tmp_path, capture_output=True, text=True)
+    protocols = subprocess.run(
+        [str(python), "-m", "vpbench", "protocols"], cwd=tmp_path, capture_output=True, text=True
+    )
     assert protocols.returncode == 0, protocols.stderr
     assert [line.split()[0] for line in protocols.stdout.splitlines()] == ["cross", "frame", "known"]
     methods = subprocess.run([str(python), "-m", "vpbench", "methods"], cwd=tmp_path, capture_output=True, text=True)
@@ -60,12 +73,51 @@ def test_an_installed_wheel_lists_protocols_and_methods_outside_the_checkout(whe
     assert {"raw", "stprivacy", "vita", "blackening"} <= {line.split()[0] for line in methods.stdout.splitlines()}
     # A tiny evaluation end to end: the shipped protocol's jobs, the tiny recognizer profile.
     data = tmp_path / "data"
-    build = subprocess.run([str(python), "-m", "vpbench", "build", "--dataset", "synth-hmdb51", "--size", "tiny",
-                            "--out", str(data / "synth-hmdb51"), "--workers", "1"], cwd=tmp_path, capture_output=True, text=True)
+    build = subprocess.run(
+        [
+            str(python),
+            "-m",
+            "vpbench",
+            "build",
+            "--dataset",
+            "synth-hmdb51",
+            "--size",
+            "tiny",
+            "--out",
+            str(data / "synth-hmdb51"),
+            "--workers",
+            "1",
+        ],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+    )
     assert build.returncode == 0, build.stderr
     models, protocols = write_tiny_models(tmp_path / "models"), write_tiny_protocols(tmp_path / "protocols")
-    run = subprocess.run([str(python), "-m", "vpbench", "evaluate", "--method", "raw", "--protocol", "known", "--dataset", "synth-hmdb51",
-                          "--data-root", str(data), "--out", str(tmp_path / "results"), "--models-dir", str(models),
-                          "--protocols-dir", str(protocols)], cwd=tmp_path, capture_output=True, text=True)
+    run = subprocess.run(
+        [
+            str(python),
+            "-m",
+            "vpbench",
+            "evaluate",
+            "--method",
+            "raw",
+            "--protocol",
+            "known",
+            "--dataset",
+            "synth-hmdb51",
+            "--data-root",
+            str(data),
+            "--out",
+            str(tmp_path / "results"),
+            "--models-dir",
+            str(models),
+            "--protocols-dir",
+            str(protocols),
+        ],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+    )
     assert run.returncode == 0, run.stderr
     assert (tmp_path / "results" / "known" / "synth-hmdb51" / "raw" / "cpu-seed0.json").is_file()

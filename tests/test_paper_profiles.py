@@ -50,13 +50,27 @@ def _videos(n: int, frames: int) -> list[np.ndarray]:
 def _vit_s_state(tmp_path) -> str:
     """A timm-format ViT-S/16 state dict at ImageNet shape (random values): what the paper profile loads."""
     d, blocks = 384, 12
-    state = {"pos_embed": torch.randn(1, 197, d) * 0.02, "cls_token": torch.zeros(1, 1, d),
-             "patch_embed.proj.weight": torch.randn(d, 3, 16, 16) * 0.02, "patch_embed.proj.bias": torch.zeros(d)}
+    state = {
+        "pos_embed": torch.randn(1, 197, d) * 0.02,
+        "cls_token": torch.zeros(1, 1, d),
+        "patch_embed.proj.weight": torch.randn(d, 3, 16, 16) * 0.02,
+        "patch_embed.proj.bias": torch.zeros(d),
+    }
     for i in range(blocks):
-        for name, shape in {"norm1.weight": (d,), "norm1.bias": (d,), "attn.qkv.weight": (3 * d, d), "attn.qkv.bias": (3 * d,),
-                            "attn.proj.weight": (d, d), "attn.proj.bias": (d,), "norm2.weight": (d,), "norm2.bias": (d,),
-                            "mlp.fc1.weight": (4 * d, d), "mlp.fc1.bias": (4 * d,), "mlp.fc2.weight": (d, 4 * d),
-                            "mlp.fc2.bias": (d,)}.items():
+        for name, shape in {
+            "norm1.weight": (d,),
+            "norm1.bias": (d,),
+            "attn.qkv.weight": (3 * d, d),
+            "attn.qkv.bias": (3 * d,),
+            "attn.proj.weight": (d, d),
+            "attn.proj.bias": (d,),
+            "norm2.weight": (d,),
+            "norm2.bias": (d,),
+            "mlp.fc1.weight": (4 * d, d),
+            "mlp.fc1.bias": (4 * d,),
+            "mlp.fc2.weight": (d, 4 * d),
+            "mlp.fc2.bias": (d,),
+        }.items():
             state[f"blocks.{i}.{name}"] = torch.randn(shape) * 0.02
     path = tmp_path / "deit_s.pth"
     torch.save(state, path)
@@ -70,7 +84,9 @@ def test_each_learned_method_fits_its_paper_profile_for_one_step(name, paper_mod
     method = create_method(name, **options)
     assert "paper" in method_card(name)["profiles"]
     # Two videos, batches of two: one step per epoch.
-    data = FitData(videos=_videos(2, 2 * CLIP), actions=np.array([0, 1]), privacy=np.eye(2, 5, dtype=np.float32), num_actions=2)
+    data = FitData(
+        videos=_videos(2, 2 * CLIP), actions=np.array([0, 1]), privacy=np.eye(2, 5, dtype=np.float32), num_actions=2
+    )
     fit_with_card(method, data, recognizer_profile("paper", paper_models), paper_models, "paper", frame_interval=2)
     clip = torch.from_numpy(np.stack(_videos(1, CLIP)))
     masks = torch.ones(clip.shape[:4], dtype=torch.bool) if method.needs_person_masks else None
@@ -78,7 +94,8 @@ def test_each_learned_method_fits_its_paper_profile_for_one_step(name, paper_mod
         out = method.transform(clip, masks)
     assert out.shape == clip.shape and out.dtype == torch.uint8
     if name == "stprivacy":
-        assert len(method.log["init_weights"]["used"]) == 12 * 12 + 3  # every block, the patch kernel and bias, the positions
+        # every block, the patch kernel and bias, the positions
+        assert len(method.log["init_weights"]["used"]) == 12 * 12 + 3
     method.save(tmp_path / "m.pt")
     again = create_method(name)
     again.load(tmp_path / "m.pt")
@@ -90,8 +107,9 @@ def test_the_paper_recognizers_train_one_step_and_predict(paper_models):
     profile = recognizer_profile("paper", paper_models)
     crop = int(profile["crop"])
     frames = np.concatenate(_videos(3, CLIP))
-    store = FrameStore.from_offsets(frames, np.arange(4) * CLIP, ["a", "b", "c"],
-                                    frame_labels=np.eye(len(frames), 5, dtype=np.int8))
+    store = FrameStore.from_offsets(
+        frames, np.arange(4) * CLIP, ["a", "b", "c"], frame_labels=np.eye(len(frames), 5, dtype=np.int8)
+    )
     cfg = TrainConfig.from_dict({**profile["train"], "clip_len": CLIP, "crop": crop})
     for task, outputs, targets in (("action", 3, np.array([0, 1, 2])), ("privacy", 5, np.eye(3, 5, dtype=np.float32))):
         torch.manual_seed(0)

@@ -28,13 +28,33 @@ def env(tmp_path_factory):
     root = tmp_path_factory.mktemp("preflight")
     for name in ("synth-hmdb51", "synth-ucf101"):
         build_dataset(name, root / "data" / name, size="tiny", seed=0, progress=False)
-    return {"root": root, "data": root / "data", "models": write_tiny_models(root / "models"),
-            "protocols": write_tiny_protocols(root / "protocols")}
+    return {
+        "root": root,
+        "data": root / "data",
+        "models": write_tiny_models(root / "models"),
+        "protocols": write_tiny_protocols(root / "protocols"),
+    }
 
 
-def _evaluate_argv(env, out: Path, *extra, method: str = "raw", protocol: str = "known", data: Path | None = None) -> list[str]:
-    return ["evaluate", "--method", method, "--protocol", protocol, "--data-root", str(data or env["data"]),
-            "--models-dir", str(env["models"]), "--protocols-dir", str(env["protocols"]), "--out", str(out), *map(str, extra)]
+def _evaluate_argv(
+    env, out: Path, *extra, method: str = "raw", protocol: str = "known", data: Path | None = None
+) -> list[str]:
+    return [
+        "evaluate",
+        "--method",
+        method,
+        "--protocol",
+        protocol,
+        "--data-root",
+        str(data or env["data"]),
+        "--models-dir",
+        str(env["models"]),
+        "--protocols-dir",
+        str(env["protocols"]),
+        "--out",
+        str(out),
+        *map(str, extra),
+    ]
 
 
 def _run(capsys, argv: list[str]) -> tuple[int, str]:
@@ -53,7 +73,7 @@ def _error(capsys, argv: list[str]) -> str:
     lines = err.splitlines()
     assert len(lines) == 1, err
     assert lines[0].startswith("error: ")
-    return lines[0][len("error: "):]
+    return lines[0][len("error: ") :]
 
 
 def _listing(path: Path) -> dict | None:
@@ -62,7 +82,10 @@ def _listing(path: Path) -> dict | None:
     if not path.exists():
         return None
     entries = [path, *path.rglob("*")]
-    return {p.relative_to(path).as_posix(): (p.stat().st_size, p.stat().st_mtime_ns) if p.is_file() else "folder" for p in entries}
+    return {
+        p.relative_to(path).as_posix(): (p.stat().st_size, p.stat().st_mtime_ns) if p.is_file() else "folder"
+        for p in entries
+    }
 
 
 def _copy_dataset(env, tmp_path: Path) -> Path:
@@ -79,7 +102,8 @@ def _copy_dataset(env, tmp_path: Path) -> Path:
 def test_a_negative_seed_is_refused_before_anything(env, tmp_path, capsys):
     out = tmp_path / "res"
     assert _error(capsys, _evaluate_argv(env, out, "--seed", "-1", "--dataset", "synth-hmdb51")) == (
-        "--seed must be a non-negative integer, got -1")
+        "--seed must be a non-negative integer, got -1"
+    )
     assert not out.exists()
 
 
@@ -88,8 +112,17 @@ def test_the_python_api_refuses_a_negative_seed_too(env, tmp_path):
     from vpbench.evaluation import EvaluationRequest, evaluate
 
     out = tmp_path / "res"
-    request = EvaluationRequest(method="raw", protocol="known", dataset="synth-hmdb51", data_root=env["data"], seed=-3, out=out,
-                                models_dir=env["models"], protocols_dir=env["protocols"], progress=False)
+    request = EvaluationRequest(
+        method="raw",
+        protocol="known",
+        dataset="synth-hmdb51",
+        data_root=env["data"],
+        seed=-3,
+        out=out,
+        models_dir=env["models"],
+        protocols_dir=env["protocols"],
+        progress=False,
+    )
     with pytest.raises(VPBenchError, match=r"^--seed must be a non-negative integer, got -3$"):
         evaluate(request)
     assert not out.exists()
@@ -102,9 +135,11 @@ def test_an_output_folder_that_is_a_file_or_under_a_file_is_refused(env, tmp_pat
     blocker = tmp_path / "f"
     blocker.write_text("mine\n")
     assert _error(capsys, _evaluate_argv(env, blocker, "--dataset", "synth-hmdb51")) == (
-        f"{blocker}: the results folder is an existing file, not a folder")
+        f"{blocker}: the results folder is an existing file, not a folder"
+    )
     assert _error(capsys, _evaluate_argv(env, blocker / "res", "--dataset", "synth-hmdb51")) == (
-        f"{blocker / 'res'}: cannot make the results folder: {blocker} is a file")
+        f"{blocker / 'res'}: cannot make the results folder: {blocker} is a file"
+    )
     assert sorted(p.name for p in tmp_path.iterdir()) == ["f"] and blocker.read_text() == "mine\n"
 
 
@@ -118,7 +153,10 @@ def read_only_dir(tmp_path):
         yield ro
         ro.chmod(0o755)
         return
-    if subprocess.run(["mount", "-t", "tmpfs", "-o", "ro,size=1m", "tmpfs", str(ro)], capture_output=True).returncode != 0:
+    if (
+        subprocess.run(["mount", "-t", "tmpfs", "-o", "ro,size=1m", "tmpfs", str(ro)], capture_output=True).returncode
+        != 0
+    ):
         pytest.skip("running as root without the right to mount a read-only tmpfs")
     try:
         yield ro
@@ -136,18 +174,22 @@ def test_a_read_only_output_folder_is_refused(env, read_only_dir, capsys):
 # --------------------------------------------------------------------------- datasets
 
 
-@pytest.mark.parametrize("protocol, damaged, content", [
-    ("known", "synth-hmdb51", '{"name": "synth-hmdb51", "cont'),  # truncated
-    ("known", "synth-hmdb51", ""),
-    # The method-training set of cross: raw does not train on it, but its info is read for the result.
-    ("cross", "synth-ucf101", "\x00\x01 not json"),
-])
+@pytest.mark.parametrize(
+    "protocol, damaged, content",
+    [
+        ("known", "synth-hmdb51", '{"name": "synth-hmdb51", "cont'),  # truncated
+        ("known", "synth-hmdb51", ""),
+        # The method-training set of cross: raw does not train on it, but its info is read for the result.
+        ("cross", "synth-ucf101", "\x00\x01 not json"),
+    ],
+)
 def test_a_corrupt_info_json_is_refused_before_any_training(env, tmp_path, capsys, protocol, damaged, content):
     data = _copy_dataset(env, tmp_path)
     (data / damaged / "info.json").write_text(content)
     out = tmp_path / "res"
     assert _error(capsys, _evaluate_argv(env, out, "--dataset", "synth-hmdb51", protocol=protocol, data=data)) == (
-        f"{data / damaged / 'info.json'}: unreadable (JSONDecodeError); rebuild the dataset")
+        f"{data / damaged / 'info.json'}: unreadable (JSONDecodeError); rebuild the dataset"
+    )
     assert not out.exists()
 
 
@@ -156,7 +198,9 @@ def test_an_info_json_that_is_not_a_datasets_is_refused(env, tmp_path, capsys):
     (data / "synth-hmdb51" / "info.json").write_text(json.dumps(["synth-hmdb51"]))
     out = tmp_path / "res"
     assert _error(capsys, _evaluate_argv(env, out, "--dataset", "synth-hmdb51", data=data)) == (
-        f"{data / 'synth-hmdb51' / 'info.json'}: not a dataset's info.json (no name or content_sha256); rebuild the dataset")
+        f"{data / 'synth-hmdb51' / 'info.json'}: not a dataset's info.json (no name or content_sha256); rebuild the "
+        f"dataset"
+    )
     assert not out.exists()
 
 
@@ -166,15 +210,19 @@ def test_a_later_jobs_corrupt_dataset_stops_the_run_before_the_first_job(env, tm
     (data / "synth-ucf101" / "info.json").write_text("{")
     out = tmp_path / "res"
     assert _error(capsys, _evaluate_argv(env, out, data=data)) == (
-        f"{data / 'synth-ucf101' / 'info.json'}: unreadable (JSONDecodeError); rebuild the dataset")
+        f"{data / 'synth-ucf101' / 'info.json'}: unreadable (JSONDecodeError); rebuild the dataset"
+    )
     assert not out.exists()
 
 
 def test_a_real_dataset_that_is_not_built_is_named_before_anything(env, tmp_path, capsys):
     out = tmp_path / "res"
-    assert _error(capsys, _evaluate_argv(env, out, "--suite", "real", "--dataset", "vp-hmdb51", data=tmp_path / "none")) == (
+    assert _error(
+        capsys, _evaluate_argv(env, out, "--suite", "real", "--dataset", "vp-hmdb51", data=tmp_path / "none")
+    ) == (
         f"{tmp_path / 'none' / 'vp-hmdb51'}: dataset 'vp-hmdb51' is not built; "
-        f"run `vpbench build --dataset vp-hmdb51 --out {tmp_path / 'none' / 'vp-hmdb51'} ...` first")
+        f"run `vpbench build --dataset vp-hmdb51 --out {tmp_path / 'none' / 'vp-hmdb51'} ...` first"
+    )
     assert not out.exists()
 
 
@@ -186,23 +234,35 @@ def test_a_dataset_without_test_videos_in_the_fold_is_refused(env, tmp_path, cap
     out = tmp_path / "res"
     assert _error(capsys, _evaluate_argv(env, out, "--dataset", "synth-hmdb51", data=data)) == (
         f"{data / 'synth-hmdb51'}: dataset 'synth-hmdb51' has no test video in fold 1; "
-        "protocol 'known' needs them (its evaluate set)")
+        "protocol 'known' needs them (its evaluate set)"
+    )
     assert not out.exists()
 
 
 # --------------------------------------------------------------------------- method options and arguments
 
 
-@pytest.mark.parametrize("method, options, message", [
-    ("stprivacy", ["keep_ratio=abc"], "method 'stprivacy' option 'keep_ratio' takes a number, got 'abc'"),
-    ("stprivacy", ["use_pab=maybe"], "method 'stprivacy' option 'use_pab' takes true or false, got 'maybe'"),
-    ("stprivacy", ["delta_t=2.5"], "method 'stprivacy' option 'delta_t' takes an integer, got 2.5"),
-    ("stprivacy", ["keep_ratio=1.5"], "keep_ratio must be in (0, 1], got 1.5"),
-    ("vita", ["restarting=null"], "method 'vita' option 'restarting' takes true or false, got null"),
-    ("collective", ["privacy_weight=[1, 2]"], "method 'collective' option 'privacy_weight' takes a number, got [1, 2]"),
-    ("stprivacy", ["alpah=0.5"], "method 'stprivacy' has no option 'alpah' (did you mean 'alpha'?); "
-                                 "its options: keep_ratio, alpha, use_pab, delta_t, init_weights"),
-])
+@pytest.mark.parametrize(
+    "method, options, message",
+    [
+        ("stprivacy", ["keep_ratio=abc"], "method 'stprivacy' option 'keep_ratio' takes a number, got 'abc'"),
+        ("stprivacy", ["use_pab=maybe"], "method 'stprivacy' option 'use_pab' takes true or false, got 'maybe'"),
+        ("stprivacy", ["delta_t=2.5"], "method 'stprivacy' option 'delta_t' takes an integer, got 2.5"),
+        ("stprivacy", ["keep_ratio=1.5"], "keep_ratio must be in (0, 1], got 1.5"),
+        ("vita", ["restarting=null"], "method 'vita' option 'restarting' takes true or false, got null"),
+        (
+            "collective",
+            ["privacy_weight=[1, 2]"],
+            "method 'collective' option 'privacy_weight' takes a number, got [1, 2]",
+        ),
+        (
+            "stprivacy",
+            ["alpah=0.5"],
+            "method 'stprivacy' has no option 'alpah' (did you mean 'alpha'?); "
+            "its options: keep_ratio, alpha, use_pab, delta_t, init_weights",
+        ),
+    ],
+)
 def test_method_options_of_the_wrong_type_or_name_are_one_line(env, tmp_path, capsys, method, options, message):
     out = tmp_path / "res"
     extra = [a for o in options for a in ("--option", o)]
@@ -214,7 +274,8 @@ def test_a_number_given_for_a_text_option_is_taken_as_text():
     from vpbench.methods import check_options
 
     assert check_options("stprivacy", {"init_weights": 2024, "keep_ratio": 1, "alpha": None}) == (
-        {"init_weights": "2024", "keep_ratio": 1, "alpha": None})
+        {"init_weights": "2024", "keep_ratio": 1, "alpha": None}
+    )
 
 
 @pytest.mark.parametrize("method", ["raw", "downsample-4x"])
@@ -222,8 +283,9 @@ def test_a_checkpoint_for_a_method_that_learns_nothing_is_refused(env, tmp_path,
     ckpt = tmp_path / "truncated.pt"
     ckpt.write_bytes(b"PK\x03\x04 truncated")
     out = tmp_path / "res"
-    assert _error(capsys, _evaluate_argv(env, out, "--dataset", "synth-hmdb51", "--checkpoint", ckpt, method=method)) == (
-        f"--checkpoint {ckpt}: method '{method}' is not learned and loads no trained state; drop --checkpoint")
+    assert _error(
+        capsys, _evaluate_argv(env, out, "--dataset", "synth-hmdb51", "--checkpoint", ckpt, method=method)
+    ) == (f"--checkpoint {ckpt}: method '{method}' is not learned and loads no trained state; drop --checkpoint")
     assert not out.exists()
 
 
@@ -231,7 +293,9 @@ def test_a_truncated_checkpoint_of_a_learned_method_is_refused_before_decoding(e
     ckpt = tmp_path / "truncated.pt"
     ckpt.write_bytes(b"PK\x03\x04 truncated")
     out = tmp_path / "res"
-    message = _error(capsys, _evaluate_argv(env, out, "--dataset", "synth-hmdb51", "--checkpoint", ckpt, method="stprivacy"))
+    message = _error(
+        capsys, _evaluate_argv(env, out, "--dataset", "synth-hmdb51", "--checkpoint", ckpt, method="stprivacy")
+    )
     assert message.startswith(f"{ckpt}: ")
     assert not out.exists()
 
@@ -240,7 +304,9 @@ def test_a_truncated_checkpoint_of_a_learned_method_is_refused_before_decoding(e
 def test_whole_frame_for_a_method_that_uses_no_person_regions_is_refused(env, tmp_path, capsys, method):
     out = tmp_path / "res"
     assert _error(capsys, _evaluate_argv(env, out, "--dataset", "synth-hmdb51", "--whole-frame", method=method)) == (
-        f"--whole-frame: method '{method}' does not act on person regions (it transforms whole frames anyway); drop --whole-frame")
+        f"--whole-frame: method '{method}' does not act on person regions (it transforms whole frames anyway); drop "
+        f"--whole-frame"
+    )
     assert not out.exists()
 
 
@@ -267,7 +333,8 @@ def test_a_stale_result_of_a_later_job_is_refused_before_the_first_job_runs(env,
     stale.write_text(json.dumps({"schema_version": 0}))
     before = _listing(out)
     assert _error(capsys, _evaluate_argv(env, out, "--resume")) == (
-        f"{stale}: result schema version 0, this vpbench writes 1; move it away or run without --resume to replace it")
+        f"{stale}: result schema version 0, this vpbench writes 1; move it away or run without --resume to replace it"
+    )
     assert _listing(out) == before
 
 
@@ -286,7 +353,9 @@ def test_a_later_jobs_work_folder_of_other_settings_is_refused_before_the_first_
 
 
 @pytest.mark.parametrize("raised, code", [(RuntimeError, None), (KeyboardInterrupt, 130)])
-def test_a_run_that_fails_before_its_first_checkpoint_leaves_no_work_folder(env, tmp_path, capsys, monkeypatch, raised, code):
+def test_a_run_that_fails_before_its_first_checkpoint_leaves_no_work_folder(
+    env, tmp_path, capsys, monkeypatch, raised, code
+):
     """The work folder (run.json alone) is no use to --resume: it goes with the failure."""
     import vpbench.evaluation.runner as ev
 
@@ -302,7 +371,11 @@ def test_a_run_that_fails_before_its_first_checkpoint_leaves_no_work_folder(env,
             main(argv)
     else:
         assert _run(capsys, argv) == (code, "interrupted\n")
-    assert [p.relative_to(out).as_posix() for p in out.rglob("*")] == ["known", "known/synth-hmdb51", "known/synth-hmdb51/raw"]
+    assert [p.relative_to(out).as_posix() for p in out.rglob("*")] == [
+        "known",
+        "known/synth-hmdb51",
+        "known/synth-hmdb51/raw",
+    ]
 
 
 def test_a_work_folder_with_checkpoints_stays_for_resume(tmp_path):
@@ -330,8 +403,10 @@ def test_the_shared_option_callbacks_fail_in_one_line():
     app = typer.Typer()
 
     @app.command()
-    def run(workers: int = typer.Option(None, "--workers", callback=positive_int),
-            seed: int = typer.Option(0, "--seed", callback=non_negative_int)) -> None:
+    def run(
+        workers: int = typer.Option(None, "--workers", callback=positive_int),
+        seed: int = typer.Option(0, "--seed", callback=non_negative_int),
+    ) -> None:
         typer.echo(f"{workers} {seed}")
 
     with pytest.raises(VPBenchError, match=r"^--workers must be at least 1, got 0$"):
@@ -344,8 +419,11 @@ def test_the_shared_option_callbacks_fail_in_one_line():
 @pytest.mark.parametrize("command", ["cache", "build"])
 def test_zero_workers_is_refused(env, tmp_path, capsys, command):
     """Uses positive_int on `cache --workers` and `build --workers` (commands of the dataset side)."""
-    argv = ["cache", str(env["data"] / "synth-hmdb51"), "--workers", "0"] if command == "cache" else \
-        ["build", "--dataset", "synth-hmdb51", "--size", "tiny", "--out", str(tmp_path / "d"), "--workers", "0"]
+    argv = (
+        ["cache", str(env["data"] / "synth-hmdb51"), "--workers", "0"]
+        if command == "cache"
+        else ["build", "--dataset", "synth-hmdb51", "--size", "tiny", "--out", str(tmp_path / "d"), "--workers", "0"]
+    )
     before = _listing(env["data"])
     assert _error(capsys, argv) == "--workers must be at least 1, got 0"
     assert _listing(env["data"]) == before and not (tmp_path / "d").exists()

@@ -170,17 +170,29 @@ def _train(kind: str, checkpoint=None):
     if kind == "video":
         model = create_recognizer({"arch": "video-cnn", "widths": [4, 8, 8, 8]}, 3, 4, 32)
         store = _tiny_store()
-        log = train_video_recognizer(model, store, np.arange(6), np.array([0, 1, 2, 0, 1, 2]), "action", cfg, 7, False, checkpoint=checkpoint)
+        log = train_video_recognizer(
+            model, store, np.arange(6), np.array([0, 1, 2, 0, 1, 2]), "action", cfg, 7, False, checkpoint=checkpoint
+        )
     else:
         model = create_recognizer({"arch": "frame-cnn", "widths": [4, 8, 8, 8]}, 5, 1, 32)
         store = _tiny_store(frame_labels=True)
-        log = train_frame_recognizer(model, store, np.arange(6), TrainConfig(**{**cfg.__dict__, "batch_size": 16}), 7, False, checkpoint=checkpoint)
+        log = train_frame_recognizer(
+            model,
+            store,
+            np.arange(6),
+            TrainConfig(**{**cfg.__dict__, "batch_size": 16}),
+            7,
+            False,
+            checkpoint=checkpoint,
+        )
     return model.state_dict(), log
 
 
 @pytest.mark.parametrize("kind", ["video", "frame"])
 @pytest.mark.parametrize("crash_after", [1, 2])
-def test_recognizer_training_resumed_after_a_crash_equals_an_uninterrupted_one(tmp_path, monkeypatch, kind, crash_after):
+def test_recognizer_training_resumed_after_a_crash_equals_an_uninterrupted_one(
+    tmp_path, monkeypatch, kind, crash_after
+):
     reference, ref_log = _train(kind)
     with monkeypatch.context() as m:
         _count_saves(m, crash_after)
@@ -201,8 +213,17 @@ def test_a_checkpoint_of_other_settings_is_refused(tmp_path):
     model = create_recognizer({"arch": "video-cnn", "widths": [4, 8, 8, 8]}, 3, 4, 32)
     other = TrainConfig(epochs=4, batch_size=2, lr=0.01, warmup_epochs=0, clip_len=4, crop=32)
     with pytest.raises(VPBenchError, match=r"ckpt.pt: training checkpoint written with other settings; delete it"):
-        train_video_recognizer(model, _tiny_store(), np.arange(6), np.array([0, 1, 2, 0, 1, 2]), "action", other, 7, False,
-                               checkpoint=tmp_path / "ckpt.pt")
+        train_video_recognizer(
+            model,
+            _tiny_store(),
+            np.arange(6),
+            np.array([0, 1, 2, 0, 1, 2]),
+            "action",
+            other,
+            7,
+            False,
+            checkpoint=tmp_path / "ckpt.pt",
+        )
 
 
 def _fit_stprivacy(models_dir, checkpoint_dir=None):
@@ -210,7 +231,9 @@ def _fit_stprivacy(models_dir, checkpoint_dir=None):
 
     rng = np.random.default_rng(0)
     videos = [rng.integers(0, 255, (10, 32, 40, 3), dtype=np.uint8) for _ in range(8)]
-    data = FitData(videos=videos, actions=np.arange(8) % 3, privacy=rng.integers(0, 2, (8, 5)).astype(np.float32), num_actions=3)
+    data = FitData(
+        videos=videos, actions=np.arange(8) % 3, privacy=rng.integers(0, 2, (8, 5)).astype(np.float32), num_actions=3
+    )
     method = create_method("stprivacy")
     fit_with_card(method, data, TINY_PROFILE, models_dir, seed=5, checkpoint_dir=checkpoint_dir)
     return method
@@ -221,18 +244,30 @@ def staged_models(tmp_path_factory):
     """STPrivacy with several epochs in each stage (phase 1, PAB warm start, auxiliary warm start, phase 2)."""
     models = write_tiny_models(tmp_path_factory.mktemp("staged"))
     card = yaml.safe_load((models / "methods" / "stprivacy.yaml").read_text())
-    card["profiles"]["cpu"] = {**TINY_STPRIVACY, "batch_size": 4, "init_epochs": 2, "pab_warmup_epochs": 1, "aux_warmup_epochs": 1,
-                               "adv_epochs": 2, "train_min_scale": 0.8}  # the jitter's draws resume too
+    card["profiles"]["cpu"] = {
+        **TINY_STPRIVACY,
+        "batch_size": 4,
+        "init_epochs": 2,
+        "pab_warmup_epochs": 1,
+        "aux_warmup_epochs": 1,
+        "adv_epochs": 2,
+        "train_min_scale": 0.8,
+    }  # the jitter's draws resume too
     (models / "methods" / "stprivacy.yaml").write_text(yaml.safe_dump(card))
     return models
 
 
 def _without_seconds(log: dict) -> dict:
-    return {k: [{f: x for f, x in e.items() if f != "seconds"} for e in v] if isinstance(v, list) else v for k, v in log.items()}
+    return {
+        k: [{f: x for f, x in e.items() if f != "seconds"} for e in v] if isinstance(v, list) else v
+        for k, v in log.items()
+    }
 
 
 @pytest.mark.parametrize("crash_after", [1, 2, 4, 5])  # mid phase 1, phase 1 done, auxiliaries warm, mid phase 2
-def test_stprivacy_fit_resumed_after_a_crash_equals_an_uninterrupted_one(tmp_path, monkeypatch, staged_models, crash_after):
+def test_stprivacy_fit_resumed_after_a_crash_equals_an_uninterrupted_one(
+    tmp_path, monkeypatch, staged_models, crash_after
+):
     reference = _fit_stprivacy(staged_models)
     with monkeypatch.context() as m:
         _count_saves(m, crash_after)
@@ -259,10 +294,17 @@ def kill_env(tmp_path_factory):
     profile = copy.deepcopy(TINY_PROFILE)
     profile["train"].update(epochs=8, batch_size=2)
     profile["action"]["widths"] = profile["privacy"]["widths"] = [8, 16, 32, 32]
-    (models / "recognizers.yaml").write_text(yaml.safe_dump({"name": "recognizers", "version": 1, "profiles": {"cpu": profile}}))
+    (models / "recognizers.yaml").write_text(
+        yaml.safe_dump({"name": "recognizers", "version": 1, "profiles": {"cpu": profile}})
+    )
     card = yaml.safe_load((models / "methods" / "stprivacy.yaml").read_text())
-    card["profiles"]["cpu"] = {**TINY_STPRIVACY, "init_epochs": 2, "pab_warmup_epochs": 1, "aux_warmup_epochs": 1,
-                               "adv_epochs": 2}
+    card["profiles"]["cpu"] = {
+        **TINY_STPRIVACY,
+        "init_epochs": 2,
+        "pab_warmup_epochs": 1,
+        "aux_warmup_epochs": 1,
+        "adv_epochs": 2,
+    }
     (models / "methods" / "stprivacy.yaml").write_text(yaml.safe_dump(card))
     protocols = write_tiny_protocols(root / "protocols")
     for path in protocols.glob("*.yaml"):
@@ -273,9 +315,27 @@ def kill_env(tmp_path_factory):
 
 
 def _evaluate_args(env, out, *extra):
-    return [sys.executable, "-m", "vpbench", "evaluate", "--method", "stprivacy", "--protocol", "known", "--dataset", "synth-hmdb51",
-            "--data-root", str(env["data"]), "--models-dir", str(env["models"]), "--protocols-dir", str(env["protocols"]),
-            "--out", str(out), *extra]
+    return [
+        sys.executable,
+        "-m",
+        "vpbench",
+        "evaluate",
+        "--method",
+        "stprivacy",
+        "--protocol",
+        "known",
+        "--dataset",
+        "synth-hmdb51",
+        "--data-root",
+        str(env["data"]),
+        "--models-dir",
+        str(env["models"]),
+        "--protocols-dir",
+        str(env["protocols"]),
+        "--out",
+        str(out),
+        *extra,
+    ]
 
 
 def _kill_when(args, appears: Path, log: Path, timeout: float = 300) -> None:
@@ -285,7 +345,9 @@ def _kill_when(args, appears: Path, log: Path, timeout: float = 300) -> None:
         deadline = time.monotonic() + timeout
         try:
             while not appears.exists():
-                assert proc.poll() is None, f"the run ended (rc {proc.returncode}) before {appears.name} appeared: {log.read_text()[-2000:]}"
+                assert proc.poll() is None, (
+                    f"the run ended (rc {proc.returncode}) before {appears.name} appeared: {log.read_text()[-2000:]}"
+                )
                 assert time.monotonic() < deadline, f"{appears.name} never appeared"
                 time.sleep(0.005)
             os.killpg(proc.pid, signal.SIGKILL)
@@ -299,7 +361,9 @@ def _ckpt(path: Path) -> dict:
 
 
 def test_evaluate_killed_in_each_phase_resumes_to_the_uninterrupted_result(kill_env, tmp_path):
-    reference = subprocess.run(_evaluate_args(kill_env, tmp_path / "ref"), capture_output=True, text=True, env=ENV, cwd=REPO)
+    reference = subprocess.run(
+        _evaluate_args(kill_env, tmp_path / "ref"), capture_output=True, text=True, env=ENV, cwd=REPO
+    )
     assert reference.returncode == 0, reference.stderr
     run_dir = tmp_path / "res" / "known" / "synth-hmdb51" / "stprivacy"
     result, work = run_dir / "cpu-seed0.json", run_dir / "cpu-seed0.work"
@@ -329,14 +393,22 @@ def test_evaluate_killed_in_each_phase_resumes_to_the_uninterrupted_result(kill_
 
     done = subprocess.run([*args, "--resume"], capture_output=True, text=True, env=ENV, cwd=REPO)
     assert done.returncode == 0, done.stderr
-    got, want = read_result(result), read_result(tmp_path / "ref" / "known" / "synth-hmdb51" / "stprivacy" / "cpu-seed0.json")
+    got, want = (
+        read_result(result),
+        read_result(tmp_path / "ref" / "known" / "synth-hmdb51" / "stprivacy" / "cpu-seed0.json"),
+    )
     for key in ("scores", "per_attribute", "excluded_attributes", "counts", "randomness"):
         assert json.dumps(got[key], sort_keys=True) == json.dumps(want[key], sort_keys=True), key
-    fitted, fitted_ref = _ckpt(result.with_suffix(".pt")), _ckpt(Path(str(result).replace("/res/", "/ref/")).with_suffix(".pt"))
+    fitted, fitted_ref = (
+        _ckpt(result.with_suffix(".pt")),
+        _ckpt(Path(str(result).replace("/res/", "/ref/")).with_suffix(".pt")),
+    )
     assert _without_seconds(fitted["state"]["log"]) == _without_seconds(fitted_ref["state"]["log"])
     assert all(torch.equal(fitted_ref["state"]["weights"][k], v) for k, v in fitted["state"]["weights"].items())
     # Nothing of the interrupted runs is left: no work folder, no temporary file.
-    assert not work.exists() and not [p.name for p in run_dir.iterdir() if p.name.startswith(".") or p.suffix in (".work", ".tmp")]
+    assert not work.exists() and not [
+        p.name for p in run_dir.iterdir() if p.name.startswith(".") or p.suffix in (".work", ".tmp")
+    ]
 
 
 # --------------------------------------------------------------------------- resume refusals, determinism
@@ -346,12 +418,24 @@ def test_evaluate_killed_in_each_phase_resumes_to_the_uninterrupted_result(kill_
 def env(tmp_path_factory):
     root = tmp_path_factory.mktemp("rel")
     build_dataset("synth-hmdb51", root / "data" / "synth-hmdb51", size="tiny", seed=0, progress=False)
-    return {"data": root / "data", "models": write_tiny_models(root / "models"), "protocols": write_tiny_protocols(root / "protocols")}
+    return {
+        "data": root / "data",
+        "models": write_tiny_models(root / "models"),
+        "protocols": write_tiny_protocols(root / "protocols"),
+    }
 
 
 def _request(env, out, **kw):
-    base = dict(method="raw", protocol="known", dataset="synth-hmdb51", data_root=env["data"], out=out,
-                models_dir=env["models"], protocols_dir=env["protocols"], progress=False)
+    base = dict(
+        method="raw",
+        protocol="known",
+        dataset="synth-hmdb51",
+        data_root=env["data"],
+        out=out,
+        models_dir=env["models"],
+        protocols_dir=env["protocols"],
+        progress=False,
+    )
     return EvaluationRequest(**{**base, **kw})
 
 
@@ -379,8 +463,10 @@ def test_resume_refuses_a_work_folder_of_other_settings(env, tmp_path, monkeypat
     run_json = tmp_path / "known" / "synth-hmdb51" / "raw" / "cpu-seed0.work" / "run.json"
     with pytest.raises(VPBenchError) as err:
         evaluate(_request(env, tmp_path, protocols_dir=other, resume=True))
-    assert str(err.value) == (f"{run_json}: the interrupted run had other settings (protocol differ); "
-                              f"delete {run_json.parent} or run without --resume to start over")
+    assert str(err.value) == (
+        f"{run_json}: the interrupted run had other settings (protocol differ); "
+        f"delete {run_json.parent} or run without --resume to start over"
+    )
     # Without --resume the stale folder is simply started afresh.
     [path] = evaluate(_request(env, tmp_path, protocols_dir=other))
     assert read_result(path)["bootstrap"]["samples"] == 30 and not run_json.parent.exists()
@@ -393,11 +479,16 @@ def test_a_planted_training_checkpoint_that_runs_code_is_refused_on_resume(env, 
             evaluate(_request(env, tmp_path))
     marker = tmp_path / "pwned"
     planted = tmp_path / "known" / "synth-hmdb51" / "raw" / "cpu-seed0.work" / "train_action.pt"
-    for payload in (lambda: torch.save({"format": _Opens(marker)}, planted), lambda: planted.write_bytes(pickle.dumps(_Opens(marker)))):
+    for payload in (
+        lambda: torch.save({"format": _Opens(marker)}, planted),
+        lambda: planted.write_bytes(pickle.dumps(_Opens(marker))),
+    ):
         payload()
         with pytest.raises(VPBenchError) as err:
             evaluate(_request(env, tmp_path, resume=True))
-        assert str(err.value).startswith(f"{planted}: not a vpbench training checkpoint or refused as unsafe (weights-only load refused it: ")
+        assert str(err.value).startswith(
+            f"{planted}: not a vpbench training checkpoint or refused as unsafe (weights-only load refused it: "
+        )
         assert not marker.exists()
 
 
@@ -418,14 +509,28 @@ def test_pretrained_vit_weights_that_would_run_code_are_refused(tmp_path):
         load_vit_weights,
     )
 
-    net = STPrivacyNet(STPrivacyConfig(frames=8, height=32, width=40, tubelet=(2, 8, 8), dim=24, heads=2, layers_per_psb=(1, 1, 1),
-                                       pab_layers=1, num_actions=3))
+    net = STPrivacyNet(
+        STPrivacyConfig(
+            frames=8,
+            height=32,
+            width=40,
+            tubelet=(2, 8, 8),
+            dim=24,
+            heads=2,
+            layers_per_psb=(1, 1, 1),
+            pab_layers=1,
+            num_actions=3,
+        )
+    )
     marker = tmp_path / "pwned"
     torch.save({"model": {"blocks.0.attn.qkv.weight": _Opens(marker)}}, tmp_path / "vit.pt")
     with pytest.raises(VPBenchError) as err:
         load_vit_weights(net, tmp_path / "vit.pt")
-    assert str(err.value) == (f"{tmp_path / 'vit.pt'}: not a ViT weights file or refused as unsafe "
-                              "(weights-only load refused it: Unsupported global: GLOBAL io.open was not an allowed global by default)")
+    assert str(err.value) == (
+        f"{tmp_path / 'vit.pt'}: not a ViT weights file or refused as unsafe "
+        "(weights-only load refused it: Unsupported global: GLOBAL io.open was not an allowed "
+        "global by default)"
+    )
     assert not marker.exists()
     torch.save({"model": {"blocks.0.norm1.weight": [1.0, 2.0]}}, tmp_path / "list.pt")
     with pytest.raises(VPBenchError, match="not a ViT state dict"):
@@ -438,9 +543,32 @@ def test_resume_refuses_a_result_of_another_protocol_version_naming_it(env, tmp_
     doc["protocol"]["version"] = 0
     path.write_text(json.dumps(doc))
     proc = subprocess.run(
-        [sys.executable, "-m", "vpbench", "evaluate", "--method", "raw", "--protocol", "known", "--dataset", "synth-hmdb51",
-         "--data-root", str(env["data"]), "--models-dir", str(env["models"]), "--protocols-dir", str(env["protocols"]),
-         "--out", str(tmp_path), "--resume"], capture_output=True, text=True, env=ENV, cwd=REPO)
+        [
+            sys.executable,
+            "-m",
+            "vpbench",
+            "evaluate",
+            "--method",
+            "raw",
+            "--protocol",
+            "known",
+            "--dataset",
+            "synth-hmdb51",
+            "--data-root",
+            str(env["data"]),
+            "--models-dir",
+            str(env["models"]),
+            "--protocols-dir",
+            str(env["protocols"]),
+            "--out",
+            str(tmp_path),
+            "--resume",
+        ],
+        capture_output=True,
+        text=True,
+        env=ENV,
+        cwd=REPO,
+    )
     assert proc.returncode == 2
     assert proc.stderr.splitlines() == [
         f"error: {path}: result of protocol 'known' version 0, but protocol 'known' is version 1 now; "
@@ -452,9 +580,17 @@ def test_result_records_the_seed_and_every_source_of_randomness(env, tmp_path):
     [path] = evaluate(_request(env, tmp_path, seed=4))
     r = read_result(path)
     assert r["seed"] == 4
-    assert r["randomness"]["seeds"] == {"method_fit": 4, "action_recognizer": 5, "privacy_recognizer": 6, "bootstrap": 4}
+    assert r["randomness"]["seeds"] == {
+        "method_fit": 4,
+        "action_recognizer": 5,
+        "privacy_recognizer": 6,
+        "bootstrap": 4,
+    }
     assert r["randomness"]["dataset_build_seeds"] == {"synth-hmdb51": 0}
-    assert r["randomness"]["torch_threads"] == torch.get_num_threads() and r["randomness"]["deterministic_algorithms"] is False
+    assert (
+        r["randomness"]["torch_threads"] == torch.get_num_threads()
+        and r["randomness"]["deterministic_algorithms"] is False
+    )
     assert "numpy PCG64" in r["randomness"]["generators"] and "torch CPU generator" in r["randomness"]["generators"]
 
 

@@ -30,8 +30,12 @@ def _writer_like_doc() -> dict:
     doc["method"].update(checkpoint="paper-seed0.pt", trained_on="vp-ucf101")
     doc["dataset"].update(action_trained_on="hmdb51")
     doc["counts"] = {"action_train_videos": 30, "frame_train_videos": 12, "test_videos": 8, "test_frames": 40}
-    doc["config"] = {"protocol": {"name": "frame", "version": 1, "bootstrap": {"samples": 20}}, "profile": {"clip_len": 8},
-                     "whole_frame": False, "job": {"evaluate": "pa-hmdb51"}}
+    doc["config"] = {
+        "protocol": {"name": "frame", "version": 1, "bootstrap": {"samples": 20}},
+        "profile": {"clip_len": 8},
+        "whole_frame": False,
+        "job": {"evaluate": "pa-hmdb51"},
+    }
     doc["git"] = "0123456789abcdef0123456789abcdef01234567"
     doc["wall_time_s"] = {"decode": 1.5, "fit_method": 20.25, "total": 30.0}
     return doc
@@ -50,7 +54,12 @@ def test_a_result_round_trips():
 def test_fields_and_properties_read_the_document():
     result = EvaluationResult.from_dict(_writer_like_doc(), "results/frame/pa-hmdb51/stprivacy/paper-seed0.json")
     assert (result.protocol_name, result.protocol_version, result.suite) == ("frame", 1, "real")
-    assert (result.dataset_name, result.method_name, result.method_version, result.options) == ("pa-hmdb51", "stprivacy", "1", {})
+    assert (result.dataset_name, result.method_name, result.method_version, result.options) == (
+        "pa-hmdb51",
+        "stprivacy",
+        "1",
+        {},
+    )
     assert (result.profile, result.seed, result.run) == ("paper", 0, "paper-seed0")
     assert result.action_top1 == Score(0.8, 0.75, 0.8500000000000001) == result.score("action_top1")
     assert result.privacy_cmap.value == 80.0 and result.bootstrap_level == 0.95 and result.whole_frame is False
@@ -77,7 +86,17 @@ def test_unknown_top_level_keys_are_kept():
 
 def test_an_old_file_without_the_optional_keys_loads_with_defaults():
     doc = _writer_like_doc()
-    for key in ("randomness", "hardware", "per_action", "excluded_attributes", "counts", "versions", "git", "wall_time_s", "date"):
+    for key in (
+        "randomness",
+        "hardware",
+        "per_action",
+        "excluded_attributes",
+        "counts",
+        "versions",
+        "git",
+        "wall_time_s",
+        "date",
+    ):
         del doc[key]
     del doc["protocol"]["suite"]
     result = EvaluationResult.from_dict(doc, "old.json")
@@ -98,9 +117,22 @@ def test_a_missing_key_is_one_line_naming_the_file_and_the_key(key):
         EvaluationResult.from_dict(doc, "dir/r.json")
 
 
-@pytest.mark.parametrize("key, value", [("seed", True), ("seed", "0"), ("run", 3), ("method.options", []), ("profile", None),
-                                         ("scores.action_top1.value", "0.8"), ("bootstrap.level", "95%"),
-                                         ("hardware", "cuda"), ("git", 12), ("protocol.suite", 1), ("excluded_attributes", {})])
+@pytest.mark.parametrize(
+    "key, value",
+    [
+        ("seed", True),
+        ("seed", "0"),
+        ("run", 3),
+        ("method.options", []),
+        ("profile", None),
+        ("scores.action_top1.value", "0.8"),
+        ("bootstrap.level", "95%"),
+        ("hardware", "cuda"),
+        ("git", 12),
+        ("protocol.suite", 1),
+        ("excluded_attributes", {}),
+    ],
+)
 def test_a_wrong_type_is_one_line_naming_the_file_and_the_key(key, value):
     doc = result_doc()
     *parents, last = key.split(".")

@@ -21,8 +21,17 @@ def trained(tmp_path_factory, tiny_models):
     root = tmp_path_factory.mktemp("stp")
     build_dataset("synth-hmdb51", root / "data" / "synth-hmdb51", size="tiny", seed=0, progress=False)
     protocols = write_tiny_protocols(root / "protocols")
-    request = dict(method="stprivacy", protocol="known", suite="synth", dataset="synth-hmdb51", data_root=root / "data",
-                   out=root / "results", models_dir=tiny_models, protocols_dir=protocols, progress=False)
+    request = dict(
+        method="stprivacy",
+        protocol="known",
+        suite="synth",
+        dataset="synth-hmdb51",
+        data_root=root / "data",
+        out=root / "results",
+        models_dir=tiny_models,
+        protocols_dir=protocols,
+        progress=False,
+    )
     [path] = evaluate(EvaluationRequest(**request))
     return {"root": root, "result": path, "request": request}
 
@@ -41,11 +50,17 @@ def test_keep_ratio_sweep_from_one_checkpoint_needs_no_training(trained):
     ckpt = trained["result"].with_suffix(".pt")
     paths = []
     for ratio in (1.0, 0.5, 0.2):
-        [p] = evaluate(EvaluationRequest(**{**trained["request"], "checkpoint": ckpt, "method_options": {"keep_ratio": ratio}}))
+        [p] = evaluate(
+            EvaluationRequest(**{**trained["request"], "checkpoint": ckpt, "method_options": {"keep_ratio": ratio}})
+        )
         paths.append(p)
         r = read_result(p)
         assert r["method"]["options"] == {"keep_ratio": ratio} and "fit_method" not in r["wall_time_s"]
-    assert [p.name for p in paths] == ["cpu-seed0-keep_ratio1.0.json", "cpu-seed0-keep_ratio0.5.json", "cpu-seed0-keep_ratio0.2.json"]
+    assert [p.name for p in paths] == [
+        "cpu-seed0-keep_ratio1.0.json",
+        "cpu-seed0-keep_ratio0.5.json",
+        "cpu-seed0-keep_ratio0.2.json",
+    ]
 
 
 def test_lower_keep_ratio_blackens_more_tubelets(trained):
@@ -72,7 +87,10 @@ def test_anonymize_odd_size_and_length_keeps_frame_count(trained, tmp_path):
     assert done["working_size"] == [32, 40] and done["frame_interval"] == 2
 
 
-@pytest.mark.parametrize("method,kw", [("raw", {}), ("downsample-4x", {}), ("blackening", {"whole_frame": True}), ("weakblur", {"boxes": True})])
+@pytest.mark.parametrize(
+    "method,kw",
+    [("raw", {}), ("downsample-4x", {}), ("blackening", {"whole_frame": True}), ("weakblur", {"boxes": True})],
+)
 def test_anonymize_works_for_non_learned_methods(method, kw, tmp_path):
     src = write_video(tmp_path / "in.avi", gradient_frames(19, 41, 67), fps=30)
     if kw.get("boxes"):
@@ -110,7 +128,9 @@ def _fit_tiny(models_dir, tmp_path, **overrides):
     (own / "methods" / "stprivacy.yaml").write_text(yaml.safe_dump(data))
     rng = np.random.default_rng(0)
     videos = [rng.integers(0, 256, (10, 32, 40, 3), dtype=np.uint8) for _ in range(8)]
-    fit = FitData(videos=videos, actions=np.arange(8) % 2, privacy=(rng.random((8, 5)) < 0.5).astype(np.float32), num_actions=2)
+    fit = FitData(
+        videos=videos, actions=np.arange(8) % 2, privacy=(rng.random((8, 5)) < 0.5).astype(np.float32), num_actions=2
+    )
     m = create_method("stprivacy")
     fit_with_card(m, fit, {"clip_len": 8, "frame_size": [32, 40]}, own)
     return m

@@ -99,11 +99,11 @@ def test_aggregation_averages_only_kept_tokens():
         torch.testing.assert_close(out[..., :part], local)
         for b in range(2):
             st = spatem[b][policy[b] > 0].mean(0)
-            for l in range(3):
-                s = spatial[b, l][policy[b, l] > 0].mean(0)
+            for t in range(3):
+                s = spatial[b, t][policy[b, t] > 0].mean(0)
                 for n in range(5):
-                    torch.testing.assert_close(out[b, l, n, part : 2 * part], s, atol=1e-6, rtol=1e-5)
-                    torch.testing.assert_close(out[b, l, n, 2 * part :], st, atol=1e-6, rtol=1e-5)
+                    torch.testing.assert_close(out[b, t, n, part : 2 * part], s, atol=1e-6, rtol=1e-5)
+                    torch.testing.assert_close(out[b, t, n, 2 * part :], st, atol=1e-6, rtol=1e-5)
         # Pruned tokens cannot move the averages.
         x2 = x.clone()
         x2[policy == 0] = 100.0
@@ -361,7 +361,9 @@ def test_vit_positions_are_resized_to_the_tubelet_grid_from_a_safetensors_file(t
     """ViT-S/16 at 224 has 14x14 positions; a 128x160 input with 16x16 tubelets has an 8x10 grid."""
     from safetensors.torch import save_file
 
-    config = STPrivacyConfig(frames=4, height=128, width=160, tubelet=(2, 16, 16), dim=24, heads=2, layers_per_psb=(1, 1, 1), pab_layers=1)
+    config = STPrivacyConfig(
+        frames=4, height=128, width=160, tubelet=(2, 16, 16), dim=24, heads=2, layers_per_psb=(1, 1, 1), pab_layers=1
+    )
     net = STPrivacyNet(config)
     # A smooth ramp over the 14x14 grid: bicubic resizing keeps it a ramp, increasing along both axes.
     ramp = torch.arange(14.0)[:, None] + 10 * torch.arange(14.0)[None, :]
@@ -373,13 +375,18 @@ def test_vit_positions_are_resized_to_the_tubelet_grid_from_a_safetensors_file(t
     assert torch.equal(grid[0], grid[1])  # every temporal slice alike
     assert (grid[0, 1:, :, 0] > grid[0, :-1, :, 0]).all() and (grid[0, :, 1:, 0] > grid[0, :, :-1, 0]).all()
     assert grid.min() >= 0 and grid.max() <= 13 + 130  # within the source range: the class token's 7 is not mixed in
-    # Corners stay near the source corners: an 8x10 cell's centre lies about a quarter cell inside (align_corners=False).
+    # Corners stay near the source corners: an 8x10 cell's centre lies about a quarter cell inside
+    # (align_corners=False).
     assert abs(float(grid[0, 0, 0, 0]) - 0.0) < 4 and abs(float(grid[0, -1, -1, 0]) - 143.0) < 4
 
 
 def test_a_weights_file_that_fits_nothing_is_one_line(tmp_path):
     torch.save({"model": {"blocks.0.attn.qkv.weight": torch.zeros(9, 9)}}, tmp_path / "other.pth")
-    with pytest.raises(VPBenchError, match=r"other.pth: no tensor fits this network \(dim 24, 4 layers\); is it a ViT-S state dict\?"):
+    with pytest.raises(
+        VPBenchError,
+        match=r"other.pth: no tensor fits this network \(dim 24, 4 layers\); is it a "
+        r"ViT-S state dict\?",
+    ):
         load_vit_weights(STPrivacyNet(TINY), tmp_path / "other.pth")
     (tmp_path / "bad.safetensors").write_bytes(b"not safetensors")
     with pytest.raises(VPBenchError, match="bad.safetensors: not a safetensors file"):
@@ -397,5 +404,7 @@ def test_the_paper_profile_needs_vit_weights_or_an_explicit_none(tmp_path):
     with pytest.raises(VPBenchError, match="nope.pth: ViT weights file not found"):
         create_method("stprivacy", init_weights=str(tmp_path / "nope.pth")).initial_weights(paper)
     (tmp_path / "vit.pth").write_bytes(b"x")
-    assert create_method("stprivacy", init_weights=str(tmp_path / "vit.pth")).initial_weights(paper) == str(tmp_path / "vit.pth")
+    assert create_method("stprivacy", init_weights=str(tmp_path / "vit.pth")).initial_weights(paper) == str(
+        tmp_path / "vit.pth"
+    )
     assert create_method("stprivacy").initial_weights(method_card("stprivacy")["profiles"]["cpu"]) is None

@@ -84,8 +84,14 @@ def test_boxes_cover_every_frame_inside_the_frame(tiny_hmdb):
 def test_same_seed_gives_identical_files_and_other_seed_differs(tiny_hmdb, tmp_path):
     again = tmp_path / "again"
     build_dataset("synth-hmdb51", again, size="tiny", seed=0, progress=False)
-    for name in ("manifest.parquet", "info.json", "build_report.json", "frame_labels.parquet", "boxes.parquet",
-                 "annotations/labelstudio-export.json"):
+    for name in (
+        "manifest.parquet",
+        "info.json",
+        "build_report.json",
+        "frame_labels.parquet",
+        "boxes.parquet",
+        "annotations/labelstudio-export.json",
+    ):
         assert (again / name).read_bytes() == (tiny_hmdb / name).read_bytes(), name
     first = load_manifest(tiny_hmdb)["path"].iloc[0]
     assert (again / first).read_bytes() == (tiny_hmdb / first).read_bytes()
@@ -103,13 +109,25 @@ def test_rebuild_as_vp_hmdb51_from_its_raw_splits_and_any_export(tiny_hmdb, tmp_
                     if r["from_name"] == "face":
                         r["value"]["choices"] = ["yes"]
     (tmp_path / "round2.json").write_text(json.dumps(export))
-    same = build_dataset("vp-hmdb51", tmp_path / "same", raw=tiny_hmdb / "raw", splits=tiny_hmdb / "splits",
-                         labels=[tiny_hmdb / "annotations" / "labelstudio-export.json"], progress=False)
+    same = build_dataset(
+        "vp-hmdb51",
+        tmp_path / "same",
+        raw=tiny_hmdb / "raw",
+        splits=tiny_hmdb / "splits",
+        labels=[tiny_hmdb / "annotations" / "labelstudio-export.json"],
+        progress=False,
+    )
     original = load_manifest(tiny_hmdb)
     assert same.manifest[list(ATTRIBUTES)].equals(original[list(ATTRIBUTES)])
     assert (tmp_path / "same" / "raw").is_symlink()
-    changed = build_dataset("vp-hmdb51", tmp_path / "changed", raw=tiny_hmdb / "raw", splits=tiny_hmdb / "splits",
-                            labels=[tmp_path / "round2.json"], progress=False)
+    changed = build_dataset(
+        "vp-hmdb51",
+        tmp_path / "changed",
+        raw=tiny_hmdb / "raw",
+        splits=tiny_hmdb / "splits",
+        labels=[tmp_path / "round2.json"],
+        progress=False,
+    )
     assert changed.manifest["face"].sum() >= original["face"].sum()
     assert changed.manifest["face_yes"].sum() > original["face_yes"].sum()
 
@@ -119,7 +137,10 @@ def test_synth_ucf101_uses_the_ucf101_layout(tmp_path):
     result = build_dataset("synth-ucf101", out, size="tiny", seed=0, progress=False)
     lists = out / "splits" / "ucfTrainTestlist"
     assert (lists / "classInd.txt").read_bytes().endswith(b"\r\n")
-    assert {p.name for p in lists.iterdir()} == {"classInd.txt", *(f"{k}list0{i}.txt" for k in ("train", "test") for i in (1, 2, 3))}
+    assert {p.name for p in lists.iterdir()} == {
+        "classInd.txt",
+        *(f"{k}list0{i}.txt" for k in ("train", "test") for i in (1, 2, 3)),
+    }
     m = result.manifest
     assert all(v.split("/")[1].startswith(f"v_{v.split('/')[0]}_g") for v in m["video_id"])
     assert set(m["action"]) == set(render.TINY_ACTIONS_UCF)

@@ -38,11 +38,7 @@ WIKIPEDIA = np.array(
 
 def _brute_force_kappa(table: np.ndarray) -> float:
     """Kappa from explicit ratings: pairwise agreement vs. chance, no closed forms."""
-    items = [
-        [category for category, count in enumerate(row) for _ in range(count)]
-        for row in table
-        if row.sum() >= 2
-    ]
+    items = [[category for category, count in enumerate(row) for _ in range(count)] for row in table if row.sum() >= 2]
     agreements = []
     for ratings in items:
         pairs = list(itertools.permutations(range(len(ratings)), 2))
@@ -122,8 +118,12 @@ def test_default_tie_policy_is_positive():
 
 def test_aggregate_labels_counts_and_agreement():
     rows = (
-        _full("k2", "a", face=1, gender=1) + _full("k2", "b", face=1) + _full("k2", "c", gender=1, nudity=1)
-        + _full("k1", "a", face=1) + _full("k1", "b", face=1) + _full("k1", "c", face=1)
+        _full("k2", "a", face=1, gender=1)
+        + _full("k2", "b", face=1)
+        + _full("k2", "c", gender=1, nudity=1)
+        + _full("k1", "a", face=1)
+        + _full("k1", "b", face=1)
+        + _full("k1", "c", face=1)
     )
     agg = aggregate_votes(_votes(rows))
     labels = agg.labels

@@ -73,22 +73,35 @@ def _check_paths(src: Path, dst: Path) -> None:
     check_output_file(record_path(dst), "output record")
 
 
-def _check_arguments(m: PrivacyMethod, method: str, checkpoint, boxes, whole_frame: bool, allow_empty_boxes: bool) -> None:
+def _check_arguments(
+    m: PrivacyMethod, method: str, checkpoint, boxes, whole_frame: bool, allow_empty_boxes: bool
+) -> None:
     """An argument the method does not use is an error: silently ignoring it hides a user's mistake."""
     if m.learned and checkpoint is None:
-        raise VPBenchError(f"method '{method}' is learned: pass --checkpoint (a .pt file written by `vpbench evaluate`)")
+        raise VPBenchError(
+            f"method '{method}' is learned: pass --checkpoint (a .pt file written by `vpbench evaluate`)"
+        )
     if not m.learned and checkpoint is not None:
         raise VPBenchError(f"method '{method}' is not learned and takes no --checkpoint")
     if not m.needs_person_masks:
-        given = [flag for flag, on in (("--boxes", boxes is not None), ("--whole-frame", whole_frame),
-                                       ("--allow-empty-boxes", allow_empty_boxes)) if on]
+        given = [
+            flag
+            for flag, on in (
+                ("--boxes", boxes is not None),
+                ("--whole-frame", whole_frame),
+                ("--allow-empty-boxes", allow_empty_boxes),
+            )
+            if on
+        ]
         if given:
             raise VPBenchError(f"method '{method}' does not use person boxes: drop {' and '.join(given)}")
         return
     if boxes is not None and whole_frame:
         raise VPBenchError("pass --boxes or --whole-frame, not both")
     if boxes is None and not whole_frame:
-        raise VPBenchError(f"method '{method}' needs person boxes: pass --boxes FILE.csv (frame,x0,y0,x1,y1) or --whole-frame")
+        raise VPBenchError(
+            f"method '{method}' needs person boxes: pass --boxes FILE.csv (frame,x0,y0,x1,y1) or --whole-frame"
+        )
     if allow_empty_boxes and boxes is None:
         raise VPBenchError("--allow-empty-boxes goes with --boxes (with --whole-frame every frame is acted on)")
 
@@ -138,7 +151,9 @@ def method_geometry(m: PrivacyMethod, height: int, width: int) -> Geometry:
     net = getattr(m, "net", None)
     if net is not None:  # a learned method: the network's training resolution, clip length and interval
         cfg = net.config
-        return Geometry((height, width), (cfg.height, cfg.width), int(cfg.frames), int(getattr(m, "frame_interval", 1) or 1))
+        return Geometry(
+            (height, width), (cfg.height, cfg.width), int(cfg.frames), int(getattr(m, "frame_interval", 1) or 1)
+        )
     clip_len = max(1, min(FIXED_CLIP_LEN, FIXED_CLIP_PIXELS // (height * width)))
     return Geometry((height, width), (height, width), clip_len, 1)
 
@@ -160,8 +175,14 @@ def clip_plan(num_frames: int, clip_len: int, interval: int) -> list[np.ndarray]
 MaskFn = Callable[[np.ndarray], "np.ndarray | None"]  # frame indices -> their masks t x H x W at the source size
 
 
-def stream_transform(m: PrivacyMethod, windows: Iterable[np.ndarray], num_frames: int, geometry: Geometry,
-                     masks_for: MaskFn | None = None, batch: int = 8) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+def stream_transform(
+    m: PrivacyMethod,
+    windows: Iterable[np.ndarray],
+    num_frames: int,
+    geometry: Geometry,
+    masks_for: MaskFn | None = None,
+    batch: int = 8,
+) -> Iterator[tuple[np.ndarray, np.ndarray]]:
     """Transform a video given as consecutive windows of frames; yields ``(input, output)`` windows in order.
 
     Gives exactly the frames of a one-shot pass over the whole video (same clips, and a shared frame
@@ -192,7 +213,9 @@ def stream_transform(m: PrivacyMethod, windows: Iterable[np.ndarray], num_frames
         while ran < len(order) and plan[order[ran]][-1] < read:
             ready.append(order[ran])
             ran += 1
-        _run_clips(m, [plan[i] for i in ready], ready, owner, work, masks if masks_for is not None else None, done, batch)
+        _run_clips(
+            m, [plan[i] for i in ready], ready, owner, work, masks if masks_for is not None else None, done, batch
+        )
         end = emitted
         while end in done:
             end += 1
@@ -218,8 +241,16 @@ def _work_masks(masks: np.ndarray | None, work_hw: tuple[int, int]) -> np.ndarra
     return resize_frames(masks[..., None].repeat(3, -1).astype(np.uint8) * 255, work_hw)[..., 0] > 127
 
 
-def _run_clips(m: PrivacyMethod, clips: list[np.ndarray], ids: list[int], owner: np.ndarray, work: dict, masks: dict | None,
-               done: dict, batch: int) -> None:
+def _run_clips(
+    m: PrivacyMethod,
+    clips: list[np.ndarray],
+    ids: list[int],
+    owner: np.ndarray,
+    work: dict,
+    masks: dict | None,
+    done: dict,
+    batch: int,
+) -> None:
     """Transform ``clips`` (at most ``batch`` at a time, one length per call) and keep the frames each one owns."""
     for start in range(0, len(clips), batch):
         group = list(zip(ids[start : start + batch], clips[start : start + batch]))
@@ -227,11 +258,17 @@ def _run_clips(m: PrivacyMethod, clips: list[np.ndarray], ids: list[int], owner:
         for length in sorted({len(c) for _, c in group}):
             same = [(i, c) for i, c in group if len(c) == length]
             x = torch.from_numpy(np.stack([np.stack([work[f] for f in c.tolist()]) for _, c in same]))
-            mask_t = None if masks is None else torch.from_numpy(np.stack([np.stack([masks[f] for f in c.tolist()]) for _, c in same]))
+            mask_t = (
+                None
+                if masks is None
+                else torch.from_numpy(np.stack([np.stack([masks[f] for f in c.tolist()]) for _, c in same]))
+            )
             with torch.no_grad():
                 result = m.transform(x, mask_t)
             if result.shape != x.shape or result.dtype != torch.uint8:
-                raise VPBenchError(f"method '{m.name}' returned {tuple(result.shape)} {result.dtype} for {tuple(x.shape)} uint8 clips")
+                raise VPBenchError(
+                    f"method '{m.name}' returned {tuple(result.shape)} {result.dtype} for {tuple(x.shape)} uint8 clips"
+                )
             for (i, c), r in zip(same, result.numpy()):
                 for f, frame in zip(c.tolist(), r):
                     if owner[f] == i:
@@ -242,9 +279,16 @@ def _run_clips(m: PrivacyMethod, clips: list[np.ndarray], ids: list[int], owner:
 
 
 def anonymize_video(
-    method: str, src: str | os.PathLike, dst: str | os.PathLike, checkpoint: str | os.PathLike | None = None,
-    options: dict | None = None, boxes: str | os.PathLike | None = None, whole_frame: bool = False, batch: int = 8,
-    progress: bool = True, allow_empty_boxes: bool = False,
+    method: str,
+    src: str | os.PathLike,
+    dst: str | os.PathLike,
+    checkpoint: str | os.PathLike | None = None,
+    options: dict | None = None,
+    boxes: str | os.PathLike | None = None,
+    whole_frame: bool = False,
+    batch: int = 8,
+    progress: bool = True,
+    allow_empty_boxes: bool = False,
 ) -> dict:
     """Anonymize ``src`` into ``dst``, streaming; returns what was done, also written to ``<dst>.json``.
 
@@ -288,12 +332,23 @@ def anonymize_video(
     finally:
         bar.close()
     done = {
-        "vpbench": __version__, "method": method, "version": m.version,
+        "vpbench": __version__,
+        "method": method,
+        "version": m.version,
         "options": json.loads(json.dumps(options, default=str)),  # a YAML-parsed value (a date) as text
-        "input": _text(src), "output": _text(dst), "checkpoint": _text(checkpoint), "boxes": _text(boxes),
-        "whole_frame": bool(whole_frame), "allow_empty_boxes": bool(allow_empty_boxes),
-        "frames": n, "fps": info.fps, "width": w, "height": h, "working_size": list(geometry.work_hw),
-        "clip_len": geometry.clip_len, "frame_interval": geometry.interval,
+        "input": _text(src),
+        "output": _text(dst),
+        "checkpoint": _text(checkpoint),
+        "boxes": _text(boxes),
+        "whole_frame": bool(whole_frame),
+        "allow_empty_boxes": bool(allow_empty_boxes),
+        "frames": n,
+        "fps": info.fps,
+        "width": w,
+        "height": h,
+        "working_size": list(geometry.work_hw),
+        "clip_len": geometry.clip_len,
+        "frame_interval": geometry.interval,
         "changed_share": changed[0] / (n * h * w),
     }
     atomic_write_json(record, done)

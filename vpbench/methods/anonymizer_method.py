@@ -62,7 +62,8 @@ def local_part(sel) -> tuple[np.ndarray, float]:
 
 
 def logged(weight: float, value: float) -> float:
-    """The global batch's mean of a per-item loss, from this rank's share-weighted one (logs match across world sizes)."""
+    """The global batch's mean of a per-item loss, from this rank's share-weighted one (logs match across world
+    sizes)."""
     return distributed.mean_across(weight * value)
 
 
@@ -73,7 +74,9 @@ class ClipDraw:
     ``clips(sel)`` and ``frames(sel, k)`` draw the random numbers of all of ``sel`` and return this rank's
     share of it (:func:`local_part`; alone: all of it), so that every rank's generator stays in step."""
 
-    def __init__(self, videos: list, clip_len: int, rng: np.random.Generator, device: torch.device | str = "cpu") -> None:
+    def __init__(
+        self, videos: list, clip_len: int, rng: np.random.Generator, device: torch.device | str = "cpu"
+    ) -> None:
         if not videos:
             raise VPBenchError("no training videos to fit the method on")
         self.videos, self.clip_len, self.rng = videos, int(clip_len), rng
@@ -85,11 +88,15 @@ class ClipDraw:
     def clips(self, sel) -> torch.Tensor:
         """Random clips of this rank's share of the videos ``sel``."""
         picks = [random_clip(len(self.videos[int(k)]), self.clip_len, self.rng) for k in sel]
-        out = [torch.from_numpy(np.ascontiguousarray(self.videos[int(sel[i])][picks[i]])) for i in distributed.local_share(len(sel))[0]]
+        out = [
+            torch.from_numpy(np.ascontiguousarray(self.videos[int(sel[i])][picks[i]]))
+            for i in distributed.local_share(len(sel))[0]
+        ]
         return to_float(to_device(torch.stack(out), self.device))
 
     def frames(self, sel, per_video: int) -> torch.Tensor:
-        """``per_video`` distinct random frames of each video of this rank's share of ``sel`` (in time order), ``B x 3 x k x H x W``."""
+        """``per_video`` distinct random frames of each video of this rank's share of ``sel`` (in time order), ``B
+        x 3 x k x H x W``."""
         picks = []
         for k in sel:
             v = self.videos[int(k)]
@@ -98,7 +105,10 @@ class ClipDraw:
             if n < per_video:  # a very short video: repeat its last frame
                 idx = np.concatenate([idx, np.full(per_video - n, len(v) - 1)])
             picks.append(idx)
-        out = [torch.from_numpy(np.ascontiguousarray(self.videos[int(sel[i])][picks[i]])) for i in distributed.local_share(len(sel))[0]]
+        out = [
+            torch.from_numpy(np.ascontiguousarray(self.videos[int(sel[i])][picks[i]]))
+            for i in distributed.local_share(len(sel))[0]
+        ]
         return to_float(to_device(torch.stack(out), self.device))
 
     def batches(self, indices: np.ndarray, batch: int):
@@ -124,8 +134,18 @@ def mean(values: list[float]) -> float:
     return round(float(np.mean(values)), 4) if values else float("nan")
 
 
-def reconstruction_steps(net: FrameAnonymizer, opt: torch.optim.Optimizer, draw: ClipDraw, indices: np.ndarray, steps: int, batch: int,
-                         frames_per_video: int, lr: float, grad_clip: float | None, bar=None) -> list[float]:
+def reconstruction_steps(
+    net: FrameAnonymizer,
+    opt: torch.optim.Optimizer,
+    draw: ClipDraw,
+    indices: np.ndarray,
+    steps: int,
+    batch: int,
+    frames_per_video: int,
+    lr: float,
+    grad_clip: float | None,
+    bar=None,
+) -> list[float]:
     """Train the anonymizer towards the identity (L1 reconstruction), as VITA and SPAct initialize theirs.
     ``net``: the anonymizer, or its DDP wrapper under torchrun (as ``model`` of :func:`recognizer_epoch`)."""
     net.train()
@@ -143,8 +163,17 @@ def reconstruction_steps(net: FrameAnonymizer, opt: torch.optim.Optimizer, draw:
     return losses
 
 
-def recognizer_epoch(model: nn.Module, opt: torch.optim.Optimizer, draw: ClipDraw, indices: np.ndarray, targets: torch.Tensor, batch: int,
-                     lr: float, grad_clip: float | None, bar=None) -> list[float]:
+def recognizer_epoch(
+    model: nn.Module,
+    opt: torch.optim.Optimizer,
+    draw: ClipDraw,
+    indices: np.ndarray,
+    targets: torch.Tensor,
+    batch: int,
+    lr: float,
+    grad_clip: float | None,
+    bar=None,
+) -> list[float]:
     """One epoch of supervised pre-training on raw clips (what the identity-initialized anonymizer passes through)."""
     model.train()
     multi = targets.is_floating_point()  # float multi-hot: privacy labels; integers: action classes
@@ -187,8 +216,9 @@ class StagedFit:
         self.ckpt = Checkpointer(None if checkpoint_dir is None else Path(checkpoint_dir) / "fit.pt", rng, settings)
         self.log, self.bar = log, bar
 
-    def run(self, stage: str, objects: dict, units: int, unit, steps_per_unit: int = 1, *, bar=None,
-            started=None) -> None:
+    def run(
+        self, stage: str, objects: dict, units: int, unit, steps_per_unit: int = 1, *, bar=None, started=None
+    ) -> None:
         """Run ``unit(k)`` for the units ``k`` not done yet; ``steps_per_unit`` only moves the bar past done ones.
 
         ``bar``: this stage's own progress bar (default: the fit's, if any). ``started()``: called once the stage is
@@ -225,12 +255,15 @@ class FrameAnonymizerMethod(PrivacyMethod):
         self.log: dict = {}
 
     def _new_net(self, settings: dict, context: FitContext) -> FrameAnonymizer:
-        """The anonymizer, initialized on the CPU (the same weights whatever the device) and moved to the configured device."""
+        """The anonymizer, initialized on the CPU (the same weights whatever the device) and moved to the
+        configured device."""
         spec = dict(settings["anonymizer"])
         arch = spec.pop("arch")
         h, w = context.frame_size
         self.frame_interval = context.frame_interval
-        self.net = FrameAnonymizer(AnonymizerConfig(arch=arch, options=spec, height=h, width=w, frames=context.clip_len))
+        self.net = FrameAnonymizer(
+            AnonymizerConfig(arch=arch, options=spec, height=h, width=w, frames=context.clip_len)
+        )
         return self.net.to(distributed.device())
 
     def _require_net(self) -> FrameAnonymizer:
@@ -245,7 +278,10 @@ class FrameAnonymizerMethod(PrivacyMethod):
         cfg = net.config
         h, w = videos.shape[2:4]
         if (h, w) != (cfg.height, cfg.width):
-            raise VPBenchError(f"{self.name} was trained on {cfg.height}x{cfg.width} frames, got {h}x{w} (vpbench anonymize resizes for you)")
+            raise VPBenchError(
+                f"{self.name} was trained on {cfg.height}x{cfg.width} frames, got {h}x{w} (vpbench "
+                f"anonymize resizes for you)"
+            )
         net.eval()
         dev = distributed.device()
         net.to(dev)  # a loaded checkpoint sits on the CPU; a fitted net already on the device
@@ -256,7 +292,12 @@ class FrameAnonymizerMethod(PrivacyMethod):
     def state_dict(self) -> dict:
         net = self._require_net()
         weights = {k: v.detach().cpu() for k, v in net.state_dict().items()}  # a checkpoint loads anywhere
-        return {"config": asdict(net.config), "weights": weights, "frame_interval": self.frame_interval, "log": self.log}
+        return {
+            "config": asdict(net.config),
+            "weights": weights,
+            "frame_interval": self.frame_interval,
+            "log": self.log,
+        }
 
     def load_state_dict(self, state: dict) -> None:
         try:

@@ -64,9 +64,16 @@ def confusion_loss(logits: torch.Tensor) -> torch.Tensor:
     return F.binary_cross_entropy_with_logits(logits, torch.full_like(logits, 0.5))
 
 
-def transformation_loss(net: nn.Module, action_model: nn.Module, discriminators: AttributeDiscriminators, clips: torch.Tensor,
-                        actions: torch.Tensor, privacy_weight: float) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """The transformation's objective on raw clips in [0, 1]: ``(CE_action + lambda * confusion, CE_action, confusion)``."""
+def transformation_loss(
+    net: nn.Module,
+    action_model: nn.Module,
+    discriminators: AttributeDiscriminators,
+    clips: torch.Tensor,
+    actions: torch.Tensor,
+    privacy_weight: float,
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """The transformation's objective on raw clips in [0, 1]: ``(CE_action + lambda * confusion, CE_action,
+    confusion)``."""
     x = normalized(net(clips))
     l_t = F.cross_entropy(action_model(x), actions)
     l_p = confusion_loss(discriminators(x))
@@ -76,7 +83,9 @@ def transformation_loss(net: nn.Module, action_model: nn.Module, discriminators:
 class Collective(FrameAnonymizerMethod):
     name = "collective"
     version = "1"
-    description = "Collective (ICDM 2019): one transformation net trained against all privacy attributes' discriminators at once"
+    description = (
+        "Collective (ICDM 2019): one transformation net trained against all privacy attributes' discriminators at once"
+    )
 
     def __init__(self, privacy_weight: float | None = None) -> None:
         super().__init__()
@@ -103,9 +112,21 @@ class Collective(FrameAnonymizerMethod):
         action_model.to(dev)  # initialized on the CPU above, so the weights do not depend on the device
         discriminators.to(dev)
         steps = int(s["adv_steps"])
-        log = {"privacy_weight": lam, "recon_l1": [], "action_pretrain_ce": [], "discriminator_pretrain_bce": [], "steps": []}
-        settings = {"method": self.name, "version": self.version, "settings": s, "seed": int(seed), "options": {"privacy_weight": lam},
-                    "data": data_digest(data.actions, data.privacy, videos=data.videos)}
+        log = {
+            "privacy_weight": lam,
+            "recon_l1": [],
+            "action_pretrain_ce": [],
+            "discriminator_pretrain_bce": [],
+            "steps": [],
+        }
+        settings = {
+            "method": self.name,
+            "version": self.version,
+            "settings": s,
+            "seed": int(seed),
+            "options": {"privacy_weight": lam},
+            "data": data_digest(data.actions, data.privacy, videos=data.videos),
+        }
         opt_r = torch.optim.Adam(net.parameters(), lr=float(s["lr_recon"]))
         opt_p = torch.optim.Adam(action_model.parameters(), lr=float(s["lr_action_pretrain"]))
         opt_q = torch.optim.Adam(discriminators.parameters(), lr=lr_d)
@@ -114,7 +135,11 @@ class Collective(FrameAnonymizerMethod):
         opt_d = torch.optim.Adam(discriminators.parameters(), lr=lr_d)
         # Under torchrun every network trains through DDP (alone: the networks themselves); each rank
         # takes its share of every global batch (anonymizer_method's rule).
-        ddp_net, ddp_action, ddp_disc = distributed.wrap(net), distributed.wrap(action_model), distributed.wrap(discriminators)
+        ddp_net, ddp_action, ddp_disc = (
+            distributed.wrap(net),
+            distributed.wrap(action_model),
+            distributed.wrap(discriminators),
+        )
 
         def adversarial_step(step: int) -> None:
             # The transformation: keep the action, leave every attribute's discriminator at "cannot tell".
@@ -125,7 +150,9 @@ class Collective(FrameAnonymizerMethod):
             discriminators.train()
             clips = draw.clips(sel)
             with distributed.autocast():
-                loss, l_t, l_p = transformation_loss(ddp_net, ddp_action, ddp_disc, clips, actions[torch.as_tensor(mine)], lam)
+                loss, l_t, l_p = transformation_loss(
+                    ddp_net, ddp_action, ddp_disc, clips, actions[torch.as_tensor(mine)], lam
+                )
             optimizer_step(opt_g, net.parameters(), weight * loss, lr_g, clip)
             l_t, l_p = logged(weight, l_t.item()), logged(weight, l_p.item())
             # The action model and the discriminators catch up on the transformed (frozen) clips.
@@ -142,8 +169,15 @@ class Collective(FrameAnonymizerMethod):
                 l_d = F.binary_cross_entropy_with_logits(ddp_disc(x), privacy[torch.as_tensor(mine)])
             optimizer_step(opt_d, discriminators.parameters(), weight * l_d, lr_d, clip)
             l_ft, l_d = logged(weight, l_ft.item()), logged(weight, l_d.item())
-            log["steps"].append({"step": step, "l_action": round(l_t, 4), "l_confusion": round(l_p, 4),
-                                 "action_ce": round(l_ft, 4), "discriminator_bce": round(l_d, 4)})
+            log["steps"].append(
+                {
+                    "step": step,
+                    "l_action": round(l_t, 4),
+                    "l_confusion": round(l_p, 4),
+                    "action_ce": round(l_ft, 4),
+                    "discriminator_bce": round(l_d, 4),
+                }
+            )
             bar.update()
             bar.set_postfix(ce=f"{l_ft:.2f}", disc=f"{l_d:.2f}")
 
@@ -151,22 +185,76 @@ class Collective(FrameAnonymizerMethod):
         n_recon, recon_range = chunks(int(s["recon_steps"]), size)
         n_adv, adv_range = chunks(steps, size)
         per_epoch = math.ceil(len(indices) / batch)
-        total = int(s["recon_steps"]) + (int(s["action_pretrain_epochs"]) + int(s["discriminator_pretrain_epochs"])) * per_epoch + steps
-        with tqdm(total=total, desc="collective", unit="step", disable=None if progress and distributed.is_main() else True) as bar:
+        total = (
+            int(s["recon_steps"])
+            + (int(s["action_pretrain_epochs"]) + int(s["discriminator_pretrain_epochs"])) * per_epoch
+            + steps
+        )
+        with tqdm(
+            total=total, desc="collective", unit="step", disable=None if progress and distributed.is_main() else True
+        ) as bar:
             fit = StagedFit(checkpoint_dir, rng, settings, log, bar)
             bar.set_description("collective: identity init")
-            fit.run("identity", {"net": net, "opt": opt_r}, n_recon, lambda k: log["recon_l1"].append(mean(reconstruction_steps(
-                ddp_net, opt_r, draw, indices, len(recon_range(k)), int(s["recon_batch"]), int(s["recon_frames"]), float(s["lr_recon"]), clip, bar))), size)
+            fit.run(
+                "identity",
+                {"net": net, "opt": opt_r},
+                n_recon,
+                lambda k: log["recon_l1"].append(
+                    mean(
+                        reconstruction_steps(
+                            ddp_net,
+                            opt_r,
+                            draw,
+                            indices,
+                            len(recon_range(k)),
+                            int(s["recon_batch"]),
+                            int(s["recon_frames"]),
+                            float(s["lr_recon"]),
+                            clip,
+                            bar,
+                        )
+                    )
+                ),
+                size,
+            )
             bar.set_description("collective: action pre-training")
-            fit.run("action", {"net": net, "action_model": action_model, "opt": opt_p}, int(s["action_pretrain_epochs"]),
-                    lambda k: log["action_pretrain_ce"].append(mean(recognizer_epoch(
-                        ddp_action, opt_p, draw, indices, actions, batch, float(s["lr_action_pretrain"]), clip, bar))), per_epoch)
+            fit.run(
+                "action",
+                {"net": net, "action_model": action_model, "opt": opt_p},
+                int(s["action_pretrain_epochs"]),
+                lambda k: log["action_pretrain_ce"].append(
+                    mean(
+                        recognizer_epoch(
+                            ddp_action, opt_p, draw, indices, actions, batch, float(s["lr_action_pretrain"]), clip, bar
+                        )
+                    )
+                ),
+                per_epoch,
+            )
             bar.set_description("collective: discriminator pre-training")
-            fit.run("discriminators", {"net": net, "action_model": action_model, "discriminators": discriminators, "opt": opt_q},
-                    int(s["discriminator_pretrain_epochs"]), lambda k: log["discriminator_pretrain_bce"].append(mean(recognizer_epoch(
-                        ddp_disc, opt_q, draw, indices, privacy, batch, lr_d, clip, bar))), per_epoch)
+            fit.run(
+                "discriminators",
+                {"net": net, "action_model": action_model, "discriminators": discriminators, "opt": opt_q},
+                int(s["discriminator_pretrain_epochs"]),
+                lambda k: log["discriminator_pretrain_bce"].append(
+                    mean(recognizer_epoch(ddp_disc, opt_q, draw, indices, privacy, batch, lr_d, clip, bar))
+                ),
+                per_epoch,
+            )
             bar.set_description("collective: adversarial")
-            fit.run("adversarial", {"net": net, "action_model": action_model, "discriminators": discriminators, "opt_g": opt_g, "opt_t": opt_t,
-                                    "opt_d": opt_d}, n_adv, lambda k: [adversarial_step(step) for step in adv_range(k)], size)
+            fit.run(
+                "adversarial",
+                {
+                    "net": net,
+                    "action_model": action_model,
+                    "discriminators": discriminators,
+                    "opt_g": opt_g,
+                    "opt_t": opt_t,
+                    "opt_d": opt_d,
+                },
+                n_adv,
+                lambda k: [adversarial_step(step) for step in adv_range(k)],
+                size,
+            )
         net.eval()
         self.log = log

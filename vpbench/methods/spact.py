@@ -54,16 +54,27 @@ def nt_xent(z1: torch.Tensor, z2: torch.Tensor, temperature: float = 0.1) -> tor
 
 
 def contrast(z1: torch.Tensor, z2: torch.Tensor, n: int, temperature: float) -> torch.Tensor:
-    """NT-Xent over the whole global batch of ``n`` frames, from this rank's embeddings of its share (alone: ``nt_xent``).
+    """NT-Xent over the whole global batch of ``n`` frames, from this rank's embeddings of its share (alone:
+    ``nt_xent``).
 
     Every other frame of the global batch is a negative, as in one process: the embeddings are gathered
     (:func:`vpbench.core.distributed.gather_with_grad`), and what a rank backpropagates is the world size times this."""
     return nt_xent(distributed.gather_with_grad(z1, n), distributed.gather_with_grad(z2, n), temperature)
 
 
-def anonymizer_loss(net: nn.Module, action_model: nn.Module, privacy_model: nn.Module, view1: torch.Tensor, view2: torch.Tensor,
-                    clips: torch.Tensor, actions: torch.Tensor, action_weight: float, temperature: float,
-                    views_total: int | None = None, clip_weight: float = 1.0) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+def anonymizer_loss(
+    net: nn.Module,
+    action_model: nn.Module,
+    privacy_model: nn.Module,
+    view1: torch.Tensor,
+    view2: torch.Tensor,
+    clips: torch.Tensor,
+    actions: torch.Tensor,
+    action_weight: float,
+    temperature: float,
+    views_total: int | None = None,
+    clip_weight: float = 1.0,
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """f_a's objective: ``(-NT-Xent + w * CE_action, NT-Xent, CE_action)`` on two raw views of frames
     ``N x 3 x H x W`` and raw clips ``B x 3 x T x H x W``, all in [0, 1].
 
@@ -138,7 +149,9 @@ def augment(frames: torch.Tensor, rng: np.random.Generator, positions=None, tota
 class SPAct(FrameAnonymizerMethod):
     name = "spact"
     version = "1"
-    description = "SPAct (CVPR 2022): UNet anonymizer, self-supervised (NT-Xent) privacy branch, action branch; no privacy labels"
+    description = (
+        "SPAct (CVPR 2022): UNet anonymizer, self-supervised (NT-Xent) privacy branch, action branch; no privacy labels"
+    )
 
     def __init__(self, action_weight: float | None = None) -> None:
         super().__init__()
@@ -160,16 +173,31 @@ class SPAct(FrameAnonymizerMethod):
         lr_a, lr_t, lr_b = float(s["lr_anonymizer"]), float(s["lr_action"]), float(s["lr_privacy"])
 
         net = self._new_net(s, context)
-        action_model = create_recognizer(s["action_model"], data.num_actions, clip_len, (net.config.height, net.config.width))
+        action_model = create_recognizer(
+            s["action_model"], data.num_actions, clip_len, (net.config.height, net.config.width)
+        )
         hidden, out = s["projection"]
         privacy_model = ProjectedEncoder(create_frame_model(s["privacy_encoder"], 0), hidden, out)
         action_model.to(dev)  # initialized on the CPU above, so the weights do not depend on the device
         privacy_model.to(dev)
         steps = int(s["adv_steps"])
-        log = {"action_weight": w_action, "temperature": tau, "recon_l1": [], "action_pretrain_ce": [], "privacy_pretrain_ntxent": [], "steps": []}
+        log = {
+            "action_weight": w_action,
+            "temperature": tau,
+            "recon_l1": [],
+            "action_pretrain_ce": [],
+            "privacy_pretrain_ntxent": [],
+            "steps": [],
+        }
         # The checkpoint is tied to what SPAct reads: actions and clips, never the privacy labels.
-        settings = {"method": self.name, "version": self.version, "settings": s, "seed": int(seed), "options": {"action_weight": w_action},
-                    "data": data_digest(data.actions, videos=data.videos)}
+        settings = {
+            "method": self.name,
+            "version": self.version,
+            "settings": s,
+            "seed": int(seed),
+            "options": {"action_weight": w_action},
+            "data": data_digest(data.actions, videos=data.videos),
+        }
         opt_r = torch.optim.Adam(net.parameters(), lr=float(s["lr_recon"]))
         opt_p = torch.optim.Adam(action_model.parameters(), lr=float(s["lr_action_pretrain"]))
         opt_b = torch.optim.Adam(privacy_model.parameters(), lr=lr_b)
@@ -177,11 +205,16 @@ class SPAct(FrameAnonymizerMethod):
         opt_t = torch.optim.Adam(action_model.parameters(), lr=lr_t)
         # Under torchrun every network trains through DDP (alone: the networks themselves); each rank
         # takes its share of every global batch, and NT-Xent is the global batch's (see contrast).
-        ddp_net, ddp_action, ddp_privacy = distributed.wrap(net), distributed.wrap(action_model), distributed.wrap(privacy_model)
+        ddp_net, ddp_action, ddp_privacy = (
+            distributed.wrap(net),
+            distributed.wrap(action_model),
+            distributed.wrap(privacy_model),
+        )
         world = distributed.world()[1]
 
         def views() -> tuple[torch.Tensor, torch.Tensor, int]:
-            """Two augmented views of one random frame per video (this rank's share of them), and the global batch's size."""
+            """Two augmented views of one random frame per video (this rank's share of them), and the global
+            batch's size."""
             sel = draw.pick(indices, pb)
             frames = draw.frames(sel, 1)[:, :, 0]
             part = distributed.local_share(len(sel))[0]
@@ -209,8 +242,19 @@ class SPAct(FrameAnonymizerMethod):
             mine, weight = local_part(sel)
             clips = draw.clips(sel)
             with distributed.autocast():
-                loss, l_b, l_t = anonymizer_loss(ddp_net, ddp_action, ddp_privacy, v1, v2, clips, actions[torch.as_tensor(mine)], w_action, tau,
-                                                 views_total=n, clip_weight=weight)
+                loss, l_b, l_t = anonymizer_loss(
+                    ddp_net,
+                    ddp_action,
+                    ddp_privacy,
+                    v1,
+                    v2,
+                    clips,
+                    actions[torch.as_tensor(mine)],
+                    w_action,
+                    tau,
+                    views_total=n,
+                    clip_weight=weight,
+                )
             optimizer_step(opt_a, net.parameters(), loss, lr_a, clip)
             l_t = logged(weight, l_t.item())
             # Step 2: the privacy and action branches catch up on the anonymizer's (frozen) output.
@@ -230,8 +274,15 @@ class SPAct(FrameAnonymizerMethod):
                 l_ft = F.cross_entropy(ddp_action(normalized(clips)), actions[torch.as_tensor(mine)])
             optimizer_step(opt_t, action_model.parameters(), weight * l_ft, lr_t, clip)
             l_ft = logged(weight, l_ft.item())
-            log["steps"].append({"step": step, "anonymizer_ntxent": round(l_b.item(), 4), "anonymizer_ce": round(l_t, 4),
-                                 "privacy_ntxent": round(l_fb.item(), 4), "action_ce": round(l_ft, 4)})
+            log["steps"].append(
+                {
+                    "step": step,
+                    "anonymizer_ntxent": round(l_b.item(), 4),
+                    "anonymizer_ce": round(l_t, 4),
+                    "privacy_ntxent": round(l_fb.item(), 4),
+                    "action_ce": round(l_ft, 4),
+                }
+            )
             bar.update()
             bar.set_postfix(ntxent=f"{l_fb.item():.2f}", ce=f"{l_ft:.2f}")
 
@@ -240,21 +291,75 @@ class SPAct(FrameAnonymizerMethod):
         n_priv, priv_range = chunks(int(s["privacy_pretrain_steps"]), size)
         n_adv, adv_range = chunks(steps, size)
         per_epoch = math.ceil(len(indices) / batch)
-        total = int(s["recon_steps"]) + int(s["action_pretrain_epochs"]) * per_epoch + int(s["privacy_pretrain_steps"]) + steps
-        with tqdm(total=total, desc="spact", unit="step", disable=None if progress and distributed.is_main() else True) as bar:
+        total = (
+            int(s["recon_steps"])
+            + int(s["action_pretrain_epochs"]) * per_epoch
+            + int(s["privacy_pretrain_steps"])
+            + steps
+        )
+        with tqdm(
+            total=total, desc="spact", unit="step", disable=None if progress and distributed.is_main() else True
+        ) as bar:
             fit = StagedFit(checkpoint_dir, rng, settings, log, bar)
             bar.set_description("spact: identity init")
-            fit.run("identity", {"net": net, "opt": opt_r}, n_recon, lambda k: log["recon_l1"].append(mean(reconstruction_steps(
-                ddp_net, opt_r, draw, indices, len(recon_range(k)), int(s["recon_batch"]), int(s["recon_frames"]), float(s["lr_recon"]), clip, bar))), size)
+            fit.run(
+                "identity",
+                {"net": net, "opt": opt_r},
+                n_recon,
+                lambda k: log["recon_l1"].append(
+                    mean(
+                        reconstruction_steps(
+                            ddp_net,
+                            opt_r,
+                            draw,
+                            indices,
+                            len(recon_range(k)),
+                            int(s["recon_batch"]),
+                            int(s["recon_frames"]),
+                            float(s["lr_recon"]),
+                            clip,
+                            bar,
+                        )
+                    )
+                ),
+                size,
+            )
             bar.set_description("spact: action pre-training")
-            fit.run("action", {"net": net, "action_model": action_model, "opt": opt_p}, int(s["action_pretrain_epochs"]),
-                    lambda k: log["action_pretrain_ce"].append(mean(recognizer_epoch(
-                        ddp_action, opt_p, draw, indices, actions, batch, float(s["lr_action_pretrain"]), clip, bar))), per_epoch)
+            fit.run(
+                "action",
+                {"net": net, "action_model": action_model, "opt": opt_p},
+                int(s["action_pretrain_epochs"]),
+                lambda k: log["action_pretrain_ce"].append(
+                    mean(
+                        recognizer_epoch(
+                            ddp_action, opt_p, draw, indices, actions, batch, float(s["lr_action_pretrain"]), clip, bar
+                        )
+                    )
+                ),
+                per_epoch,
+            )
             bar.set_description("spact: privacy pre-training (self-supervised)")
-            fit.run("privacy", {"net": net, "action_model": action_model, "privacy_model": privacy_model, "opt": opt_b}, n_priv,
-                    lambda k: log["privacy_pretrain_ntxent"].append(mean([privacy_pretrain_step() for _ in priv_range(k)])), size)
+            fit.run(
+                "privacy",
+                {"net": net, "action_model": action_model, "privacy_model": privacy_model, "opt": opt_b},
+                n_priv,
+                lambda k: log["privacy_pretrain_ntxent"].append(mean([privacy_pretrain_step() for _ in priv_range(k)])),
+                size,
+            )
             bar.set_description("spact: minimax")
-            fit.run("minimax", {"net": net, "action_model": action_model, "privacy_model": privacy_model, "opt_a": opt_a, "opt_t": opt_t,
-                                "opt_b": opt_b}, n_adv, lambda k: [minimax_step(step) for step in adv_range(k)], size)
+            fit.run(
+                "minimax",
+                {
+                    "net": net,
+                    "action_model": action_model,
+                    "privacy_model": privacy_model,
+                    "opt_a": opt_a,
+                    "opt_t": opt_t,
+                    "opt_b": opt_b,
+                },
+                n_adv,
+                lambda k: [minimax_step(step) for step in adv_range(k)],
+                size,
+            )
         net.eval()
         self.log = log

@@ -41,18 +41,25 @@ _PIXEL_RANGE = (BLACK, (1.0 - MEAN) / STD)  # black and white, normalized
 
 
 def _straight_through_clamp(x: torch.Tensor) -> torch.Tensor:
-    """Clamp to the valid pixel range forward; identity gradient backward (so the adversary's signal reaches outliers)."""
+    """Clamp to the valid pixel range forward; identity gradient backward (so the adversary's signal reaches
+    outliers)."""
     return x + (x.clamp(*_PIXEL_RANGE) - x).detach()
 
 
 def _crop_and_resize(clips: torch.Tensor, boxes: list[tuple[int, int, int, int]]) -> torch.Tensor:
     """Each ``3,T,H,W`` clip cut to its ``(y0, x0, y1, x1)`` box and resized back to ``H x W`` (bilinear)."""
     c, t, h, w = clips.shape[1:]
-    return torch.stack([
-        F.interpolate(clip[:, :, y0:y1, x0:x1].reshape(1, c * t, y1 - y0, x1 - x0), size=(h, w), mode="bilinear",
-                      align_corners=False).reshape(c, t, h, w)
-        for clip, (y0, x0, y1, x1) in zip(clips, boxes)
-    ])
+    return torch.stack(
+        [
+            F.interpolate(
+                clip[:, :, y0:y1, x0:x1].reshape(1, c * t, y1 - y0, x1 - x0),
+                size=(h, w),
+                mode="bilinear",
+                align_corners=False,
+            ).reshape(c, t, h, w)
+            for clip, (y0, x0, y1, x1) in zip(clips, boxes)
+        ]
+    )
 
 
 class _Fit:
@@ -88,11 +95,20 @@ class _Fit:
         self.jitter = float(s.get("train_min_scale", 1.0))
         if not 0.0 < self.jitter <= 1.0:  # checked here: above 1 would otherwise mean "no jitter" without a word
             raise VPBenchError(f"models/methods/stprivacy.yaml: train_min_scale must be in (0, 1], got {self.jitter}")
-        self.stages = StagedFit(context.checkpoint_dir, self.rng, {
-            "method": method.name, "version": method.version, "settings": s, "config": asdict(config),
-            "seed": int(context.seed), "init": None if init is None else str(init),
-            "data": data_digest(data.actions, data.privacy, videos=data.videos),
-        }, self.log)
+        self.stages = StagedFit(
+            context.checkpoint_dir,
+            self.rng,
+            {
+                "method": method.name,
+                "version": method.version,
+                "settings": s,
+                "config": asdict(config),
+                "seed": int(context.seed),
+                "init": None if init is None else str(init),
+                "data": data_digest(data.actions, data.privacy, videos=data.videos),
+            },
+            self.log,
+        )
         self.quiet = True if not context.progress or not distributed.is_main() else None
         self.ddp, self.norms = None, []  # set by phase 1 and after it (fit)
         self.step = self.total = 0  # the stage's step (of self.total): the learning rates' schedule
@@ -172,9 +188,14 @@ class _Fit:
                 ce = F.cross_entropy(out.action_logits, self.actions[mine])
                 spars = sparsity_loss(out.decisions, alpha)
             self.step_opt(opt, net.parameters(), weight * (spars + ce), self.warmup, self.lr)
-            hits, n_seen, *mean = distributed.sum_across([
-                float((out.action_logits.argmax(1) == self.actions[mine]).sum()) if weight else 0.0,
-                len(mine) if weight else 0, weight * spars.item(), weight * ce.item()])
+            hits, n_seen, *mean = distributed.sum_across(
+                [
+                    float((out.action_logits.argmax(1) == self.actions[mine]).sum()) if weight else 0.0,
+                    len(mine) if weight else 0,
+                    weight * spars.item(),
+                    weight * ce.item(),
+                ]
+            )
             tally.update(correct=tally["correct"] + int(hits), seen=tally["seen"] + int(n_seen), out=out)
             return tuple(v / distributed.world()[1] for v in mean)
 
@@ -182,11 +203,20 @@ class _Fit:
             top1 = tally["correct"] / max(tally["seen"], 1)
             keep = [d.detach().mean().item() for d in tally["out"].decisions]
             tally.update(correct=0, seen=0)
-            return ({"top1": f"{top1:.2f}", "spars": f"{m[0]:.3f}"},
-                    {"l_spars": m[0], "l_action_self": m[1], "train_top1": top1, "keep_share": keep})
+            return (
+                {"top1": f"{top1:.2f}", "spars": f"{m[0]:.3f}"},
+                {"l_spars": m[0], "l_action_self": m[1], "train_top1": top1, "keep_share": keep},
+            )
 
-        self.run_stage("phase1", {"net": net, "opt": opt}, int(self.s["init_epochs"]), "stprivacy phase 1 (init)",
-                       train, summary, started)
+        self.run_stage(
+            "phase1",
+            {"net": net, "opt": opt},
+            int(self.s["init_epochs"]),
+            "stprivacy phase 1 (init)",
+            train,
+            summary,
+            started,
+        )
 
     def pab_warmup(self, epochs: int) -> None:
         """PAB warm start (a choice: the paper does not say how the PAB starts phase 2). Phase 1 never
@@ -214,8 +244,15 @@ class _Fit:
             self.step_opt(opt, pab_params, weight * loss, 0, self.lr)
             return distributed.mean_across(weight * loss.item())
 
-        self.run_stage("pab_warmup", {"net": net, "opt": opt}, epochs, "stprivacy PAB warm start", train,
-                       lambda m: ({"l1": f"{m:.3f}"}, {"l1_reconstruction": m}), started)
+        self.run_stage(
+            "pab_warmup",
+            {"net": net, "opt": opt},
+            epochs,
+            "stprivacy PAB warm start",
+            train,
+            lambda m: ({"l1": f"{m:.3f}"}, {"l1_reconstruction": m}),
+            started,
+        )
         for p in frozen:
             p.requires_grad_(True)
         for m in self.norms:
@@ -263,11 +300,22 @@ class _Fit:
             return tuple(distributed.mean_across(weight * v.item()) for v in (l_a, l_p))
 
         # The network is saved too, though fixed here: a resumed fit skips the earlier stages.
-        objects = {"net": self.net, "aux_action": aux_a, "aux_privacy": aux_p, "opt_action": opt_a,
-                   "opt_privacy": opt_p}
-        self.run_stage("aux_warmup", objects, epochs, "stprivacy auxiliary warm start", train,
-                       lambda m: ({"l_act": f"{m[0]:.2f}", "l_priv": f"{m[1]:.2f}"},
-                                  {"l_action": m[0], "l_privacy": m[1]}), started)
+        objects = {
+            "net": self.net,
+            "aux_action": aux_a,
+            "aux_privacy": aux_p,
+            "opt_action": opt_a,
+            "opt_privacy": opt_p,
+        }
+        self.run_stage(
+            "aux_warmup",
+            objects,
+            epochs,
+            "stprivacy auxiliary warm start",
+            train,
+            lambda m: ({"l_act": f"{m[0]:.2f}", "l_priv": f"{m[1]:.2f}"}, {"l_action": m[0], "l_privacy": m[1]}),
+            started,
+        )
         for m in self.norms:
             m.train()
 
@@ -291,16 +339,37 @@ class _Fit:
                 l_privacy = F.binary_cross_entropy_with_logits(self.ddp_p(scale_grad(video, -lp)), self.privacy[mine])
             net_lr = cosine_lr(self.step, self.total, self.warmup, self.adv_lr)
             aux_lr = cosine_lr(self.step, self.total, self.warmup, self.aux_lr)
-            optimizer_steps([(opt_net, net.parameters(), net_lr), (opt_a, aux_a.parameters(), aux_lr),
-                             (opt_p, aux_p.parameters(), aux_lr)], weight * (spars + l_action + l_privacy), clip)
+            optimizer_steps(
+                [
+                    (opt_net, net.parameters(), net_lr),
+                    (opt_a, aux_a.parameters(), aux_lr),
+                    (opt_p, aux_p.parameters(), aux_lr),
+                ],
+                weight * (spars + l_action + l_privacy),
+                clip,
+            )
             return tuple(distributed.mean_across(weight * v.item()) for v in (spars, l_action, l_privacy))
 
-        objects = {"net": net, "opt": opt_net, "aux_action": aux_a, "aux_privacy": aux_p, "opt_action": opt_a,
-                   "opt_privacy": opt_p}
-        self.run_stage("phase2", objects, int(self.s["adv_epochs"]), "stprivacy phase 2 (adversarial)", train,
-                       lambda m: ({"l_act": f"{m[1]:.2f}", "l_priv": f"{m[2]:.2f}"},
-                                  {"l_spars": m[0], "l_action": m[1], "l_privacy": m[2]}),
-                       lambda: (aux_a.train(), aux_p.train()))
+        objects = {
+            "net": net,
+            "opt": opt_net,
+            "aux_action": aux_a,
+            "aux_privacy": aux_p,
+            "opt_action": opt_a,
+            "opt_privacy": opt_p,
+        }
+        self.run_stage(
+            "phase2",
+            objects,
+            int(self.s["adv_epochs"]),
+            "stprivacy phase 2 (adversarial)",
+            train,
+            lambda m: (
+                {"l_act": f"{m[1]:.2f}", "l_priv": f"{m[2]:.2f}"},
+                {"l_spars": m[0], "l_action": m[1], "l_privacy": m[2]},
+            ),
+            lambda: (aux_a.train(), aux_p.train()),
+        )
 
 
 class STPrivacy(PrivacyMethod):
@@ -310,8 +379,14 @@ class STPrivacy(PrivacyMethod):
     deploy_options = ("keep_ratio",)
     description = "STPrivacy (ICCV 2023): tubelet sparsification + anonymization with a ViT, adversarial training"
 
-    def __init__(self, keep_ratio: float | None = None, alpha: float | None = None, use_pab: bool = True,
-                 delta_t: int | None = None, init_weights: str | None = None) -> None:
+    def __init__(
+        self,
+        keep_ratio: float | None = None,
+        alpha: float | None = None,
+        use_pab: bool = True,
+        delta_t: int | None = None,
+        init_weights: str | None = None,
+    ) -> None:
         if keep_ratio is not None and not 0.0 < float(keep_ratio) <= 1.0:
             raise VPBenchError(f"keep_ratio must be in (0, 1], got {keep_ratio}")
         if alpha is not None and not 0.0 < float(alpha) <= 1.0:
@@ -338,7 +413,8 @@ class STPrivacy(PrivacyMethod):
             return None
         if init == "required":
             raise VPBenchError(
-                "this STPrivacy profile starts from an ImageNet ViT-S, as the paper does: pass --option init_weights=PATH "
+                "this STPrivacy profile starts from an ImageNet ViT-S, as the paper does: pass --option "
+                "init_weights=PATH "
                 "(a local timm-format deit_small_patch16_224 state dict, .safetensors or .pth), "
                 "or --option init_weights=none to train from random weights"
             )
@@ -354,12 +430,20 @@ class STPrivacy(PrivacyMethod):
         if self.delta_t is not None:
             tubelet[0] = self.delta_t
         return STPrivacyConfig(
-            frames=context.clip_len, height=context.frame_size[0], width=context.frame_size[1],
-            tubelet=tuple(tubelet), dim=int(settings["dim"]), heads=int(settings["heads"]),
-            layers_per_psb=tuple(settings["layers_per_psb"]), pab_layers=int(settings["pab_layers"]),
+            frames=context.clip_len,
+            height=context.frame_size[0],
+            width=context.frame_size[1],
+            tubelet=tuple(tubelet),
+            dim=int(settings["dim"]),
+            heads=int(settings["heads"]),
+            layers_per_psb=tuple(settings["layers_per_psb"]),
+            pab_layers=int(settings["pab_layers"]),
             alpha=self.alpha if self.alpha is not None else float(settings["alpha"]),
-            stem=settings.get("stem", "linear"), stem_channels=tuple(settings.get("stem_channels", (32, 64))),
-            num_actions=num_actions, use_pab=self.use_pab, gumbel_tau=float(settings.get("gumbel_tau", 1.0)),
+            stem=settings.get("stem", "linear"),
+            stem_channels=tuple(settings.get("stem_channels", (32, 64))),
+            num_actions=num_actions,
+            use_pab=self.use_pab,
+            gumbel_tau=float(settings.get("gumbel_tau", 1.0)),
         )
 
     def fit(self, data: FitData, settings: dict, context: FitContext) -> None:
@@ -396,7 +480,10 @@ class STPrivacy(PrivacyMethod):
         cfg = net.config
         b, t, h, w, _ = videos.shape
         if (h, w) != (cfg.height, cfg.width):
-            raise VPBenchError(f"stprivacy was trained on {cfg.height}x{cfg.width} frames, got {h}x{w} (vpbench anonymize resizes for you)")
+            raise VPBenchError(
+                f"stprivacy was trained on {cfg.height}x{cfg.width} frames, got {h}x{w} (vpbench "
+                f"anonymize resizes for you)"
+            )
         x = videos
         if t < cfg.frames:  # short window: repeat the last frame, cut the output back
             x = torch.cat([videos, videos[:, -1:].expand(b, cfg.frames - t, h, w, 3)], 1)
@@ -406,8 +493,11 @@ class STPrivacy(PrivacyMethod):
         dev = distributed.device()
         net.to(dev)  # a loaded checkpoint sits on the CPU; a fitted net already on the device
         with distributed.autocast():
-            out = net(normalize(x.to(dev).permute(0, 4, 1, 2, 3)), keep_ratio=self.effective_keep_ratio(), black_value=BLACK)
-        return to_uint8(denormalized(out.video.float()))[:, :t].cpu()  # rounded from float32 whatever the pass's precision
+            out = net(
+                normalize(x.to(dev).permute(0, 4, 1, 2, 3)), keep_ratio=self.effective_keep_ratio(), black_value=BLACK
+            )
+        # rounded from float32 whatever the pass's precision
+        return to_uint8(denormalized(out.video.float()))[:, :t].cpu()
 
     # --- state ------------------------------------------------------------------------
     def provenance(self) -> dict:
@@ -430,7 +520,10 @@ class STPrivacy(PrivacyMethod):
             reason = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:120]
             raise VPBenchError(f"not a valid stprivacy checkpoint ({reason})") from None
         if self.alpha is not None and abs(self.alpha - config.alpha) > 1e-9:
-            raise VPBenchError(f"the checkpoint was trained with alpha={config.alpha}; change the deployment trade-off with keep_ratio instead")
+            raise VPBenchError(
+                f"the checkpoint was trained with alpha={config.alpha}; change the deployment "
+                f"trade-off with keep_ratio instead"
+            )
         net.eval()
         self.net = net
         self.frame_interval = int(state.get("frame_interval", 1))

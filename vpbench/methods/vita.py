@@ -76,8 +76,11 @@ class BudgetEnsemble(nn.Module):
 
 
 def budget_loss(logits: list[torch.Tensor]) -> torch.Tensor:
-    """VITA's L_B: per sample, the max over models of the mean sigmoid cross-entropy to an all-ones target; batch mean."""
-    per_model = torch.stack([F.binary_cross_entropy_with_logits(z, torch.ones_like(z), reduction="none").mean(1) for z in logits])
+    """VITA's L_B: per sample, the max over models of the mean sigmoid cross-entropy to an all-ones target; batch
+    mean."""
+    per_model = torch.stack(
+        [F.binary_cross_entropy_with_logits(z, torch.ones_like(z), reduction="none").mean(1) for z in logits]
+    )
     return per_model.max(0).values.mean()
 
 
@@ -86,8 +89,16 @@ def budget_fit_loss(logits: list[torch.Tensor], labels: torch.Tensor) -> torch.T
     return torch.stack([F.binary_cross_entropy_with_logits(z, labels) for z in logits]).mean()
 
 
-def degradation_loss(net: nn.Module, action_model: nn.Module, budget: BudgetEnsemble, clips: torch.Tensor, actions: torch.Tensor,
-                     gamma: float, budget_frames: int, rng: np.random.Generator) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+def degradation_loss(
+    net: nn.Module,
+    action_model: nn.Module,
+    budget: BudgetEnsemble,
+    clips: torch.Tensor,
+    actions: torch.Tensor,
+    gamma: float,
+    budget_frames: int,
+    rng: np.random.Generator,
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """f_d's objective on raw clips in [0, 1]: ``(L_T + gamma * L_B, L_T, L_B)``, the budget models seeing
     ``budget_frames`` random frames of each degraded clip."""
     degraded = net(clips)
@@ -117,7 +128,9 @@ class VITA(FrameAnonymizerMethod):
         m = self.budget_models if self.budget_models is not None else int(s["num_budget_models"])
         specs = list(s["budget_models"])
         if not 1 <= m <= min(len(specs), MAX_BUDGET_MODELS):
-            raise VPBenchError(f"vita: {m} budget models asked, the profile defines {len(specs)} (at most {MAX_BUDGET_MODELS})")
+            raise VPBenchError(
+                f"vita: {m} budget models asked, the profile defines {len(specs)} (at most {MAX_BUDGET_MODELS})"
+            )
         gamma = self.gamma if self.gamma is not None else float(s["gamma"])
         rng, draw, clip_len = seeded_draw(data, s, context)
         dev = draw.device
@@ -132,7 +145,9 @@ class VITA(FrameAnonymizerMethod):
         lr_d, lr_t, lr_b = float(s["lr_anonymizer"]), float(s["lr_action"]), float(s["lr_budget"])
 
         net = self._new_net(s, context)
-        action_model = create_recognizer(s["action_model"], data.num_actions, clip_len, (net.config.height, net.config.width))
+        action_model = create_recognizer(
+            s["action_model"], data.num_actions, clip_len, (net.config.height, net.config.width)
+        )
         budget = BudgetEnsemble([create_frame_model(spec, privacy.shape[1]) for spec in specs[:m]])
         action_model.to(dev)  # initialized on the CPU above, so the weights do not depend on the device
         budget.to(dev)
@@ -145,11 +160,23 @@ class VITA(FrameAnonymizerMethod):
         per_epoch = math.ceil(len(train_idx) / batch)
         bb, bf = int(s["budget_batch"]), int(s["budget_frames"])
         # "restarts" is the schedule; each step records what it really did ("restarted", budget updates).
-        log = {"budget_models": m, "gamma": gamma, "restarting": self.restarting, "restarts": restarts,
-               "recon_l1": [], "action_pretrain_ce": [], "steps": []}
-        settings = {"method": self.name, "version": self.version, "settings": s, "seed": int(seed),
-                    "options": {"budget_models": m, "gamma": gamma, "restarting": self.restarting},
-                    "data": data_digest(data.actions, data.privacy, videos=data.videos)}
+        log = {
+            "budget_models": m,
+            "gamma": gamma,
+            "restarting": self.restarting,
+            "restarts": restarts,
+            "recon_l1": [],
+            "action_pretrain_ce": [],
+            "steps": [],
+        }
+        settings = {
+            "method": self.name,
+            "version": self.version,
+            "settings": s,
+            "seed": int(seed),
+            "options": {"budget_models": m, "gamma": gamma, "restarting": self.restarting},
+            "data": data_digest(data.actions, data.privacy, videos=data.videos),
+        }
         opt_r = torch.optim.Adam(net.parameters(), lr=float(s["lr_recon"]))
         opt_p = torch.optim.Adam(action_model.parameters(), lr=float(s["lr_action_pretrain"]))
         opt_d = torch.optim.Adam(net.parameters(), lr=lr_d)
@@ -158,7 +185,11 @@ class VITA(FrameAnonymizerMethod):
         opt_b = torch.optim.Adam(budget.parameters(), lr=lr_b)
         # Under torchrun every network trains through DDP (alone: the networks themselves); each rank
         # takes its share of every global batch (anonymizer_method's rule).
-        ddp_net, ddp_action, ddp_budget = distributed.wrap(net), distributed.wrap(action_model), distributed.wrap(budget)
+        ddp_net, ddp_action, ddp_budget = (
+            distributed.wrap(net),
+            distributed.wrap(action_model),
+            distributed.wrap(budget),
+        )
 
         def budget_update() -> float:
             sel = draw.pick(train_idx, bb)
@@ -203,7 +234,9 @@ class VITA(FrameAnonymizerMethod):
             budget.train()
             clips = draw.clips(sel)
             with distributed.autocast():
-                loss, l_t, l_b = degradation_loss(ddp_net, ddp_action, ddp_budget, clips, actions[torch.as_tensor(mine)], gamma, bf, rng)
+                loss, l_t, l_b = degradation_loss(
+                    ddp_net, ddp_action, ddp_budget, clips, actions[torch.as_tensor(mine)], gamma, bf, rng
+                )
             optimizer_step(opt_d, net.parameters(), weight * loss, lr_d, clip)
             # Action updates until the monitor says the target task is kept (at most max_action_updates).
             updates, acc = 0, action_accuracy()
@@ -220,10 +253,19 @@ class VITA(FrameAnonymizerMethod):
                 acc = action_accuracy()
             l_fb = [budget_update() for _ in range(int(s["budget_updates"]))]
             l_t, l_b = logged(weight, l_t.item()), logged(weight, l_b.item())
-            log["steps"].append({"step": step, "restarted": restarted, "restart_pretrain_steps": pre_steps if restarted else 0,
-                                 "l_action": round(l_t, 4), "l_budget": round(l_b, 4),
-                                 "budget_fit": mean(l_fb) if l_fb else None, "budget_updates": len(l_fb),
-                                 "action_updates": updates, "val_top1": round(acc, 4)})
+            log["steps"].append(
+                {
+                    "step": step,
+                    "restarted": restarted,
+                    "restart_pretrain_steps": pre_steps if restarted else 0,
+                    "l_action": round(l_t, 4),
+                    "l_budget": round(l_b, 4),
+                    "budget_fit": mean(l_fb) if l_fb else None,
+                    "budget_updates": len(l_fb),
+                    "action_updates": updates,
+                    "val_top1": round(acc, 4),
+                }
+            )
             bar.update()
             bar.set_postfix(l_act=f"{l_t:.2f}", l_bud=f"{l_b:.2f}", acc=f"{acc:.2f}")
 
@@ -231,17 +273,69 @@ class VITA(FrameAnonymizerMethod):
         n_recon, recon_range = chunks(int(s["recon_steps"]), size)
         n_adv, adv_range = chunks(steps, size)
         total = int(s["recon_steps"]) + int(s["action_pretrain_epochs"]) * per_epoch + steps
-        with tqdm(total=total, desc="vita", unit="step", disable=None if progress and distributed.is_main() else True) as bar:
+        with tqdm(
+            total=total, desc="vita", unit="step", disable=None if progress and distributed.is_main() else True
+        ) as bar:
             fit = StagedFit(checkpoint_dir, rng, settings, log, bar)
             bar.set_description("vita: identity init")
-            fit.run("identity", {"net": net, "opt": opt_r}, n_recon, lambda k: log["recon_l1"].append(mean(reconstruction_steps(
-                ddp_net, opt_r, draw, train_idx, len(recon_range(k)), int(s["recon_batch"]), int(s["recon_frames"]), float(s["lr_recon"]), clip, bar))), size)
+            fit.run(
+                "identity",
+                {"net": net, "opt": opt_r},
+                n_recon,
+                lambda k: log["recon_l1"].append(
+                    mean(
+                        reconstruction_steps(
+                            ddp_net,
+                            opt_r,
+                            draw,
+                            train_idx,
+                            len(recon_range(k)),
+                            int(s["recon_batch"]),
+                            int(s["recon_frames"]),
+                            float(s["lr_recon"]),
+                            clip,
+                            bar,
+                        )
+                    )
+                ),
+                size,
+            )
             bar.set_description("vita: action pre-training")
-            fit.run("action", {"net": net, "action_model": action_model, "opt": opt_p}, int(s["action_pretrain_epochs"]),
-                    lambda k: log["action_pretrain_ce"].append(mean(recognizer_epoch(
-                        ddp_action, opt_p, draw, train_idx, actions, batch, float(s["lr_action_pretrain"]), clip, bar))), per_epoch)
+            fit.run(
+                "action",
+                {"net": net, "action_model": action_model, "opt": opt_p},
+                int(s["action_pretrain_epochs"]),
+                lambda k: log["action_pretrain_ce"].append(
+                    mean(
+                        recognizer_epoch(
+                            ddp_action,
+                            opt_p,
+                            draw,
+                            train_idx,
+                            actions,
+                            batch,
+                            float(s["lr_action_pretrain"]),
+                            clip,
+                            bar,
+                        )
+                    )
+                ),
+                per_epoch,
+            )
             bar.set_description("vita: adversarial")
-            fit.run("adversarial", {"net": net, "action_model": action_model, "budget": budget, "opt_d": opt_d, "opt_t": opt_t, "opt_b": opt_b},
-                    n_adv, lambda k: [adversarial_step(step) for step in adv_range(k)], size)
+            fit.run(
+                "adversarial",
+                {
+                    "net": net,
+                    "action_model": action_model,
+                    "budget": budget,
+                    "opt_d": opt_d,
+                    "opt_t": opt_t,
+                    "opt_b": opt_b,
+                },
+                n_adv,
+                lambda k: [adversarial_step(step) for step in adv_range(k)],
+                size,
+            )
         net.eval()
         self.log = log

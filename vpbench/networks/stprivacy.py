@@ -347,8 +347,15 @@ class STPrivacyNet(nn.Module):
 
     # --------------------------------------------------------------------- forward
 
-    def forward(self, x: torch.Tensor, keep_ratio: float | None = None, black_value=0.0,
-                gumbel_noise: Sequence[torch.Tensor] | None = None, video: bool = True, actions: bool = True) -> STPrivacyOutput:
+    def forward(
+        self,
+        x: torch.Tensor,
+        keep_ratio: float | None = None,
+        black_value=0.0,
+        gumbel_noise: Sequence[torch.Tensor] | None = None,
+        video: bool = True,
+        actions: bool = True,
+    ) -> STPrivacyOutput:
         """Transform a normalized clip; dropped tubelets are filled with ``black_value`` (per channel).
 
         Training only: ``gumbel_noise`` gives the Gumbel samples of each PSB's decisions (``B x L x N x 2``
@@ -364,12 +371,14 @@ class STPrivacyNet(nn.Module):
         return self._forward_infer(x, float(keep_ratio), black_value)
 
     def draw_gumbel_noise(self, rng, batch: int) -> list[torch.Tensor]:
-        """Standard Gumbel samples (numpy ``rng``) for the decisions of ``batch`` clips, one ``B x L x N x 2`` per PSB."""
+        """Standard Gumbel samples (numpy ``rng``) for the decisions of ``batch`` clips, one ``B x L x N x 2`` per
+        PSB."""
         L, hp, wp = self.config.grid
         return [torch.from_numpy(rng.gumbel(size=(batch, L, hp * wp, 2)).astype(np.float32)) for _ in self.psbs]
 
-    def _forward_train(self, x: torch.Tensor, black_value, gumbel_noise=None, with_video: bool = True,
-                       with_actions: bool = True) -> STPrivacyOutput:
+    def _forward_train(
+        self, x: torch.Tensor, black_value, gumbel_noise=None, with_video: bool = True, with_actions: bool = True
+    ) -> STPrivacyOutput:
         tokens = self.tokenize(x)
         b, L, n, d = tokens.shape
         policy = tokens.new_ones(b, L, n)
@@ -382,7 +391,9 @@ class STPrivacyNet(nn.Module):
             tokens = flat.reshape(b, L, n, d)
             log_z = psb.predictor(tokens, policy)
             # Hard in the forward pass (exact 0/1), straight-through softmax gradient backward.
-            keep = _hard_gumbel_softmax(log_z, self.config.gumbel_tau, None if gumbel_noise is None else gumbel_noise[m])[..., 0]
+            keep = _hard_gumbel_softmax(
+                log_z, self.config.gumbel_tau, None if gumbel_noise is None else gumbel_noise[m]
+            )[..., 0]
             policy = policy * keep
             decisions.append(policy)
         keep_probs = log_z[..., 0].exp()
@@ -439,7 +450,8 @@ class STPrivacyNet(nn.Module):
                 flat = layer(flat)
             pixels = self.to_pixels(self.pab_norm(flat)).reshape(b, L, k, -1)
             canvas = black.view(1, 1, 1, 3, 1).expand(b, L, n, 3, pixels.shape[-1] // 3).reshape(b, L, n, -1)
-            canvas = canvas.scatter(2, index.unsqueeze(-1).expand_as(pixels), pixels.to(canvas.dtype))  # bf16 autocast: to the input's dtype
+            # bf16 autocast: to the input's dtype
+            canvas = canvas.scatter(2, index.unsqueeze(-1).expand_as(pixels), pixels.to(canvas.dtype))
             video = self._tokens_to_video(canvas)
         else:
             video = torch.where(self._mask_to_video(kept) > 0, x, black)
@@ -532,7 +544,10 @@ def load_vit_weights(net: STPrivacyNet, path: str | Path) -> dict[str, list[str]
             else:
                 skipped.append(key)
     if not used:
-        raise VPBenchError(f"{path}: no tensor fits this network (dim {net.config.dim}, {len(layers)} layers); is it a ViT-S state dict?")
+        raise VPBenchError(
+            f"{path}: no tensor fits this network (dim {net.config.dim}, {len(layers)} layers); is it "
+            f"a ViT-S state dict?"
+        )
     return {"used": used, "skipped": skipped}
 
 
@@ -548,7 +563,9 @@ def _read_state_dict(path: Path) -> dict[str, torch.Tensor]:
         try:
             state = load_file(str(path), device="cpu")
         except (SafetensorError, OSError, ValueError) as exc:
-            raise VPBenchError(f"{path}: not a safetensors file ({str(exc).splitlines()[0] if str(exc) else type(exc).__name__})") from None
+            raise VPBenchError(
+                f"{path}: not a safetensors file ({str(exc).splitlines()[0] if str(exc) else type(exc).__name__})"
+            ) from None
     else:
         state = load_torch(path, "ViT weights file")
         for key in ("model", "state_dict"):
@@ -571,7 +588,9 @@ def _resize_pos_embed(net: STPrivacyNet, value: torch.Tensor) -> bool:
         return False
     grid = value[:, prefix:].reshape(1, side, side, -1).permute(0, 3, 1, 2).float()
     if (side, side) != (hp, wp):
-        grid = F.interpolate(grid, size=(hp, wp), mode="bicubic", align_corners=False, antialias=(hp < side or wp < side))
+        grid = F.interpolate(
+            grid, size=(hp, wp), mode="bicubic", align_corners=False, antialias=(hp < side or wp < side)
+        )
     spatial = grid.permute(0, 2, 3, 1).reshape(1, 1, hp * wp, -1)
     net.pos_embed.copy_(spatial.expand(1, L, hp * wp, -1).to(net.pos_embed.dtype))
     return True

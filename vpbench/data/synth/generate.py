@@ -112,7 +112,9 @@ def _plan(kind: str, size: str, seed: int) -> tuple[list[_Item], dict, dict]:
         # UCF101 style: a group shares actor and scene; a fold tests whole groups. A group's actor
         # and scene are the same for every action, so the scene says nothing about the action
         # and a test fold shows actors and scenes never seen in training.
-        test_groups = {1: {1}, 2: {2}, 3: {3}} if groups == 3 else {k: set(range(3 * k - 2, 3 * k + 1)) for k in (1, 2, 3)}
+        test_groups = (
+            {1: {1}, 2: {2}, 3: {3}} if groups == 3 else {k: set(range(3 * k - 2, 3 * k + 1)) for k in (1, 2, 3)}
+        )
         for a_idx, action in enumerate(actions):
             for g in range(1, groups + 1):
                 style = _seed(seed, 3, g)
@@ -124,15 +126,26 @@ def _plan(kind: str, size: str, seed: int) -> tuple[list[_Item], dict, dict]:
                     splits[vid] = ["test" if g in test_groups[k] else "train" for k in (1, 2, 3)]
     else:
         raise VPBenchError(f"'{kind}' is not a VP-Synth dataset")
-    settings = {"num_frames": cfg["num_frames"], "height": 64, "width": 80, "videos_per_class": n, "actions": list(actions)}
+    settings = {
+        "num_frames": cfg["num_frames"],
+        "height": 64,
+        "width": 80,
+        "videos_per_class": n,
+        "actions": list(actions),
+    }
     return items, splits, settings
 
 
 def _render_and_write(args: tuple[_Item, dict, str]) -> tuple[str, dict]:
     item, settings, raw_dir = args
     spec = render.VideoSpec(
-        action=item.action, attributes=dict(item.attributes), num_frames=settings["num_frames"],
-        height=settings["height"], width=settings["width"], seed=item.seed, style_seed=item.style_seed,
+        action=item.action,
+        attributes=dict(item.attributes),
+        num_frames=settings["num_frames"],
+        height=settings["height"],
+        width=settings["width"],
+        seed=item.seed,
+        style_seed=item.style_seed,
     )
     video = render.render_video(spec)
     write_video(Path(raw_dir) / f"{item.video_id}.avi", video.frames, fps=FPS)
@@ -146,7 +159,9 @@ BOX_MARGIN = (0.10, 0.05)  # extra width, height on each side, as a share of the
 TRACK_HALF_WINDOW = 7  # the tracker averages a person's position over 15 frames (0.6 s)
 
 
-def tracker_boxes(tight: list[list[tuple[int, int, int, int]]], width: int, height: int) -> list[list[tuple[int, int, int, int]]]:
+def tracker_boxes(
+    tight: list[list[tuple[int, int, int, int]]], width: int, height: int
+) -> list[list[tuple[int, int, int, int]]]:
     """Person boxes as a smoothing tracker reports them: one box size per person for the whole video,
     centred on the person's position averaged over a window of frames.
 
@@ -166,8 +181,14 @@ def tracker_boxes(tight: list[list[tuple[int, int, int, int]]], width: int, heig
         for k, t in enumerate(frames):
             lo, hi = max(0, k - TRACK_HALF_WINDOW), min(len(frames), k + TRACK_HALF_WINDOW + 1)
             cx, cy = centres[lo:hi].mean(0)
-            out[t].append((max(0, int(np.floor(cx - bw / 2))), max(0, int(np.floor(cy - bh / 2))),
-                           min(width, int(np.ceil(cx + bw / 2))), min(height, int(np.ceil(cy + bh / 2)))))
+            out[t].append(
+                (
+                    max(0, int(np.floor(cx - bw / 2))),
+                    max(0, int(np.floor(cy - bh / 2))),
+                    min(width, int(np.ceil(cx + bw / 2))),
+                    min(height, int(np.ceil(cy + bh / 2))),
+                )
+            )
     return out
 
 
@@ -201,10 +222,16 @@ def _annotate(items: list[_Item], rendered: dict[str, dict], seed: int, num_fram
                 vote = 0 if rng.random() < annotator["fn"] + MISS_PER_HIDDEN_SHARE * (1 - shown) else 1
             else:
                 vote = 1 if rng.random() < annotator["fp"] else 0
-            result.append({
-                "id": f"{a[:4]}{ann_id}", "from_name": a, "to_name": "video", "type": "choices",
-                "origin": "manual", "value": {"choices": ["yes" if vote else "no"]},
-            })
+            result.append(
+                {
+                    "id": f"{a[:4]}{ann_id}",
+                    "from_name": a,
+                    "to_name": "video",
+                    "type": "choices",
+                    "origin": "manual",
+                    "value": {"choices": ["yes" if vote else "no"]},
+                }
+            )
         return result
 
     for task_id, item in enumerate(items, 1):
@@ -216,53 +243,80 @@ def _annotate(items: list[_Item], rendered: dict[str, dict], seed: int, num_fram
                 first = answers(annotator, item)
                 for r in first:  # the first pass had every answer flipped; the revision below wins
                     r["value"]["choices"] = ["no" if r["value"]["choices"] == ["yes"] else "yes"]
-                annotations.append(_annotation(ann_id, annotator, task_id, first, stamp(minute), stamp(minute), False, seed))
+                annotations.append(
+                    _annotation(ann_id, annotator, task_id, first, stamp(minute), stamp(minute), False, seed)
+                )
                 minute += 600
             ann_id += 1
             if annotator["id"] == 3 and rng.random() < CANCEL_RATE:
-                annotations.append(_annotation(ann_id, annotator, task_id, [], stamp(minute), stamp(minute), True, seed))
+                annotations.append(
+                    _annotation(ann_id, annotator, task_id, [], stamp(minute), stamp(minute), True, seed)
+                )
                 continue
-            annotations.append(_annotation(ann_id, annotator, task_id, answers(annotator, item), stamp(minute), stamp(minute + 1), False, seed))
-        tasks.append({
-            "id": task_id,
-            "data": {"video": f"/data/local-files/?d=raw/{item.video_id}.avi", "video_id": item.video_id},
-            "annotations": annotations,
-            "drafts": [],
-            "predictions": [],
-            "meta": {},
-            "created_at": stamp(0),
-            "updated_at": stamp(task_id * 3 + 10),
-            "allow_skip": True,
-            "inner_id": task_id,
-            "total_annotations": sum(not a["was_cancelled"] for a in annotations),
-            "cancelled_annotations": sum(a["was_cancelled"] for a in annotations),
-            "total_predictions": 0,
-            "comment_count": 0,
-            "unresolved_comment_count": 0,
-            "last_comment_updated_at": None,
-            "project": 1,
-            "updated_by": annotations[-1]["completed_by"],
-            "comment_authors": [],
-        })
+            annotations.append(
+                _annotation(
+                    ann_id, annotator, task_id, answers(annotator, item), stamp(minute), stamp(minute + 1), False, seed
+                )
+            )
+        tasks.append(
+            {
+                "id": task_id,
+                "data": {"video": f"/data/local-files/?d=raw/{item.video_id}.avi", "video_id": item.video_id},
+                "annotations": annotations,
+                "drafts": [],
+                "predictions": [],
+                "meta": {},
+                "created_at": stamp(0),
+                "updated_at": stamp(task_id * 3 + 10),
+                "allow_skip": True,
+                "inner_id": task_id,
+                "total_annotations": sum(not a["was_cancelled"] for a in annotations),
+                "cancelled_annotations": sum(a["was_cancelled"] for a in annotations),
+                "total_predictions": 0,
+                "comment_count": 0,
+                "unresolved_comment_count": 0,
+                "last_comment_updated_at": None,
+                "project": 1,
+                "updated_by": annotations[-1]["completed_by"],
+                "comment_authors": [],
+            }
+        )
     return tasks
 
 
-def _annotation(ann_id: int, annotator: dict, task_id: int, result: list, created: str, updated: str, cancelled: bool,
-                seed: int) -> dict:
+def _annotation(
+    ann_id: int, annotator: dict, task_id: int, result: list, created: str, updated: str, cancelled: bool, seed: int
+) -> dict:
     # Every field of an annotation in Label Studio 1.23's JSON export, as an annotator's own submission sets them.
     return {
-        "id": ann_id, "completed_by": annotator["id"], "result": result, "was_cancelled": cancelled,
-        "ground_truth": False, "created_at": created, "updated_at": updated, "draft_created_at": None,
-        "lead_time": 42.0, "prediction": {}, "result_count": len(result),
+        "id": ann_id,
+        "completed_by": annotator["id"],
+        "result": result,
+        "was_cancelled": cancelled,
+        "ground_truth": False,
+        "created_at": created,
+        "updated_at": updated,
+        "draft_created_at": None,
+        "lead_time": 42.0,
+        "prediction": {},
+        "result_count": len(result),
         # Deterministic (no draw from the annotators' generator, so the votes do not depend on it).
         "unique_id": str(uuid.uuid5(uuid.NAMESPACE_URL, f"vp-synth/{seed}/annotation/{ann_id}")),
-        "import_id": None, "last_action": None, "bulk_created": False, "task": task_id, "project": 1,
-        "updated_by": annotator["id"], "parent_prediction": None, "parent_annotation": None, "last_created_by": None,
+        "import_id": None,
+        "last_action": None,
+        "bulk_created": False,
+        "task": task_id,
+        "project": 1,
+        "updated_by": annotator["id"],
+        "parent_prediction": None,
+        "parent_annotation": None,
+        "last_created_by": None,
     }
 
 
 GENERATED_LIST = "annotations/generated_files.txt"  # every file the generator wrote, relative to the dataset folder
-_DERIVED = ("cache", "fiftyone-media")  # vpbench's own outputs from a dataset: kept, and refused as stale by content hash
+# vpbench's own outputs from a dataset: kept, and refused as stale by content hash
+_DERIVED = ("cache", "fiftyone-media")
 
 
 def check_synth_target(out: Path) -> None:
@@ -283,13 +337,18 @@ def check_synth_target(out: Path) -> None:
         synthetic = False
     if not synthetic:
         first = min((p for p in out.rglob("*") if not p.is_dir()), default=None) or min(out.iterdir())
-        raise VPBenchError(f"{out} is not a VP-Synth build (it holds {first.relative_to(out)}); choose an empty or new --out")
+        raise VPBenchError(
+            f"{out} is not a VP-Synth build (it holds {first.relative_to(out)}); choose an empty or new --out"
+        )
     written = _generated_files(out)
     for sub in ("raw", "splits", "annotations"):
         for path in sorted((out / sub).rglob("*")) if (out / sub).is_dir() and not (out / sub).is_symlink() else []:
             rel = path.relative_to(out).as_posix()
             if (path.is_file() or path.is_symlink()) and rel not in written:
-                raise VPBenchError(f"{out}: {rel} was not written by VP-Synth, and a rebuild would delete it; move it out or choose another --out")
+                raise VPBenchError(
+                    f"{out}: {rel} was not written by VP-Synth, and a rebuild would delete it; move it "
+                    f"out or choose another --out"
+                )
 
 
 def _generated_files(out: Path) -> set[str]:
@@ -303,12 +362,19 @@ def _generated_files(out: Path) -> set[str]:
         videos = set(pd.read_parquet(out / "manifest.parquet", columns=["path"])["path"])
     except Exception:  # noqa: BLE001 - pyarrow reports a damaged file with several types
         videos = set()
-    own = {p.relative_to(out).as_posix() for sub in ("splits", "annotations") if (out / sub).is_dir()
-           for p in (out / sub).rglob("*") if p.is_file()}
+    own = {
+        p.relative_to(out).as_posix()
+        for sub in ("splits", "annotations")
+        if (out / sub).is_dir()
+        for p in (out / sub).rglob("*")
+        if p.is_file()
+    }
     return videos | own
 
 
-def generate_synth(kind: str, out: str | Path, size: str = "default", seed: int = 0, workers: int | None = None, progress: bool = True) -> SynthOutput:
+def generate_synth(
+    kind: str, out: str | Path, size: str = "default", seed: int = 0, workers: int | None = None, progress: bool = True
+) -> SynthOutput:
     """Generate VP-Synth's raw tree, splits and annotations inside ``out`` (deterministic from ``seed``)."""
     from tqdm import tqdm
 
@@ -340,7 +406,8 @@ def generate_synth(kind: str, out: str | Path, size: str = "default", seed: int 
                 code = {"train": "1", "test": "2", "unused": "0"}
                 lines = [
                     f"{vid.split('/', 1)[1]}.avi {code[splits[vid][fold - 1]]} \n"  # HMDB51's trailing space
-                    for vid in sorted(splits) if vid.split("/", 1)[0] == action
+                    for vid in sorted(splits)
+                    if vid.split("/", 1)[0] == action
                 ]
                 atomic_write_text(split_dir / f"{action}_test_split{fold}.txt", "".join(lines))
     else:
@@ -349,7 +416,11 @@ def generate_synth(kind: str, out: str | Path, size: str = "default", seed: int 
         classes = sorted(settings["actions"])
         atomic_write_text(split_dir / "classInd.txt", "".join(f"{i} {c}\r\n" for i, c in enumerate(classes, 1)))
         for fold in (1, 2, 3):
-            train = [f"{vid}.avi {classes.index(vid.split('/')[0]) + 1}\r\n" for vid in sorted(splits) if splits[vid][fold - 1] == "train"]
+            train = [
+                f"{vid}.avi {classes.index(vid.split('/')[0]) + 1}\r\n"
+                for vid in sorted(splits)
+                if splits[vid][fold - 1] == "train"
+            ]
             test = [f"{vid}.avi\r\n" for vid in sorted(splits) if splits[vid][fold - 1] == "test"]
             atomic_write_text(split_dir / f"trainlist{fold:02d}.txt", "".join(train))
             atomic_write_text(split_dir / f"testlist{fold:02d}.txt", "".join(test))
@@ -366,7 +437,9 @@ def generate_synth(kind: str, out: str | Path, size: str = "default", seed: int 
             if item.action == action:
                 vis = rendered[item.video_id]["visibility"]
                 per_video[item.video_id.split("/", 1)[1] + ".avi"] = {
-                    **{a: _ranges(vis[a]) for a in ATTRIBUTES}, "review": False, "note": "VP-Synth visibility",
+                    **{a: _ranges(vis[a]) for a in ATTRIBUTES},
+                    "review": False,
+                    "note": "VP-Synth visibility",
                 }
         atomic_write_json(frames_dir / f"{action}.json", per_video)
 
@@ -387,14 +460,25 @@ def generate_synth(kind: str, out: str | Path, size: str = "default", seed: int 
         writer.writerow([item.video_id, *(item.attributes[a] for a in ATTRIBUTES)])
     atomic_write_text(ann_dir / "ground_truth.csv", truth.getvalue())
 
-    written = sorted(p.relative_to(out).as_posix() for sub in ("raw", "splits", "annotations") for p in (out / sub).rglob("*") if p.is_file())
+    written = sorted(
+        p.relative_to(out).as_posix()
+        for sub in ("raw", "splits", "annotations")
+        for p in (out / sub).rglob("*")
+        if p.is_file()
+    )
     atomic_write_text(out / GENERATED_LIST, "".join(f"{p}\n" for p in [*written, GENERATED_LIST]))
 
     info = {
-        "generator": "vp-synth", "generator_version": GENERATOR_VERSION, "size": size, "seed": seed, "fps": FPS,
+        "generator": "vp-synth",
+        "generator_version": GENERATOR_VERSION,
+        "size": size,
+        "seed": seed,
+        "fps": FPS,
         **settings,
         "annotators": [{k: a[k] for k in ("id", "fn", "fp")} for a in ANNOTATORS],
-        "miss_per_hidden_share": MISS_PER_HIDDEN_SHARE, "cancel_rate": CANCEL_RATE, "redo_rate": REDO_RATE,
+        "miss_per_hidden_share": MISS_PER_HIDDEN_SHARE,
+        "cancel_rate": CANCEL_RATE,
+        "redo_rate": REDO_RATE,
         "reversed_pairs": {k: v for k, v in render.REVERSED_PAIRS.items() if k in settings["actions"]},
     }
     return SynthOutput(raw=raw, splits=split_dir, export=export, frames=frames_dir, boxes=boxes, info=info)
