@@ -233,3 +233,40 @@ def fit_with_card(
         data, settings, FitContext.of(profile, frame_interval, seed=seed, progress=False, checkpoint_dir=checkpoint_dir)
     )
     return method
+
+
+@pytest.fixture(scope="session")
+def tiny_bench(tmp_path_factory) -> dict:
+    """The one tiny benchmark the evaluation tests share: tiny synth-hmdb51 and synth-ucf101 (seed 0), the tiny
+    profiles as ``cpu`` and the shipped protocols with few bootstrap samples. Read-only: a test that changes a
+    dataset copies it first (clip caches built in it by evaluations are shared, as a user's are)."""
+    from vpbench.data.builder import build_dataset
+
+    root = tmp_path_factory.mktemp("tiny-bench")
+    for name in ("synth-hmdb51", "synth-ucf101"):
+        build_dataset(name, root / "data" / name, size="tiny", seed=0, progress=False)
+    return {
+        "root": root,
+        "data": root / "data",
+        "models": write_tiny_models(root / "models"),
+        "protocols": write_tiny_protocols(root / "protocols"),
+    }
+
+
+def evaluation_request(bench: dict, out, **kw):
+    """An `EvaluationRequest` on the tiny benchmark (raw, known, synth-hmdb51, no progress bars), with ``kw``
+    overriding."""
+    from vpbench.evaluation import EvaluationRequest
+
+    base = dict(
+        method="raw",
+        protocol="known",
+        suite="synth",
+        dataset="synth-hmdb51",
+        data_root=bench["data"],
+        out=out,
+        models_dir=bench["models"],
+        protocols_dir=bench["protocols"],
+        progress=False,
+    )
+    return EvaluationRequest(**{**base, **kw})

@@ -11,41 +11,18 @@ import textwrap
 import pytest
 
 from vpbench.core.errors import VPBenchError
-from vpbench.data.builder import build_dataset
-from vpbench.evaluation import EvaluationRequest, evaluate
+from vpbench.evaluation import evaluate
 
-from .conftest import write_tiny_models, write_tiny_protocols
+from .conftest import evaluation_request
 from .result_factory import read_result
 
 
-@pytest.fixture(scope="module")
-def env(tmp_path_factory):
-    root = tmp_path_factory.mktemp("eval")
-    data = root / "data"
-    for name in ("synth-hmdb51", "synth-ucf101"):
-        build_dataset(name, data / name, size="tiny", seed=0, progress=False)
-    models = write_tiny_models(root / "models")
-    protocols = write_tiny_protocols(root / "protocols")
-    return {"data": data, "models": models, "protocols": protocols, "root": root}
+def _request(tiny_bench, tmp_path, **kw):
+    return evaluation_request(tiny_bench, tmp_path / "results", **{"dataset": None, **kw})
 
 
-def _request(env, tmp_path, **kw):
-    base = dict(
-        method="raw",
-        protocol="known",
-        suite="synth",
-        data_root=env["data"],
-        out=tmp_path / "results",
-        models_dir=env["models"],
-        protocols_dir=env["protocols"],
-        progress=False,
-    )
-    base.update(kw)
-    return EvaluationRequest(**base)
-
-
-def test_known_writes_a_result_with_the_contract_keys(env, tmp_path):
-    [path] = evaluate(_request(env, tmp_path, dataset="synth-hmdb51"))
+def test_known_writes_a_result_with_the_contract_keys(tiny_bench, tmp_path):
+    [path] = evaluate(_request(tiny_bench, tmp_path, dataset="synth-hmdb51"))
     assert path == tmp_path / "results" / "known" / "synth-hmdb51" / "raw" / "cpu-seed0.json"
     r = read_result(path)
     for key in ("action_top1", "privacy_f1", "privacy_cmap"):
@@ -72,7 +49,7 @@ def test_known_writes_a_result_with_the_contract_keys(env, tmp_path):
     assert r["counts"]["test_videos"] == 8
 
 
-def _cli_scores(env, out, seed):
+def _cli_scores(tiny_bench, out, seed):
     proc = subprocess.run(
         [
             sys.executable,
@@ -86,11 +63,11 @@ def _cli_scores(env, out, seed):
             "--dataset",
             "synth-ucf101",
             "--data-root",
-            str(env["data"]),
+            str(tiny_bench["data"]),
             "--models-dir",
-            str(env["models"]),
+            str(tiny_bench["models"]),
             "--protocols-dir",
-            str(env["protocols"]),
+            str(tiny_bench["protocols"]),
             "--out",
             str(out),
             "--seed",
@@ -104,55 +81,55 @@ def _cli_scores(env, out, seed):
     return r["scores"], r["per_attribute"]
 
 
-def test_same_seed_gives_the_same_scores_in_separate_processes(env, tmp_path):
+def test_same_seed_gives_the_same_scores_in_separate_processes(tiny_bench, tmp_path):
     # Separate processes: nothing (torch's global RNG, hash order) may carry over from an earlier run.
-    first = _cli_scores(env, tmp_path / "a", 0)
-    assert first == _cli_scores(env, tmp_path / "b", 0)
-    assert first != _cli_scores(env, tmp_path / "c", 1)
+    first = _cli_scores(tiny_bench, tmp_path / "a", 0)
+    assert first == _cli_scores(tiny_bench, tmp_path / "b", 0)
+    assert first != _cli_scores(tiny_bench, tmp_path / "c", 1)
 
 
-def test_cross_runs_both_directions(env, tmp_path):
-    paths = evaluate(_request(env, tmp_path, protocol="cross"))
+def test_cross_runs_both_directions(tiny_bench, tmp_path):
+    paths = evaluate(_request(tiny_bench, tmp_path, protocol="cross"))
     got = {(read_result(p)["dataset"]["method_trained_on"], read_result(p)["dataset"]["name"]) for p in paths}
     assert got == {("synth-ucf101", "synth-hmdb51"), ("synth-hmdb51", "synth-ucf101")}
 
 
-def test_frame_protocol_scores_frames(env, tmp_path):
-    [path] = evaluate(_request(env, tmp_path, protocol="frame", method="blackening"))
+def test_frame_protocol_scores_frames(tiny_bench, tmp_path):
+    [path] = evaluate(_request(tiny_bench, tmp_path, protocol="frame", method="blackening"))
     r = read_result(path)
     assert r["counts"]["test_frames"] > r["counts"]["test_videos"] > 0
     assert "frame" in r["bootstrap"]["unit"]
 
 
-def test_box_method_uses_shipped_boxes_or_whole_frame_on_request(env, tmp_path):
-    [boxes] = evaluate(_request(env, tmp_path, dataset="synth-hmdb51", method="blackening"))
-    [whole] = evaluate(_request(env, tmp_path, dataset="synth-hmdb51", method="blackening", whole_frame=True))
+def test_box_method_uses_shipped_boxes_or_whole_frame_on_request(tiny_bench, tmp_path):
+    [boxes] = evaluate(_request(tiny_bench, tmp_path, dataset="synth-hmdb51", method="blackening"))
+    [whole] = evaluate(_request(tiny_bench, tmp_path, dataset="synth-hmdb51", method="blackening", whole_frame=True))
     assert boxes.name == "cpu-seed0.json" and whole.name == "cpu-seed0-wholeframe.json"
 
 
-def test_resume_skips_finished_evaluations(env, tmp_path):
-    [path] = evaluate(_request(env, tmp_path, dataset="synth-hmdb51"))
+def test_resume_skips_finished_evaluations(tiny_bench, tmp_path):
+    [path] = evaluate(_request(tiny_bench, tmp_path, dataset="synth-hmdb51"))
     before = path.stat().st_mtime_ns
-    evaluate(_request(env, tmp_path, dataset="synth-hmdb51", resume=True))
+    evaluate(_request(tiny_bench, tmp_path, dataset="synth-hmdb51", resume=True))
     assert path.stat().st_mtime_ns == before
 
 
-def test_unknown_names_fail_before_any_work(env, tmp_path):
+def test_unknown_names_fail_before_any_work(tiny_bench, tmp_path):
     with pytest.raises(VPBenchError, match="did you mean 'synth-hmdb51'"):
-        evaluate(_request(env, tmp_path, dataset="synth-hmdb5"))
+        evaluate(_request(tiny_bench, tmp_path, dataset="synth-hmdb5"))
     with pytest.raises(VPBenchError, match="did you mean 'known'"):
-        evaluate(_request(env, tmp_path, protocol="knwn"))
+        evaluate(_request(tiny_bench, tmp_path, protocol="knwn"))
     with pytest.raises(VPBenchError, match="did you mean 'synth'"):
-        evaluate(_request(env, tmp_path, suite="synt"))
+        evaluate(_request(tiny_bench, tmp_path, suite="synt"))
     assert not (tmp_path / "results").exists()
 
 
-def test_real_suite_without_built_data_says_how_to_build_it(env, tmp_path):
+def test_real_suite_without_built_data_says_how_to_build_it(tiny_bench, tmp_path):
     with pytest.raises(VPBenchError, match="vpbench build --dataset vp-hmdb51"):
-        evaluate(_request(env, tmp_path, suite="real", dataset="vp-hmdb51", data_root=tmp_path / "nothing"))
+        evaluate(_request(tiny_bench, tmp_path, suite="real", dataset="vp-hmdb51", data_root=tmp_path / "nothing"))
 
 
-def test_third_party_method_from_an_entry_point_is_listed_and_evaluated(env, tmp_path):
+def test_third_party_method_from_an_entry_point_is_listed_and_evaluated(tiny_bench, tmp_path):
     site = tmp_path / "site"
     (site / "vpbench_invert-0.1.dist-info").mkdir(parents=True)
     (site / "vpbench_invert-0.1.dist-info" / "METADATA").write_text(
@@ -193,11 +170,11 @@ def test_third_party_method_from_an_entry_point_is_listed_and_evaluated(env, tmp
             "--dataset",
             "synth-hmdb51",
             "--data-root",
-            str(env["data"]),
+            str(tiny_bench["data"]),
             "--models-dir",
-            str(env["models"]),
+            str(tiny_bench["models"]),
             "--protocols-dir",
-            str(env["protocols"]),
+            str(tiny_bench["protocols"]),
             "--out",
             str(tmp_path / "results"),
         ],

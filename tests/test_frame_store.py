@@ -17,27 +17,15 @@ import pytest
 import torch
 
 from vpbench.core.errors import VPBenchError
-from vpbench.data.builder import build_dataset, load_manifest
+from vpbench.data.builder import load_manifest
 from vpbench.data.frames.cache import cache_path
 from vpbench.data.frames.framefile import FrameFile
 from vpbench.data.frames.store import FrameStore, load_store
 from vpbench.methods import create_method
 
-from .conftest import write_tiny_models, write_tiny_protocols
+from .conftest import evaluation_request
 
 SIZE, INTERVAL = (32, 40), 2
-
-
-@pytest.fixture(scope="module")
-def env(tmp_path_factory):
-    root = tmp_path_factory.mktemp("framestore")
-    build_dataset("synth-hmdb51", root / "data" / "synth-hmdb51", size="tiny", seed=0, progress=False)
-    return {
-        "root": root,
-        "data": root / "data",
-        "models": write_tiny_models(root / "models"),
-        "protocols": write_tiny_protocols(root / "protocols"),
-    }
 
 
 def test_frame_file_reads_what_numpy_reads(tmp_path):
@@ -66,8 +54,8 @@ def test_frame_file_reads_what_numpy_reads(tmp_path):
         out.write(4, frames[:3])
 
 
-def test_a_store_over_the_cache_reads_only_batches_and_subsets_are_views(env):
-    dataset = env["data"] / "synth-hmdb51"
+def test_a_store_over_the_cache_reads_only_batches_and_subsets_are_views(tiny_bench):
+    dataset = tiny_bench["data"] / "synth-hmdb51"
     manifest = load_manifest(dataset)
     store = load_store(dataset, manifest, SIZE, INTERVAL, progress=False, with_frame_labels=True)
     decoded = load_store(dataset, manifest, SIZE, INTERVAL, progress=False, use_cache=False, with_frame_labels=True)
@@ -85,10 +73,10 @@ def test_a_store_over_the_cache_reads_only_batches_and_subsets_are_views(env):
     np.testing.assert_array_equal(np.asarray(lazy), decoded.video(4))
 
 
-def test_transformed_videos_go_to_one_file_that_resume_reuses(env, tmp_path, monkeypatch):
+def test_transformed_videos_go_to_one_file_that_resume_reuses(tiny_bench, tmp_path, monkeypatch):
     from vpbench.evaluation.runner import transform_store
 
-    dataset = env["data"] / "synth-hmdb51"
+    dataset = tiny_bench["data"] / "synth-hmdb51"
     manifest = load_manifest(dataset)
     store = load_store(dataset, manifest.iloc[::2], SIZE, INTERVAL, progress=False).subset([3, 1, 2])
     method = create_method("downsample-4x")
@@ -108,30 +96,16 @@ def test_transformed_videos_go_to_one_file_that_resume_reuses(env, tmp_path, mon
     assert not (tmp_path / "r.npy").exists()
 
 
-def _evaluate(
-    env, out: Path, method: str = "raw", protocol: str = "known", suite: str = "synth", dataset: str = "synth-hmdb51"
-):
-    from vpbench.evaluation import EvaluationRequest, evaluate
+def _evaluate(bench: dict, out: Path, **kw):
+    from vpbench.evaluation import evaluate
 
-    return evaluate(
-        EvaluationRequest(
-            method=method,
-            protocol=protocol,
-            suite=suite,
-            dataset=dataset,
-            data_root=env["data"],
-            out=out,
-            models_dir=env["models"],
-            protocols_dir=env["protocols"],
-            progress=False,
-        )
-    )
+    return evaluate(evaluation_request(bench, out, **kw))
 
 
-def test_evaluate_builds_a_missing_cache_in_the_dataset(env, tmp_path, one_thread):
+def test_evaluate_builds_a_missing_cache_in_the_dataset(tiny_bench, tmp_path, one_thread):
     data = tmp_path / "data"
-    shutil.copytree(env["data"] / "synth-hmdb51", data / "synth-hmdb51", ignore=shutil.ignore_patterns("cache"))
-    [path] = _evaluate({**env, "data": data}, tmp_path / "results", method="downsample-4x")
+    shutil.copytree(tiny_bench["data"] / "synth-hmdb51", data / "synth-hmdb51", ignore=shutil.ignore_patterns("cache"))
+    [path] = _evaluate({**tiny_bench, "data": data}, tmp_path / "results", method="downsample-4x")
     assert (cache_path(data / "synth-hmdb51", SIZE, INTERVAL) / "index.json").is_file()
     assert json.loads(path.read_text())["scores"]["action_top1"]["value"] >= 0
     assert not list((tmp_path / "results").rglob("*.work"))  # the transformed file went with the work folder
@@ -140,11 +114,11 @@ def test_evaluate_builds_a_missing_cache_in_the_dataset(env, tmp_path, one_threa
 Usage = namedtuple("Usage", "total used free")
 
 
-def test_no_room_for_the_cache_is_one_line_before_any_work(env, tmp_path, monkeypatch, capsys):
+def test_no_room_for_the_cache_is_one_line_before_any_work(tiny_bench, tmp_path, monkeypatch, capsys):
     from vpbench.cli import main
 
     data = tmp_path / "data"
-    shutil.copytree(env["data"] / "synth-hmdb51", data / "synth-hmdb51", ignore=shutil.ignore_patterns("cache"))
+    shutil.copytree(tiny_bench["data"] / "synth-hmdb51", data / "synth-hmdb51", ignore=shutil.ignore_patterns("cache"))
     monkeypatch.setattr("vpbench.core.atomic.shutil.disk_usage", lambda p: Usage(10**9, 10**9 - 1000, 1000))
     with pytest.raises(SystemExit) as stop:
         main(
@@ -159,9 +133,9 @@ def test_no_room_for_the_cache_is_one_line_before_any_work(env, tmp_path, monkey
                 "--data-root",
                 str(data),
                 "--models-dir",
-                str(env["models"]),
+                str(tiny_bench["models"]),
                 "--protocols-dir",
-                str(env["protocols"]),
+                str(tiny_bench["protocols"]),
                 "--out",
                 str(tmp_path / "results"),
             ]
@@ -173,11 +147,11 @@ def test_no_room_for_the_cache_is_one_line_before_any_work(env, tmp_path, monkey
     assert not (data / "synth-hmdb51" / "cache").exists() and not (tmp_path / "results").exists()
 
 
-def _stand_in_pa(env, data: Path, n_train: int = 4, n_test: int = 4) -> list[str]:
+def _stand_in_pa(tiny_bench, data: Path, n_train: int = 4, n_test: int = 4) -> list[str]:
     """``data/vp-hmdb51`` (a tiny VP-Synth) and ``data/pa-hmdb51``: some of its videos, under the same file
     names, with frame labels and a train/test split, as PA-HMDB51's videos are HMDB51's."""
-    shutil.copytree(env["data"] / "synth-hmdb51", data / "vp-hmdb51")
-    shutil.copytree(env["data"] / "synth-hmdb51", data / "pa-hmdb51")
+    shutil.copytree(tiny_bench["data"] / "synth-hmdb51", data / "vp-hmdb51")
+    shutil.copytree(tiny_bench["data"] / "synth-hmdb51", data / "pa-hmdb51")
     pa = data / "pa-hmdb51"
     manifest = pd.read_parquet(pa / "manifest.parquet")
     train = manifest[manifest["split_1"] == "train"].groupby("action").head(1).iloc[:n_train]
@@ -192,11 +166,11 @@ def _stand_in_pa(env, data: Path, n_train: int = 4, n_test: int = 4) -> list[str
     return list(train["video_id"])
 
 
-def test_the_frame_protocol_trains_on_no_video_of_the_frame_labelled_set(env, tmp_path, monkeypatch, one_thread):
+def test_the_frame_protocol_trains_on_no_video_of_the_frame_labelled_set(tiny_bench, tmp_path, monkeypatch, one_thread):
     import vpbench.evaluation.runner as ev
 
     data = tmp_path / "data"
-    in_train = _stand_in_pa(env, data)
+    in_train = _stand_in_pa(tiny_bench, data)
     loaded = []
     real = ev.load_store
 
@@ -206,7 +180,12 @@ def test_the_frame_protocol_trains_on_no_video_of_the_frame_labelled_set(env, tm
 
     monkeypatch.setattr(ev, "load_store", recording)
     [path] = _evaluate(
-        {**env, "data": data}, tmp_path / "results", method="spact", protocol="frame", suite="real", dataset="pa-hmdb51"
+        {**tiny_bench, "data": data},
+        tmp_path / "results",
+        method="spact",
+        protocol="frame",
+        suite="real",
+        dataset="pa-hmdb51",
     )
     pa_names = {v.rsplit("/", 1)[-1] for v in pd.read_parquet(data / "pa-hmdb51" / "manifest.parquet")["video_id"]}
     trained = [ids for name, ids in loaded if name == "vp-hmdb51"]

@@ -41,11 +41,15 @@ def test_hmdb51_duplicate_line_warns_and_conflict_fails(tmp_path):
 
 def test_ucf101_lists_with_crlf(tmp_path):
     (tmp_path / "classInd.txt").write_bytes(b"1 ApplyEyeMakeup\r\n2 Archery\r\n")
-    (tmp_path / "trainlist01.txt").write_bytes(b"ApplyEyeMakeup/v_ApplyEyeMakeup_g08_c01.avi 1\r\nArchery/v_Archery_g08_c01.avi 2\r\n")
+    (tmp_path / "trainlist01.txt").write_bytes(
+        b"ApplyEyeMakeup/v_ApplyEyeMakeup_g08_c01.avi 1\r\nArchery/v_Archery_g08_c01.avi 2\r\n"
+    )
     (tmp_path / "testlist01.txt").write_bytes(b"ApplyEyeMakeup/v_ApplyEyeMakeup_g01_c01.avi\r\n")
     table, _ = read_ucf101_splits(tmp_path)
     assert list(table["file"]) == [
-        "ApplyEyeMakeup/v_ApplyEyeMakeup_g01_c01.avi", "ApplyEyeMakeup/v_ApplyEyeMakeup_g08_c01.avi", "Archery/v_Archery_g08_c01.avi",
+        "ApplyEyeMakeup/v_ApplyEyeMakeup_g01_c01.avi",
+        "ApplyEyeMakeup/v_ApplyEyeMakeup_g08_c01.avi",
+        "Archery/v_Archery_g08_c01.avi",
     ]
     assert list(table["split_1"]) == ["test", "train", "train"]
 
@@ -82,3 +86,18 @@ def test_list_videos_sorted_relative(tmp_path):
         (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
         (tmp_path / name).write_bytes(b"x")
     assert list_videos(tmp_path) == ["a/1.mp4", "b/2.avi"]
+
+
+def test_the_folder_scan_and_the_label_keys_agree_on_what_a_video_is(tmp_path):
+    from vpbench.core.files import VIDEO_EXTENSIONS
+    from vpbench.data import video
+    from vpbench.data.labels.importers import normalize_key
+
+    assert video.VIDEO_EXTENSIONS is VIDEO_EXTENSIONS  # one list
+    for ext in VIDEO_EXTENSIONS:
+        (tmp_path / f"clip{ext.upper()}").write_bytes(b"x")
+    (tmp_path / "clip.txt").write_bytes(b"x")
+    found = list_videos(tmp_path)
+    assert len(found) == len(VIDEO_EXTENSIONS) and "clip.txt" not in found
+    # Every file the scan finds is the video its labels name, whatever the suffix.
+    assert {video_key(f) for f in found} == {normalize_key(f) for f in found} == {"clip"}

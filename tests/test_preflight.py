@@ -18,26 +18,10 @@ import pandas as pd
 import pytest
 
 from vpbench.cli import main
-from vpbench.data.builder import build_dataset
-
-from .conftest import write_tiny_models, write_tiny_protocols
-
-
-@pytest.fixture(scope="module")
-def env(tmp_path_factory):
-    root = tmp_path_factory.mktemp("preflight")
-    for name in ("synth-hmdb51", "synth-ucf101"):
-        build_dataset(name, root / "data" / name, size="tiny", seed=0, progress=False)
-    return {
-        "root": root,
-        "data": root / "data",
-        "models": write_tiny_models(root / "models"),
-        "protocols": write_tiny_protocols(root / "protocols"),
-    }
 
 
 def _evaluate_argv(
-    env, out: Path, *extra, method: str = "raw", protocol: str = "known", data: Path | None = None
+    tiny_bench, out: Path, *extra, method: str = "raw", protocol: str = "known", data: Path | None = None
 ) -> list[str]:
     return [
         "evaluate",
@@ -46,11 +30,11 @@ def _evaluate_argv(
         "--protocol",
         protocol,
         "--data-root",
-        str(data or env["data"]),
+        str(data or tiny_bench["data"]),
         "--models-dir",
-        str(env["models"]),
+        str(tiny_bench["models"]),
         "--protocols-dir",
-        str(env["protocols"]),
+        str(tiny_bench["protocols"]),
         "--out",
         str(out),
         *map(str, extra),
@@ -88,26 +72,26 @@ def _listing(path: Path) -> dict | None:
     }
 
 
-def _copy_dataset(env, tmp_path: Path) -> Path:
+def _copy_dataset(tiny_bench, tmp_path: Path) -> Path:
     """A data root holding a copy of both tiny datasets (to damage one of them)."""
     data = tmp_path / "data"
     for n in ("synth-hmdb51", "synth-ucf101"):
-        shutil.copytree(env["data"] / n, data / n, symlinks=True)
+        shutil.copytree(tiny_bench["data"] / n, data / n, symlinks=True)
     return data
 
 
 # --------------------------------------------------------------------------- seeds
 
 
-def test_a_negative_seed_is_refused_before_anything(env, tmp_path, capsys):
+def test_a_negative_seed_is_refused_before_anything(tiny_bench, tmp_path, capsys):
     out = tmp_path / "res"
-    assert _error(capsys, _evaluate_argv(env, out, "--seed", "-1", "--dataset", "synth-hmdb51")) == (
+    assert _error(capsys, _evaluate_argv(tiny_bench, out, "--seed", "-1", "--dataset", "synth-hmdb51")) == (
         "--seed must be a non-negative integer, got -1"
     )
     assert not out.exists()
 
 
-def test_the_python_api_refuses_a_negative_seed_too(env, tmp_path):
+def test_the_python_api_refuses_a_negative_seed_too(tiny_bench, tmp_path):
     from vpbench.core.errors import VPBenchError
     from vpbench.evaluation import EvaluationRequest, evaluate
 
@@ -116,11 +100,11 @@ def test_the_python_api_refuses_a_negative_seed_too(env, tmp_path):
         method="raw",
         protocol="known",
         dataset="synth-hmdb51",
-        data_root=env["data"],
+        data_root=tiny_bench["data"],
         seed=-3,
         out=out,
-        models_dir=env["models"],
-        protocols_dir=env["protocols"],
+        models_dir=tiny_bench["models"],
+        protocols_dir=tiny_bench["protocols"],
         progress=False,
     )
     with pytest.raises(VPBenchError, match=r"^--seed must be a non-negative integer, got -3$"):
@@ -131,13 +115,13 @@ def test_the_python_api_refuses_a_negative_seed_too(env, tmp_path):
 # --------------------------------------------------------------------------- output folder
 
 
-def test_an_output_folder_that_is_a_file_or_under_a_file_is_refused(env, tmp_path, capsys):
+def test_an_output_folder_that_is_a_file_or_under_a_file_is_refused(tiny_bench, tmp_path, capsys):
     blocker = tmp_path / "f"
     blocker.write_text("mine\n")
-    assert _error(capsys, _evaluate_argv(env, blocker, "--dataset", "synth-hmdb51")) == (
+    assert _error(capsys, _evaluate_argv(tiny_bench, blocker, "--dataset", "synth-hmdb51")) == (
         f"{blocker}: the results folder is an existing file, not a folder"
     )
-    assert _error(capsys, _evaluate_argv(env, blocker / "res", "--dataset", "synth-hmdb51")) == (
+    assert _error(capsys, _evaluate_argv(tiny_bench, blocker / "res", "--dataset", "synth-hmdb51")) == (
         f"{blocker / 'res'}: cannot make the results folder: {blocker} is a file"
     )
     assert sorted(p.name for p in tmp_path.iterdir()) == ["f"] and blocker.read_text() == "mine\n"
@@ -164,9 +148,9 @@ def read_only_dir(tmp_path):
         subprocess.run(["umount", str(ro)], check=True)
 
 
-def test_a_read_only_output_folder_is_refused(env, read_only_dir, capsys):
+def test_a_read_only_output_folder_is_refused(tiny_bench, read_only_dir, capsys):
     before = _listing(read_only_dir)
-    message = _error(capsys, _evaluate_argv(env, read_only_dir / "res", "--dataset", "synth-hmdb51"))
+    message = _error(capsys, _evaluate_argv(tiny_bench, read_only_dir / "res", "--dataset", "synth-hmdb51"))
     assert message.startswith(f"{read_only_dir / 'res'}: cannot write the results folder there (")
     assert _listing(read_only_dir) == before
 
@@ -183,42 +167,42 @@ def test_a_read_only_output_folder_is_refused(env, read_only_dir, capsys):
         ("cross", "synth-ucf101", "\x00\x01 not json"),
     ],
 )
-def test_a_corrupt_info_json_is_refused_before_any_training(env, tmp_path, capsys, protocol, damaged, content):
-    data = _copy_dataset(env, tmp_path)
+def test_a_corrupt_info_json_is_refused_before_any_training(tiny_bench, tmp_path, capsys, protocol, damaged, content):
+    data = _copy_dataset(tiny_bench, tmp_path)
     (data / damaged / "info.json").write_text(content)
     out = tmp_path / "res"
-    assert _error(capsys, _evaluate_argv(env, out, "--dataset", "synth-hmdb51", protocol=protocol, data=data)) == (
-        f"{data / damaged / 'info.json'}: unreadable (JSONDecodeError); rebuild the dataset"
-    )
+    assert _error(
+        capsys, _evaluate_argv(tiny_bench, out, "--dataset", "synth-hmdb51", protocol=protocol, data=data)
+    ) == (f"{data / damaged / 'info.json'}: unreadable (JSONDecodeError); rebuild the dataset")
     assert not out.exists()
 
 
-def test_an_info_json_that_is_not_a_datasets_is_refused(env, tmp_path, capsys):
-    data = _copy_dataset(env, tmp_path)
+def test_an_info_json_that_is_not_a_datasets_is_refused(tiny_bench, tmp_path, capsys):
+    data = _copy_dataset(tiny_bench, tmp_path)
     (data / "synth-hmdb51" / "info.json").write_text(json.dumps(["synth-hmdb51"]))
     out = tmp_path / "res"
-    assert _error(capsys, _evaluate_argv(env, out, "--dataset", "synth-hmdb51", data=data)) == (
+    assert _error(capsys, _evaluate_argv(tiny_bench, out, "--dataset", "synth-hmdb51", data=data)) == (
         f"{data / 'synth-hmdb51' / 'info.json'}: not a dataset's info.json (no name or content_sha256); rebuild the "
         f"dataset"
     )
     assert not out.exists()
 
 
-def test_a_later_jobs_corrupt_dataset_stops_the_run_before_the_first_job(env, tmp_path, capsys):
+def test_a_later_jobs_corrupt_dataset_stops_the_run_before_the_first_job(tiny_bench, tmp_path, capsys):
     """The synth suite of `known` evaluates synth-hmdb51, then synth-ucf101: the second one's damage is found first."""
-    data = _copy_dataset(env, tmp_path)
+    data = _copy_dataset(tiny_bench, tmp_path)
     (data / "synth-ucf101" / "info.json").write_text("{")
     out = tmp_path / "res"
-    assert _error(capsys, _evaluate_argv(env, out, data=data)) == (
+    assert _error(capsys, _evaluate_argv(tiny_bench, out, data=data)) == (
         f"{data / 'synth-ucf101' / 'info.json'}: unreadable (JSONDecodeError); rebuild the dataset"
     )
     assert not out.exists()
 
 
-def test_a_real_dataset_that_is_not_built_is_named_before_anything(env, tmp_path, capsys):
+def test_a_real_dataset_that_is_not_built_is_named_before_anything(tiny_bench, tmp_path, capsys):
     out = tmp_path / "res"
     assert _error(
-        capsys, _evaluate_argv(env, out, "--suite", "real", "--dataset", "vp-hmdb51", data=tmp_path / "none")
+        capsys, _evaluate_argv(tiny_bench, out, "--suite", "real", "--dataset", "vp-hmdb51", data=tmp_path / "none")
     ) == (
         f"{tmp_path / 'none' / 'vp-hmdb51'}: dataset 'vp-hmdb51' is not built; "
         f"run `vpbench build --dataset vp-hmdb51 --out {tmp_path / 'none' / 'vp-hmdb51'} ...` first"
@@ -226,13 +210,13 @@ def test_a_real_dataset_that_is_not_built_is_named_before_anything(env, tmp_path
     assert not out.exists()
 
 
-def test_a_dataset_without_test_videos_in_the_fold_is_refused(env, tmp_path, capsys):
-    data = _copy_dataset(env, tmp_path)
+def test_a_dataset_without_test_videos_in_the_fold_is_refused(tiny_bench, tmp_path, capsys):
+    data = _copy_dataset(tiny_bench, tmp_path)
     manifest = pd.read_parquet(data / "synth-hmdb51" / "manifest.parquet")
     manifest["split_1"] = "train"
     manifest.to_parquet(data / "synth-hmdb51" / "manifest.parquet")
     out = tmp_path / "res"
-    assert _error(capsys, _evaluate_argv(env, out, "--dataset", "synth-hmdb51", data=data)) == (
+    assert _error(capsys, _evaluate_argv(tiny_bench, out, "--dataset", "synth-hmdb51", data=data)) == (
         f"{data / 'synth-hmdb51'}: dataset 'synth-hmdb51' has no test video in fold 1; "
         "protocol 'known' needs them (its evaluate set)"
     )
@@ -263,10 +247,12 @@ def test_a_dataset_without_test_videos_in_the_fold_is_refused(env, tmp_path, cap
         ),
     ],
 )
-def test_method_options_of_the_wrong_type_or_name_are_one_line(env, tmp_path, capsys, method, options, message):
+def test_method_options_of_the_wrong_type_or_name_are_one_line(tiny_bench, tmp_path, capsys, method, options, message):
     out = tmp_path / "res"
     extra = [a for o in options for a in ("--option", o)]
-    assert _error(capsys, _evaluate_argv(env, out, "--dataset", "synth-hmdb51", *extra, method=method)) == message
+    assert (
+        _error(capsys, _evaluate_argv(tiny_bench, out, "--dataset", "synth-hmdb51", *extra, method=method)) == message
+    )
     assert not out.exists()
 
 
@@ -279,31 +265,33 @@ def test_a_number_given_for_a_text_option_is_taken_as_text():
 
 
 @pytest.mark.parametrize("method", ["raw", "downsample-4x"])
-def test_a_checkpoint_for_a_method_that_learns_nothing_is_refused(env, tmp_path, capsys, method):
+def test_a_checkpoint_for_a_method_that_learns_nothing_is_refused(tiny_bench, tmp_path, capsys, method):
     ckpt = tmp_path / "truncated.pt"
     ckpt.write_bytes(b"PK\x03\x04 truncated")
     out = tmp_path / "res"
     assert _error(
-        capsys, _evaluate_argv(env, out, "--dataset", "synth-hmdb51", "--checkpoint", ckpt, method=method)
+        capsys, _evaluate_argv(tiny_bench, out, "--dataset", "synth-hmdb51", "--checkpoint", ckpt, method=method)
     ) == (f"--checkpoint {ckpt}: method '{method}' is not learned and loads no trained state; drop --checkpoint")
     assert not out.exists()
 
 
-def test_a_truncated_checkpoint_of_a_learned_method_is_refused_before_decoding(env, tmp_path, capsys):
+def test_a_truncated_checkpoint_of_a_learned_method_is_refused_before_decoding(tiny_bench, tmp_path, capsys):
     ckpt = tmp_path / "truncated.pt"
     ckpt.write_bytes(b"PK\x03\x04 truncated")
     out = tmp_path / "res"
     message = _error(
-        capsys, _evaluate_argv(env, out, "--dataset", "synth-hmdb51", "--checkpoint", ckpt, method="stprivacy")
+        capsys, _evaluate_argv(tiny_bench, out, "--dataset", "synth-hmdb51", "--checkpoint", ckpt, method="stprivacy")
     )
     assert message.startswith(f"{ckpt}: ")
     assert not out.exists()
 
 
 @pytest.mark.parametrize("method", ["raw", "downsample-2x", "stprivacy"])
-def test_whole_frame_for_a_method_that_uses_no_person_regions_is_refused(env, tmp_path, capsys, method):
+def test_whole_frame_for_a_method_that_uses_no_person_regions_is_refused(tiny_bench, tmp_path, capsys, method):
     out = tmp_path / "res"
-    assert _error(capsys, _evaluate_argv(env, out, "--dataset", "synth-hmdb51", "--whole-frame", method=method)) == (
+    assert _error(
+        capsys, _evaluate_argv(tiny_bench, out, "--dataset", "synth-hmdb51", "--whole-frame", method=method)
+    ) == (
         f"--whole-frame: method '{method}' does not act on person regions (it transforms whole frames anyway); drop "
         f"--whole-frame"
     )
@@ -326,25 +314,25 @@ def test_method_arguments_are_checked_for_box_methods_too():
 # --------------------------------------------------------------------------- --resume
 
 
-def test_a_stale_result_of_a_later_job_is_refused_before_the_first_job_runs(env, tmp_path, capsys):
+def test_a_stale_result_of_a_later_job_is_refused_before_the_first_job_runs(tiny_bench, tmp_path, capsys):
     out = tmp_path / "res"
     stale = out / "known" / "synth-ucf101" / "raw" / "cpu-seed0.json"
     stale.parent.mkdir(parents=True)
     stale.write_text(json.dumps({"schema_version": 0}))
     before = _listing(out)
-    assert _error(capsys, _evaluate_argv(env, out, "--resume")) == (
+    assert _error(capsys, _evaluate_argv(tiny_bench, out, "--resume")) == (
         f"{stale}: result schema version 0, this vpbench writes 1; move it away or run without --resume to replace it"
     )
     assert _listing(out) == before
 
 
-def test_a_later_jobs_work_folder_of_other_settings_is_refused_before_the_first_job_runs(env, tmp_path, capsys):
+def test_a_later_jobs_work_folder_of_other_settings_is_refused_before_the_first_job_runs(tiny_bench, tmp_path, capsys):
     out = tmp_path / "res"
     work = out / "known" / "synth-ucf101" / "raw" / "cpu-seed0.work"
     work.mkdir(parents=True)
     (work / "run.json").write_text(json.dumps({"seed": 7}))
     before = _listing(out)
-    message = _error(capsys, _evaluate_argv(env, out, "--resume"))
+    message = _error(capsys, _evaluate_argv(tiny_bench, out, "--resume"))
     assert message.startswith(f"{work / 'run.json'}: the interrupted run had other settings (")
     assert _listing(out) == before
 
@@ -354,7 +342,7 @@ def test_a_later_jobs_work_folder_of_other_settings_is_refused_before_the_first_
 
 @pytest.mark.parametrize("raised, code", [(RuntimeError, None), (KeyboardInterrupt, 130)])
 def test_a_run_that_fails_before_its_first_checkpoint_leaves_no_work_folder(
-    env, tmp_path, capsys, monkeypatch, raised, code
+    tiny_bench, tmp_path, capsys, monkeypatch, raised, code
 ):
     """The work folder (run.json alone) is no use to --resume: it goes with the failure."""
     import vpbench.evaluation.runner as ev
@@ -365,7 +353,7 @@ def test_a_run_that_fails_before_its_first_checkpoint_leaves_no_work_folder(
 
     monkeypatch.setattr(ev, "load_store", decode)
     out = tmp_path / "res"
-    argv = _evaluate_argv(env, out, "--dataset", "synth-hmdb51")
+    argv = _evaluate_argv(tiny_bench, out, "--dataset", "synth-hmdb51")
     if code is None:
         with pytest.raises(RuntimeError, match="decoding failed"):
             main(argv)
@@ -417,13 +405,13 @@ def test_the_shared_option_callbacks_fail_in_one_line():
 
 
 @pytest.mark.parametrize("command", ["cache", "build"])
-def test_zero_workers_is_refused(env, tmp_path, capsys, command):
+def test_zero_workers_is_refused(tiny_bench, tmp_path, capsys, command):
     """Uses positive_int on `cache --workers` and `build --workers` (commands of the dataset side)."""
     argv = (
-        ["cache", str(env["data"] / "synth-hmdb51"), "--workers", "0"]
+        ["cache", str(tiny_bench["data"] / "synth-hmdb51"), "--workers", "0"]
         if command == "cache"
         else ["build", "--dataset", "synth-hmdb51", "--size", "tiny", "--out", str(tmp_path / "d"), "--workers", "0"]
     )
-    before = _listing(env["data"])
+    before = _listing(tiny_bench["data"])
     assert _error(capsys, argv) == "--workers must be at least 1, got 0"
-    assert _listing(env["data"]) == before and not (tmp_path / "d").exists()
+    assert _listing(tiny_bench["data"]) == before and not (tmp_path / "d").exists()

@@ -33,7 +33,7 @@ from vpbench.core.atomic import (
 from vpbench.core.checkpoint import Checkpointer
 from vpbench.core.errors import VPBenchError
 from vpbench.data.builder import build_dataset
-from vpbench.evaluation import EvaluationRequest, evaluate
+from vpbench.evaluation import evaluate
 from vpbench.evaluation.engine import (
     TrainConfig,
     train_frame_recognizer,
@@ -45,6 +45,7 @@ from .conftest import (
     REPO,
     TINY_PROFILE,
     TINY_STPRIVACY,
+    evaluation_request,
     fit_with_card,
     write_tiny_models,
     write_tiny_protocols,
@@ -314,7 +315,7 @@ def kill_env(tmp_path_factory):
     return {"root": root, "data": root / "data", "models": models, "protocols": protocols}
 
 
-def _evaluate_args(env, out, *extra):
+def _evaluate_args(tiny_bench, out, *extra):
     return [
         sys.executable,
         "-m",
@@ -327,11 +328,11 @@ def _evaluate_args(env, out, *extra):
         "--dataset",
         "synth-hmdb51",
         "--data-root",
-        str(env["data"]),
+        str(tiny_bench["data"]),
         "--models-dir",
-        str(env["models"]),
+        str(tiny_bench["models"]),
         "--protocols-dir",
-        str(env["protocols"]),
+        str(tiny_bench["protocols"]),
         "--out",
         str(out),
         *extra,
@@ -414,31 +415,6 @@ def test_evaluate_killed_in_each_phase_resumes_to_the_uninterrupted_result(kill_
 # --------------------------------------------------------------------------- resume refusals, determinism
 
 
-@pytest.fixture(scope="module")
-def env(tmp_path_factory):
-    root = tmp_path_factory.mktemp("rel")
-    build_dataset("synth-hmdb51", root / "data" / "synth-hmdb51", size="tiny", seed=0, progress=False)
-    return {
-        "data": root / "data",
-        "models": write_tiny_models(root / "models"),
-        "protocols": write_tiny_protocols(root / "protocols"),
-    }
-
-
-def _request(env, out, **kw):
-    base = dict(
-        method="raw",
-        protocol="known",
-        dataset="synth-hmdb51",
-        data_root=env["data"],
-        out=out,
-        models_dir=env["models"],
-        protocols_dir=env["protocols"],
-        progress=False,
-    )
-    return EvaluationRequest(**{**base, **kw})
-
-
 def _interrupt_after(monkeypatch, phase: str):
     """Stop the in-process run right after ``phase`` (as a kill would, minus the process)."""
     import vpbench.evaluation.runner as ev
@@ -454,29 +430,29 @@ def _interrupt_after(monkeypatch, phase: str):
     monkeypatch.setattr(ev.Timer, "run", run)
 
 
-def test_resume_refuses_a_work_folder_of_other_settings(env, tmp_path, monkeypatch):
+def test_resume_refuses_a_work_folder_of_other_settings(tiny_bench, tmp_path, monkeypatch):
     with monkeypatch.context() as m:
         _interrupt_after(m, "train_action")
         with pytest.raises(_Crash):
-            evaluate(_request(env, tmp_path))
+            evaluate(evaluation_request(tiny_bench, tmp_path))
     other = write_tiny_protocols(tmp_path / "protocols", samples=30)
     run_json = tmp_path / "known" / "synth-hmdb51" / "raw" / "cpu-seed0.work" / "run.json"
     with pytest.raises(VPBenchError) as err:
-        evaluate(_request(env, tmp_path, protocols_dir=other, resume=True))
+        evaluate(evaluation_request(tiny_bench, tmp_path, protocols_dir=other, resume=True))
     assert str(err.value) == (
         f"{run_json}: the interrupted run had other settings (protocol differ); "
         f"delete {run_json.parent} or run without --resume to start over"
     )
     # Without --resume the stale folder is simply started afresh.
-    [path] = evaluate(_request(env, tmp_path, protocols_dir=other))
+    [path] = evaluate(evaluation_request(tiny_bench, tmp_path, protocols_dir=other))
     assert read_result(path)["bootstrap"]["samples"] == 30 and not run_json.parent.exists()
 
 
-def test_a_planted_training_checkpoint_that_runs_code_is_refused_on_resume(env, tmp_path, monkeypatch):
+def test_a_planted_training_checkpoint_that_runs_code_is_refused_on_resume(tiny_bench, tmp_path, monkeypatch):
     with monkeypatch.context() as m:
         _interrupt_after(m, "train_action")
         with pytest.raises(_Crash):
-            evaluate(_request(env, tmp_path))
+            evaluate(evaluation_request(tiny_bench, tmp_path))
     marker = tmp_path / "pwned"
     planted = tmp_path / "known" / "synth-hmdb51" / "raw" / "cpu-seed0.work" / "train_action.pt"
     for payload in (
@@ -485,7 +461,7 @@ def test_a_planted_training_checkpoint_that_runs_code_is_refused_on_resume(env, 
     ):
         payload()
         with pytest.raises(VPBenchError) as err:
-            evaluate(_request(env, tmp_path, resume=True))
+            evaluate(evaluation_request(tiny_bench, tmp_path, resume=True))
         assert str(err.value).startswith(
             f"{planted}: not a vpbench training checkpoint or refused as unsafe (weights-only load refused it: "
         )
@@ -537,8 +513,8 @@ def test_pretrained_vit_weights_that_would_run_code_are_refused(tmp_path):
         load_vit_weights(net, tmp_path / "list.pt")
 
 
-def test_resume_refuses_a_result_of_another_protocol_version_naming_it(env, tmp_path):
-    [path] = evaluate(_request(env, tmp_path))
+def test_resume_refuses_a_result_of_another_protocol_version_naming_it(tiny_bench, tmp_path):
+    [path] = evaluate(evaluation_request(tiny_bench, tmp_path))
     doc = read_result(path)
     doc["protocol"]["version"] = 0
     path.write_text(json.dumps(doc))
@@ -555,11 +531,11 @@ def test_resume_refuses_a_result_of_another_protocol_version_naming_it(env, tmp_
             "--dataset",
             "synth-hmdb51",
             "--data-root",
-            str(env["data"]),
+            str(tiny_bench["data"]),
             "--models-dir",
-            str(env["models"]),
+            str(tiny_bench["models"]),
             "--protocols-dir",
-            str(env["protocols"]),
+            str(tiny_bench["protocols"]),
             "--out",
             str(tmp_path),
             "--resume",
@@ -576,8 +552,8 @@ def test_resume_refuses_a_result_of_another_protocol_version_naming_it(env, tmp_
     ]
 
 
-def test_result_records_the_seed_and_every_source_of_randomness(env, tmp_path):
-    [path] = evaluate(_request(env, tmp_path, seed=4))
+def test_result_records_the_seed_and_every_source_of_randomness(tiny_bench, tmp_path):
+    [path] = evaluate(evaluation_request(tiny_bench, tmp_path, seed=4))
     r = read_result(path)
     assert r["seed"] == 4
     assert r["randomness"]["seeds"] == {
@@ -594,10 +570,10 @@ def test_result_records_the_seed_and_every_source_of_randomness(env, tmp_path):
     assert "numpy PCG64" in r["randomness"]["generators"] and "torch CPU generator" in r["randomness"]["generators"]
 
 
-def test_same_seed_and_config_give_byte_identical_scores(env, tmp_path):
+def test_same_seed_and_config_give_byte_identical_scores(tiny_bench, tmp_path):
     texts = []
     for out in ("a", "b"):
-        [path] = evaluate(_request(env, tmp_path / out, method="blackening", seed=2))
+        [path] = evaluate(evaluation_request(tiny_bench, tmp_path / out, method="blackening", seed=2))
         r = read_result(path)
         texts.append(json.dumps({k: r[k] for k in ("scores", "per_attribute", "counts", "randomness")}, sort_keys=True))
     assert texts[0] == texts[1]

@@ -8,6 +8,7 @@ from vpbench.data.video import (
     read_frames,
     read_video,
     write_video,
+    write_video_windows,
 )
 
 from .conftest import gradient_frames
@@ -91,3 +92,14 @@ def test_write_video_rejects_bad_arrays_and_suffixes(tmp_path):
     with pytest.raises(VPBenchError, match="suffix"):
         write_video(tmp_path / "a.gif", np.zeros((3, 8, 8, 3), np.uint8))
     assert not list(tmp_path.iterdir())
+
+
+def test_write_video_windows_encodes_h264_for_browsers_and_refuses_other_codecs(tmp_path):
+    frames = gradient_frames(10, 32, 48)
+    path = write_video_windows(tmp_path / "a.mp4", [frames[:4], frames[4:]], fps=25, codec="h264", expect_frames=10)
+    info = probe_video(path)
+    assert (info.num_frames, info.width, info.height, info.codec) == (10, 48, 32, "h264")
+    assert np.abs(read_video(path).astype(int) - frames.astype(int)).mean() < 6
+    with pytest.raises(VPBenchError, match="^cannot encode with codec 'vp9' \\(use mpeg4 or h264\\)$"):
+        write_video_windows(tmp_path / "b.mp4", [frames], codec="vp9")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.mp4"]

@@ -27,7 +27,10 @@ from .conftest import write_tiny_protocols
 def _missing(reason: str):
     # CI installs the fiftyone extra, so there a missing piece is a broken install, not an optional skip.
     if os.environ.get("CI"):
-        pytest.fail(f"{reason}: CI must run the FiftyOne tests; install them with: pip install -e '.[test,fiftyone]'", pytrace=False)
+        pytest.fail(
+            f"{reason}: CI must run the FiftyOne tests; install them with: pip install -e '.[test,fiftyone]'",
+            pytrace=False,
+        )
     pytest.skip(reason)
 
 
@@ -67,10 +70,26 @@ def fiftyone_db():
     log = dbpath / "mongod.log"
     # No preallocated journal and no diagnostics: about 10 MB on disk instead of 300 MB.
     proc = subprocess.Popen(
-        [str(mongod), "--dbpath", str(dbpath), "--bind_ip", "127.0.0.1", "--port", str(port), "--nounixsocket",
-         "--logpath", str(log), "--wiredTigerCacheSizeGB", "0.25", "--setParameter", "diagnosticDataCollectionEnabled=false",
-         "--wiredTigerEngineConfigString", "log=(prealloc=false,file_max=10MB)"],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        [
+            str(mongod),
+            "--dbpath",
+            str(dbpath),
+            "--bind_ip",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--nounixsocket",
+            "--logpath",
+            str(log),
+            "--wiredTigerCacheSizeGB",
+            "0.25",
+            "--setParameter",
+            "diagnosticDataCollectionEnabled=false",
+            "--wiredTigerEngineConfigString",
+            "log=(prealloc=false,file_max=10MB)",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
     )
     try:
         _wait_listening(port, proc, log)
@@ -110,10 +129,19 @@ def stprivacy_result(synth, tiny_models):
     """A real `vpbench evaluate` result of a learned method (its checkpoint beside the JSON)."""
     from vpbench.evaluation import EvaluationRequest, evaluate
 
-    [path] = evaluate(EvaluationRequest(
-        method="stprivacy", protocol="known", suite="synth", dataset="synth-hmdb51", data_root=synth / "data",
-        out=synth / "results", models_dir=tiny_models, protocols_dir=write_tiny_protocols(synth / "protocols"), progress=False,
-    ))
+    [path] = evaluate(
+        EvaluationRequest(
+            method="stprivacy",
+            protocol="known",
+            suite="synth",
+            dataset="synth-hmdb51",
+            data_root=synth / "data",
+            out=synth / "results",
+            models_dir=tiny_models,
+            protocols_dir=write_tiny_protocols(synth / "protocols"),
+            progress=False,
+        )
+    )
     return path
 
 
@@ -141,7 +169,11 @@ def test_view_has_one_sample_per_video_with_labels_votes_and_boxes(fiftyone_db, 
         assert s["action"].label == row["action"]
         for a in ATTRIBUTES:
             assert s[a].label == ("yes" if row[a] else "no")
-            assert (s[a]["yes_votes"], s[a]["votes"], s[a]["tie"]) == (row[f"{a}_yes"], row[f"{a}_votes"], row[f"{a}_tie"])
+            assert (s[a]["yes_votes"], s[a]["votes"], s[a]["tie"]) == (
+                row[f"{a}_yes"],
+                row[f"{a}_votes"],
+                row[f"{a}_tie"],
+            )
             agree = row[f"{a}_yes"] if row[a] else row[f"{a}_votes"] - row[f"{a}_yes"]
             assert s[a].confidence == pytest.approx(agree / row[f"{a}_votes"])
         assert sorted(c.label for c in s["privacy"].classifications) == sorted(a for a in ATTRIBUTES if row[a])
@@ -149,7 +181,11 @@ def test_view_has_one_sample_per_video_with_labels_votes_and_boxes(fiftyone_db, 
         # The App plays H.264; frames, rate and size are those of the source.
         info = probe_video(s.filepath)
         assert info.codec == "h264" and info.num_frames == row["num_frames"] == s.metadata.total_frame_count
-        assert (s.metadata.frame_width, s.metadata.frame_height, s.metadata.frame_rate) == (row["width"], row["height"], row["fps"])
+        assert (s.metadata.frame_width, s.metadata.frame_height, s.metadata.frame_rate) == (
+            row["width"],
+            row["height"],
+            row["fps"],
+        )
 
     s = samples["jump/vpsynth_jump_000"]
     mine = boxes[boxes["video_id"] == "jump/vpsynth_jump_000"]
@@ -159,11 +195,25 @@ def test_view_has_one_sample_per_video_with_labels_votes_and_boxes(fiftyone_db, 
         assert det.label == "person"
         w, h = s.metadata.frame_width, s.metadata.frame_height
         assert det.bounding_box == pytest.approx([b.x0 / w, b.y0 / h, (b.x1 - b.x0) / w, (b.y1 - b.y0) / h])
-    all_boxes = np.array([b for s in ds.iter_samples() for f in s.frames.values() if f["persons"] for b in (d.bounding_box for d in f["persons"].detections)])
-    assert len(all_boxes) == len(boxes) and (all_boxes >= 0).all() and (all_boxes[:, :2] + all_boxes[:, 2:] <= 1 + 1e-9).all()
+    all_boxes = np.array(
+        [
+            b
+            for s in ds.iter_samples()
+            for f in s.frames.values()
+            if f["persons"]
+            for b in (d.bounding_box for d in f["persons"].detections)
+        ]
+    )
+    assert (
+        len(all_boxes) == len(boxes)
+        and (all_boxes >= 0).all()
+        and (all_boxes[:, :2] + all_boxes[:, 2:] <= 1 + 1e-9).all()
+    )
     fl = frame_labels[frame_labels["video_id"] == "jump/vpsynth_jump_000"]
     for f in fl.itertuples():
-        assert sorted(c.label for c in s.frames[f.frame + 1]["privacy"].classifications) == sorted(a for a in ATTRIBUTES if getattr(f, a))
+        assert sorted(c.label for c in s.frames[f.frame + 1]["privacy"].classifications) == sorted(
+            a for a in ATTRIBUTES if getattr(f, a)
+        )
     assert ds.info["vpbench"]["content_sha256"] == json.loads((data / "info.json").read_text())["content_sha256"]
 
 
@@ -187,7 +237,10 @@ def test_view_with_results_groups_raw_and_method_slices(fiftyone_db, synth, stpr
         assert s.group.id == raw[vid].group.id  # beside its raw video
         assert s["action"].label == raw[vid]["action"].label
         assert [c.label for c in s["privacy"].classifications] == [c.label for c in raw[vid]["privacy"].classifications]
-        assert "stprivacy" in Path(s.filepath).parts and probe_video(s.filepath).num_frames == s.metadata.total_frame_count == 20
+        assert (
+            "stprivacy" in Path(s.filepath).parts
+            and probe_video(s.filepath).num_frames == s.metadata.total_frame_count == 20
+        )
         assert len(s.frames) == len(raw[vid].frames) > 0
 
     # Made once: a second view reuses the transformed videos while the result and its sources are unchanged.
@@ -209,7 +262,19 @@ def test_cli_view_no_app_with_a_box_method(fiftyone_db, synth, stprivacy_result,
     black = tmp_path / "results" / "blackening.json"
     black.parent.mkdir()
     black.write_text(json.dumps(doc))
-    main(["view", str(data), "--results", str(black), "--no-app", "--name", "cli-black", "--media-dir", str(tmp_path / "media")])
+    main(
+        [
+            "view",
+            str(data),
+            "--results",
+            str(black),
+            "--no-app",
+            "--name",
+            "cli-black",
+            "--media-dir",
+            str(tmp_path / "media"),
+        ]
+    )
     out = capsys.readouterr().out
     assert "FiftyOne dataset 'cli-black': 32 samples, group slices raw, blackening" in out
     ds = fiftyone_db.load_dataset("cli-black")
@@ -250,3 +315,18 @@ def test_missing_fiftyone_is_a_one_line_error_naming_the_extra(monkeypatch, tmp_
 def test_importing_vpbench_and_its_cli_does_not_import_fiftyone():
     code = "import sys, vpbench, vpbench.cli, vpbench.apps.view; sys.exit('fiftyone' in sys.modules)"
     assert subprocess.run([sys.executable, "-c", code], check=False).returncode == 0
+
+
+def test_encode_h264_keeps_every_frame_and_pads_odd_sides_to_even(tmp_path):
+    from vpbench.apps.view import encode_h264
+    from vpbench.data.video import probe_video, read_video, write_video
+
+    from .conftest import gradient_frames
+
+    src = write_video(tmp_path / "odd.avi", gradient_frames(21, 33, 47), fps=12.5)
+    media = encode_h264(src, tmp_path / "odd.mp4")
+    assert (media.num_frames, media.width, media.height, media.codec) == (21, 48, 34, "h264")
+    assert media.fps == pytest.approx(12.5) and probe_video(media.path).num_frames == 21
+    out, raw = read_video(media.path).astype(int), read_video(src).astype(int)
+    assert np.abs(out[:, :33, :47] - raw).mean() < 6  # the same picture, the padding outside it
+    assert sorted(tmp_path.iterdir()) == sorted([src, media.path])  # no temporary file left beside it

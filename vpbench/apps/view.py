@@ -31,9 +31,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from ..core.atomic import atomic_write, atomic_write_json
+from ..core.atomic import atomic_write_json
 from ..core.attributes import ATTRIBUTES
 from ..core.errors import VPBenchError
+from ..core.files import sha256_file
 from ..data.builder import load_info, load_manifest
 
 INSTALL_HINT = "pip install 'vpbench[fiftyone]'"
@@ -111,10 +112,12 @@ def _checkpoint(result_path: Path, doc: dict) -> Path | None:
     if beside.is_file():
         return beside
     named = method.get("checkpoint")
-    for candidate in ([result_path.parent / named, Path(named)] if named else []):
+    for candidate in [result_path.parent / named, Path(named)] if named else []:
         if candidate.is_file():
             return candidate
-    raise VPBenchError(f"{result_path}: method '{method['name']}' is learned and its checkpoint {beside.name} is not beside the result")
+    raise VPBenchError(
+        f"{result_path}: method '{method['name']}' is learned and its checkpoint {beside.name} is not beside the result"
+    )
 
 
 # --- media ---------------------------------------------------------------------------------------
@@ -130,46 +133,15 @@ class Media:
     codec: str
 
 
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
-
-
 def encode_h264(src: Path, dst: Path) -> Media:
     """Re-encode ``src`` as H.264 MP4 (yuv420p, even size), every decodable frame, same frame rate."""
-    import av
+    from ..data.video import iter_video, probe_video, write_video_windows
 
-    from ..data.video import _fraction, _open_av
-
-    def _write(tmp: Path) -> None:
-        source = _open_av(src)
-        out = av.open(str(tmp), "w", format="mp4", options={"movflags": "+faststart"})
-        try:
-            in_stream = source.streams.video[0]
-            stream = None
-            for frame in source.decode(in_stream):
-                rgb = frame.to_ndarray(format="rgb24")
-                # yuv420p needs even sides: repeat the last row/column rather than crop a pixel off.
-                rgb = np.pad(rgb, ((0, rgb.shape[0] % 2), (0, rgb.shape[1] % 2), (0, 0)), mode="edge")
-                if stream is None:
-                    stream = out.add_stream("libx264", rate=_fraction(float(in_stream.average_rate or 25)))
-                    stream.width, stream.height = rgb.shape[1], rgb.shape[0]
-                    stream.pix_fmt = "yuv420p"
-                    stream.options = {"crf": "20", "preset": "veryfast"}
-                for packet in stream.encode(av.VideoFrame.from_ndarray(np.ascontiguousarray(rgb), format="rgb24")):
-                    out.mux(packet)
-            if stream is None:
-                raise VPBenchError(f"{src}: no decodable frame to re-encode")
-            for packet in stream.encode():
-                out.mux(packet)
-        finally:
-            out.close()
-            source.close()
-
-    atomic_write(dst, _write)
+    fps = probe_video(src, verify=False).fps or 25.0
+    # yuv420p needs even sides: repeat the last row/column rather than crop a pixel off.
+    windows = iter_video(src, 16)
+    even = (np.pad(w, ((0, 0), (0, w.shape[1] % 2), (0, w.shape[2] % 2), (0, 0)), mode="edge") for w in windows)
+    write_video_windows(dst, even, fps=fps, codec="h264")
     return probe_media(dst)
 
 
@@ -206,18 +178,27 @@ class _MediaFolder:
         atomic_write_json(self.root / _STAMP, self.sources)
 
 
-def playable_raw(dataset_dir: Path, manifest: pd.DataFrame, media_root: Path, progress: bool = True) -> dict[str, Media]:
+def playable_raw(
+    dataset_dir: Path, manifest: pd.DataFrame, media_root: Path, progress: bool = True
+) -> dict[str, Media]:
     """Each raw video as the App can play it: the file itself when it is H.264 MP4, else a copy."""
     from tqdm import tqdm
 
     folder = _MediaFolder(media_root / RAW_SLICE)
     out = {}
     try:
-        for row in tqdm(manifest.itertuples(index=False), total=len(manifest), desc="raw videos for the App",
-                        unit="video", disable=None if progress else True):
+        for row in tqdm(
+            manifest.itertuples(index=False),
+            total=len(manifest),
+            desc="raw videos for the App",
+            unit="video",
+            disable=None if progress else True,
+        ):
             src = (dataset_dir / row.path).resolve()
             if row.codec in _PLAYABLE and src.suffix.lower() == ".mp4":
-                out[row.video_id] = Media(src, int(row.num_frames), float(row.fps), int(row.width), int(row.height), row.codec)
+                out[row.video_id] = Media(
+                    src, int(row.num_frames), float(row.fps), int(row.width), int(row.height), row.codec
+                )
                 continue
             media = folder.fresh(row.video_id, row.sha256)
             if media is None:
@@ -229,8 +210,9 @@ def playable_raw(dataset_dir: Path, manifest: pd.DataFrame, media_root: Path, pr
     return out
 
 
-def transformed(dataset_dir: Path, manifest: pd.DataFrame, result_path: Path, doc: dict, media_root: Path,
-                progress: bool = True) -> dict[str, Media]:
+def transformed(
+    dataset_dir: Path, manifest: pd.DataFrame, result_path: Path, doc: dict, media_root: Path, progress: bool = True
+) -> dict[str, Media]:
     """The result's method applied to the test videos of its fold, as App-playable copies."""
     from tqdm import tqdm
 
@@ -245,16 +227,28 @@ def transformed(dataset_dir: Path, manifest: pd.DataFrame, result_path: Path, do
     whole_frame = bool(doc.get("config", {}).get("whole_frame", False))
     boxes = _boxes_table(dataset_dir)
     if METHODS.get(method["name"]).needs_person_masks and boxes is None and not whole_frame:
-        raise VPBenchError(f"{dataset_dir}: method '{method['name']}' needs person boxes and the dataset has none (boxes.parquet)")
+        raise VPBenchError(
+            f"{dataset_dir}: method '{method['name']}' needs person boxes and the dataset has none (boxes.parquet)"
+        )
     # The method's output depends on the result (its options, its checkpoint) and on the source video.
-    key = _sha256(result_path) + (_sha256(checkpoint) if checkpoint else "")
-    folder = _MediaFolder(media_root / doc.get("protocol", {}).get("name", "results") / method["name"] / str(doc.get("run", result_path.stem)))
+    key = sha256_file(result_path) + (sha256_file(checkpoint) if checkpoint else "")
+    folder = _MediaFolder(
+        media_root
+        / doc.get("protocol", {}).get("name", "results")
+        / method["name"]
+        / str(doc.get("run", result_path.stem))
+    )
     out = {}
     with tempfile.TemporaryDirectory(prefix="vpbench-view-") as tmp:
         tmp = Path(tmp)
         try:
-            for row in tqdm(rows.itertuples(index=False), total=len(rows), desc=f"transforming ({method['name']})",
-                            unit="video", disable=None if progress else True):
+            for row in tqdm(
+                rows.itertuples(index=False),
+                total=len(rows),
+                desc=f"transforming ({method['name']})",
+                unit="video",
+                disable=None if progress else True,
+            ):
                 digest = hashlib.sha256((key + row.sha256).encode()).hexdigest()
                 media = folder.fresh(row.video_id, digest)
                 if media is None:
@@ -263,10 +257,20 @@ def transformed(dataset_dir: Path, manifest: pd.DataFrame, result_path: Path, do
                     uses_boxes = METHODS.get(method["name"]).needs_person_masks
                     if uses_boxes and boxes is not None and not whole_frame:
                         box_csv = tmp / "boxes.csv"
-                        boxes[boxes["video_id"] == row.video_id][["frame", "x0", "y0", "x1", "y1"]].to_csv(box_csv, index=False)
+                        boxes[boxes["video_id"] == row.video_id][["frame", "x0", "y0", "x1", "y1"]].to_csv(
+                            box_csv, index=False
+                        )
                     anonymized = tmp / "anonymized.avi"
-                    anonymize_video(method["name"], dataset_dir / row.path, anonymized, checkpoint=checkpoint,
-                                    options=method.get("options") or {}, boxes=box_csv, whole_frame=whole_frame and uses_boxes, progress=False)
+                    anonymize_video(
+                        method["name"],
+                        dataset_dir / row.path,
+                        anonymized,
+                        checkpoint=checkpoint,
+                        options=method.get("options") or {},
+                        boxes=box_csv,
+                        whole_frame=whole_frame and uses_boxes,
+                        progress=False,
+                    )
                     media = encode_h264(anonymized, folder.target(row.video_id))
                     folder.made(row.video_id, digest)
                 out[row.video_id] = media
@@ -292,12 +296,25 @@ def _by_video(table: pd.DataFrame | None) -> dict[str, pd.DataFrame]:
     return {} if table is None else {vid: group for vid, group in table.groupby("video_id", sort=False)}
 
 
-def _sample(fo, media: Media, row, split_cols: list[str], boxes: pd.DataFrame | None, frame_labels: pd.DataFrame | None, source: Path):
+def _sample(
+    fo,
+    media: Media,
+    row,
+    split_cols: list[str],
+    boxes: pd.DataFrame | None,
+    frame_labels: pd.DataFrame | None,
+    source: Path,
+):
     s = fo.Sample(filepath=str(media.path))
     s.metadata = fo.VideoMetadata(
-        size_bytes=media.path.stat().st_size, mime_type="video/mp4" if media.path.suffix == ".mp4" else None,
-        frame_width=media.width, frame_height=media.height, frame_rate=media.fps, total_frame_count=media.num_frames,
-        duration=media.num_frames / media.fps if media.fps else None, encoding_str=media.codec,
+        size_bytes=media.path.stat().st_size,
+        mime_type="video/mp4" if media.path.suffix == ".mp4" else None,
+        frame_width=media.width,
+        frame_height=media.height,
+        frame_rate=media.fps,
+        total_frame_count=media.num_frames,
+        duration=media.num_frames / media.fps if media.fps else None,
+        encoding_str=media.codec,
     )
     s["video_id"] = row["video_id"]
     s["source"] = str(source)
@@ -306,7 +323,9 @@ def _sample(fo, media: Media, row, split_cols: list[str], boxes: pd.DataFrame | 
         yes, votes = int(row[f"{a}_yes"]), int(row[f"{a}_votes"])
         label = int(row[a])
         agree = (yes if label else votes - yes) / votes if votes else None
-        s[a] = fo.Classification(label="yes" if label else "no", confidence=agree, yes_votes=yes, votes=votes, tie=bool(row[f"{a}_tie"]))
+        s[a] = fo.Classification(
+            label="yes" if label else "no", confidence=agree, yes_votes=yes, votes=votes, tie=bool(row[f"{a}_tie"])
+        )
     s["privacy"] = fo.Classifications(classifications=[fo.Classification(label=a) for a in ATTRIBUTES if int(row[a])])
     s["annotators"] = int(row["annotators"])
     for c in split_cols:
@@ -330,7 +349,9 @@ def _sample(fo, media: Media, row, split_cols: list[str], boxes: pd.DataFrame | 
         if "persons" in fields:
             frame["persons"] = fo.Detections(detections=fields["persons"])
         if "privacy" in fields:
-            frame["privacy"] = fo.Classifications(classifications=[fo.Classification(label=a) for a in fields["privacy"]])
+            frame["privacy"] = fo.Classifications(
+                classifications=[fo.Classification(label=a) for a in fields["privacy"]]
+            )
         s.frames[number + 1] = frame  # FiftyOne numbers frames from 1
     return s
 
@@ -338,7 +359,11 @@ def _sample(fo, media: Media, row, split_cols: list[str], boxes: pd.DataFrame | 
 def default_name(info: dict, doc: dict | None = None) -> str:
     name = f"vpbench-{info['name']}"
     if doc is not None:
-        name += f"-{doc.get('protocol', {}).get('name', 'results')}-{doc['method']['name']}-{doc.get('run', '')}".rstrip("-")
+        name += (
+            f"-{doc.get('protocol', {}).get('name', 'results')}-{doc['method']['name']}-{doc.get('run', '')}".rstrip(
+                "-"
+            )
+        )
     return name
 
 
@@ -351,8 +376,13 @@ class ViewResult:
     media_dir: Path
 
 
-def build_view(dataset_dir: str | os.PathLike, results: str | os.PathLike | None = None, name: str | None = None,
-               media_dir: str | os.PathLike | None = None, progress: bool = True) -> ViewResult:
+def build_view(
+    dataset_dir: str | os.PathLike,
+    results: str | os.PathLike | None = None,
+    name: str | None = None,
+    media_dir: str | os.PathLike | None = None,
+    progress: bool = True,
+) -> ViewResult:
     """Build (or rebuild, under the same name) the persistent FiftyOne dataset of ``dataset_dir``."""
     dataset_dir = Path(dataset_dir)
     info = load_info(dataset_dir)
@@ -373,6 +403,7 @@ def build_view(dataset_dir: str | os.PathLike, results: str | os.PathLike | None
         slice_name = f"{RAW_SLICE}-method"  # the method called "raw" must not collide with the source slice
     if slice_name is not None:
         ds.add_group_field("group", default=RAW_SLICE)
+
     def samples():  # one at a time: a large dataset's frame labels need not all be in memory at once
         for row in manifest.to_dict("records"):
             vid, source = row["video_id"], (dataset_dir / row["path"]).resolve()
@@ -388,20 +419,36 @@ def build_view(dataset_dir: str | os.PathLike, results: str | os.PathLike | None
     ds.add_samples(samples(), num_samples=count, progress=bool(progress))
     ds.info = {
         "vpbench": {
-            "dataset": info["name"], "dataset_dir": str(dataset_dir.resolve()), "content_sha256": info["content_sha256"],
+            "dataset": info["name"],
+            "dataset_dir": str(dataset_dir.resolve()),
+            "content_sha256": info["content_sha256"],
             "tie_policy": info.get("tie_policy"),
             "fleiss_kappa": info.get("agreement", {}).get("fleiss_kappa", {}),
             # A list, not a dict: annotator ids (e-mails) may hold dots, which database keys may not.
-            "annotators": [{"annotator": k, **v} for k, v in sorted(info.get("agreement", {}).get("annotators", {}).items())],
+            "annotators": [
+                {"annotator": k, **v} for k, v in sorted(info.get("agreement", {}).get("annotators", {}).items())
+            ],
             "privacy_labels": "yes = identifiable/present by majority vote; confidence = share of annotators agreeing",
         },
-        **({"result": {"file": str(result_path.resolve()), "method": doc["method"], "scores": doc.get("scores"),
-                       "protocol": doc.get("protocol"), "slice": slice_name}} if doc is not None else {}),
+        **(
+            {
+                "result": {
+                    "file": str(result_path.resolve()),
+                    "method": doc["method"],
+                    "scores": doc.get("scores"),
+                    "protocol": doc.get("protocol"),
+                    "slice": slice_name,
+                }
+            }
+            if doc is not None
+            else {}
+        ),
     }
     # Checked in the App's sidebar by default: the grid then reads "action | positive attributes" plus
     # boxes; the per-attribute fields (labels with votes) are one click away.
-    ds.app_config.active_fields = fo.ActiveFields(paths=[p for p in ("action", "privacy", "frames.persons", "frames.privacy")
-                                                         if ds.has_field(p)])
+    ds.app_config.active_fields = fo.ActiveFields(
+        paths=[p for p in ("action", "privacy", "frames.persons", "frames.privacy") if ds.has_field(p)]
+    )
     ds.description = f"vpbench: {info['name']}" + (f" with {doc['method']['name']} ({doc.get('run')})" if doc else "")
     ds.save()
     slices = [RAW_SLICE, slice_name] if slice_name is not None else []
@@ -417,7 +464,13 @@ def _check_database(fo) -> None:
     try:
         fo.list_datasets()
     # FiftyOne reports a missing mongod, one it could not start, reach or accept (too old) with these.
-    except (focfg.FiftyOneConfigError, fos.ServiceException, pymongo.errors.PyMongoError, ConnectionError, RuntimeError) as exc:
+    except (
+        focfg.FiftyOneConfigError,
+        fos.ServiceException,
+        pymongo.errors.PyMongoError,
+        ConnectionError,
+        RuntimeError,
+    ) as exc:
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise VPBenchError(
             f"FiftyOne's database is not reachable ({first[:160]}); on Linux x86-64 {INSTALL_HINT} brings one, "

@@ -19,6 +19,7 @@ import typer
 
 from .. import __version__
 from ..core.errors import VPBenchError
+from .epilog import examples
 
 app = typer.Typer(
     name="vpbench",
@@ -43,7 +44,9 @@ def _version(value: bool) -> None:
 @app.callback()
 def _root(
     debug: bool = typer.Option(False, "--debug", help="Show tracebacks and debug logs."),
-    version: bool = typer.Option(False, "--version", callback=_version, is_eager=True, help="Print the version and exit."),
+    version: bool = typer.Option(
+        False, "--version", callback=_version, is_eager=True, help="Print the version and exit."
+    ),
 ) -> None:
     _state["debug"] = debug
     logging.basicConfig(level=logging.DEBUG if debug else logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
@@ -67,32 +70,53 @@ def non_negative_int(param: typer.CallbackParam, value: Optional[int]) -> Option
 
 
 @app.command(
-    epilog="Examples:\n\n"
-    "  vpbench build --dataset synth-hmdb51 --out data/synth-hmdb51\n\n"
-    "  vpbench build --dataset synth-ucf101 --out /tmp/tiny --size tiny --seed 3\n\n"
-    "  vpbench build --dataset vp-hmdb51 --raw hmdb51/ --splits testTrainMulti_7030_splits/ "
-    "--labels hmdb51_privacy_attribute_label.pickle --out data/vp-hmdb51\n\n"
-    "  vpbench build --dataset vp-ucf101 --raw UCF-101/ --splits ucfTrainTestlist/ "
-    "--labels export1.json --labels export2.json --label-format labelstudio --out data/vp-ucf101\n\n"
-    "  vpbench build --dataset pa-hmdb51 --raw hmdb51/ --labels PrivacyAttributes/ --out data/pa-hmdb51\n\n"
-    "  vpbench build --dataset manifest --manifest my_videos.csv --out data/mine"
+    epilog=examples(
+        "vpbench build --dataset synth-hmdb51 --out data/synth-hmdb51",
+        "vpbench build --dataset synth-ucf101 --out /tmp/tiny --size tiny --seed 3",
+        "vpbench build --dataset vp-hmdb51 --raw hmdb51/ --splits testTrainMulti_7030_splits/ --labels "
+        "hmdb51_privacy_attribute_label.pickle --out data/vp-hmdb51",
+        "vpbench build --dataset vp-ucf101 --raw UCF-101/ --splits ucfTrainTestlist/ --labels export1.json --labels "
+        "export2.json --label-format labelstudio --out data/vp-ucf101",
+        "vpbench build --dataset pa-hmdb51 --raw hmdb51/ --labels PrivacyAttributes/ --out data/pa-hmdb51",
+        "vpbench build --dataset manifest --manifest my_videos.csv --out data/mine",
+    )
 )
 def build(
-    dataset: str = typer.Option(..., "--dataset", "-d", help="synth-hmdb51, synth-ucf101, vp-hmdb51, vp-ucf101, pa-hmdb51, manifest (or a plugin's)."),
+    dataset: str = typer.Option(
+        ...,
+        "--dataset",
+        "-d",
+        help="synth-hmdb51, synth-ucf101, vp-hmdb51, vp-ucf101, pa-hmdb51, manifest (or a plugin's).",
+    ),
     out: Path = typer.Option(..., "--out", "-o", help="Dataset directory to write."),
     raw: Optional[Path] = typer.Option(None, "--raw", help="Folder of raw videos in the dataset's layout."),
-    splits: Optional[Path] = typer.Option(None, "--splits", help="Split files: HMDB51 *_test_split<k>.txt folder or UCF101 ucfTrainTestlist."),
+    splits: Optional[Path] = typer.Option(
+        None, "--splits", help="Split files: HMDB51 *_test_split<k>.txt folder or UCF101 ucfTrainTestlist."
+    ),
     labels: Optional[list[Path]] = typer.Option(None, "--labels", help="Label file(s); repeat for several exports."),
-    label_format: Optional[str] = typer.Option(None, "--label-format", help="labelstudio, csv, stprivacy-pickle or pa-hmdb51 (default: from the file name)."),
-    label_order: Optional[str] = typer.Option(None, "--label-order", help="Attribute of each label column, e.g. skin_color,face,gender,nudity,relationship (STPrivacy pickle default)."),
+    label_format: Optional[str] = typer.Option(
+        None, "--label-format", help="labelstudio, csv, stprivacy-pickle or pa-hmdb51 (default: from the file name)."
+    ),
+    label_order: Optional[str] = typer.Option(
+        None,
+        "--label-order",
+        help="Attribute of each label column, e.g. "
+        "skin_color,face,gender,nudity,relationship (STPrivacy pickle default).",
+    ),
     manifest: Optional[Path] = typer.Option(None, "--manifest", help="CSV/parquet manifest for --dataset manifest."),
-    frame_labels: Optional[Path] = typer.Option(None, "--frame-labels", help="Per-frame labels in PA-HMDB51's JSON format."),
+    frame_labels: Optional[Path] = typer.Option(
+        None, "--frame-labels", help="Per-frame labels in PA-HMDB51's JSON format."
+    ),
     boxes: Optional[Path] = typer.Option(None, "--boxes", help="Person boxes CSV: video_id,frame,person,x0,y0,x1,y1."),
     size: str = typer.Option("default", "--size", help="VP-Synth size: tiny or default."),
     seed: int = typer.Option(0, "--seed", help="Seed of VP-Synth and of PA-HMDB51's 60/40 split."),
     strict: bool = typer.Option(False, "--strict", help="Fail if any input is skipped (default: report it and go on)."),
-    tie_policy: str = typer.Option("positive", "--tie-policy", help="A tied vote counts as 'positive' (identifiable; default) or 'negative'."),
-    min_frames: int = typer.Option(16, "--min-frames", help="Videos with fewer decodable frames are skipped (one clip)."),
+    tie_policy: str = typer.Option(
+        "positive", "--tie-policy", help="A tied vote counts as 'positive' (identifiable; default) or 'negative'."
+    ),
+    min_frames: int = typer.Option(
+        16, "--min-frames", help="Videos with fewer decodable frames are skipped (one clip)."
+    ),
     workers: Optional[int] = typer.Option(None, "--workers", help="Processes for probing videos (default: all cores)."),
 ) -> None:
     """Build a dataset directory (manifest.parquet, info.json, build_report.json)."""
@@ -100,9 +124,22 @@ def build(
     from ..data.summary import format_summary, summarize_dataset
 
     result = build_dataset(
-        dataset, out, raw=raw, splits=splits, labels=labels or (), label_format=label_format,
-        label_order=label_order, frame_labels=frame_labels, boxes=boxes, manifest=manifest, size=size, seed=seed,
-        strict=strict, tie_policy=tie_policy, min_frames=min_frames, workers=workers,
+        dataset,
+        out,
+        raw=raw,
+        splits=splits,
+        labels=labels or (),
+        label_format=label_format,
+        label_order=label_order,
+        frame_labels=frame_labels,
+        boxes=boxes,
+        manifest=manifest,
+        size=size,
+        seed=seed,
+        strict=strict,
+        tie_policy=tie_policy,
+        min_frames=min_frames,
+        workers=workers,
     )
     typer.echo(format_summary(summarize_dataset(result.out)))
     for fold in result.report["unusable_folds"]:
@@ -112,9 +149,14 @@ def build(
     typer.echo(f"  written to {result.out}")
 
 
-@app.command(epilog="Examples:\n\n  vpbench info data/synth-hmdb51\n\n  vpbench info data/vp-hmdb51 --verify      (also hash every video)\n\n"
-             "Every run checks that info.json and the manifest agree and that every video is there with its built size; "
-             "a mismatch is an error (exit 2).")
+@app.command(
+    epilog=examples(
+        "vpbench info data/synth-hmdb51",
+        "vpbench info data/vp-hmdb51 --verify      (also hash every video)",
+        note="Every run checks that info.json and the manifest agree and that every video is there with its built "
+        "size; a mismatch is an error (exit 2).",
+    )
+)
 def info(
     dataset_dir: Path = typer.Argument(..., help="A built dataset directory."),
     verify: bool = typer.Option(False, "--verify", help="Also hash every video against the manifest's sha256."),
@@ -130,23 +172,35 @@ def info(
 
 
 @app.command(
-    epilog="Examples:\n\n"
-    "  vpbench cache data/synth-hmdb51                      (the cpu profile's frame size and interval)\n\n"
-    "  vpbench cache data/vp-ucf101 --profile paper\n\n"
-    "  vpbench cache data/mine --frame-size 128 160 --interval 2\n\n"
-    "Later `vpbench evaluate` runs read frames from the cache instead of decoding every video. The cache is "
-    "tied to the dataset's content hash, frame size and interval: after a rebuild that changed any video, "
-    "evaluate refuses the stale cache until you run this again."
+    epilog=examples(
+        "vpbench cache data/synth-hmdb51                      (the cpu profile's frame size and interval)",
+        "vpbench cache data/vp-ucf101 --profile paper",
+        "vpbench cache data/mine --frame-size 128 160 --interval 2",
+        note=(
+            "Later `vpbench evaluate` runs read frames from the cache instead of decoding every video. The cache is "
+            "tied to the dataset's content hash, frame size and interval: after a rebuild that changed any video, "
+            "evaluate refuses the stale cache until you run this again."
+        ),
+    )
 )
 def cache(
     dataset_dir: Path = typer.Argument(..., help="A built dataset directory."),
-    profile: str = typer.Option("cpu", "--profile", help="Take frame size and interval from this recognizer profile (models/recognizers.yaml)."),
-    frame_size: Optional[tuple[int, int]] = typer.Option(None, "--frame-size", help="Frame height and width instead of the profile's."),
-    interval: Optional[int] = typer.Option(None, "--interval", help="Keep every k-th frame instead of the profile's interval for this dataset."),
+    profile: str = typer.Option(
+        "cpu", "--profile", help="Take frame size and interval from this recognizer profile (models/recognizers.yaml)."
+    ),
+    frame_size: Optional[tuple[int, int]] = typer.Option(
+        None, "--frame-size", help="Frame height and width instead of the profile's."
+    ),
+    interval: Optional[int] = typer.Option(
+        None, "--interval", help="Keep every k-th frame instead of the profile's interval for this dataset."
+    ),
     models_dir: Optional[Path] = typer.Option(None, "--models-dir", help="Your own model card folder."),
-    workers: Optional[int] = typer.Option(None, "--workers", callback=positive_int, help="Decoding processes (default: all cores)."),
+    workers: Optional[int] = typer.Option(
+        None, "--workers", callback=positive_int, help="Decoding processes (default: all cores)."
+    ),
 ) -> None:
-    """Decode every video of a built dataset once into its clip cache (DATASET_DIR/cache/; `vpbench evaluate` builds a missing one itself)."""
+    """Decode every video of a built dataset once into its clip cache (DATASET_DIR/cache/; `vpbench evaluate`
+    builds a missing one itself)."""
     from ..core.config import frame_interval, recognizer_profile
     from ..data.builder import load_info
     from ..data.frames.cache import build_cache
@@ -160,7 +214,7 @@ def cache(
     typer.echo(f"{name}: clip cache {size[0]}x{size[1]} every {step} frame(s), {total / 2**20:.1f} MiB in {path}")
 
 
-@app.command(epilog="Example:\n\n  vpbench datasets")
+@app.command(epilog=examples("vpbench datasets"))
 def datasets() -> None:
     """List the datasets `vpbench build` knows, with their origin."""
     from ..data.datasets import DATASETS
@@ -183,33 +237,75 @@ def _parse_options(pairs: list[str] | None) -> dict:
 
 
 @app.command(
-    epilog="Examples:\n\n"
-    "  vpbench evaluate --method raw --protocol known --suite synth\n\n"
-    "  vpbench evaluate --method blackening --protocol known --dataset synth-hmdb51 --profile cpu --seed 1\n\n"
-    "  vpbench evaluate --method raw --protocol cross --suite synth --out results/\n\n"
-    "  vpbench evaluate --method downsample-4x --protocol frame --suite real --data-root data/ --profile paper\n\n"
-    "  vpbench evaluate --method stprivacy --protocol known --dataset synth-hmdb51\n\n"
-    "  vpbench evaluate --method stprivacy --protocol known --dataset synth-hmdb51 "
-    "--checkpoint results/known/synth-hmdb51/stprivacy/cpu-seed0.pt --keep-ratio 0.2"
+    epilog=examples(
+        "vpbench evaluate --method raw --protocol known --suite synth",
+        "vpbench evaluate --method blackening --protocol known --dataset synth-hmdb51 --profile cpu --seed 1",
+        "vpbench evaluate --method raw --protocol cross --suite synth --out results/",
+        "vpbench evaluate --method downsample-4x --protocol frame --suite real --data-root data/ --profile paper",
+        "vpbench evaluate --method stprivacy --protocol known --dataset synth-hmdb51",
+        "vpbench evaluate --method stprivacy --protocol known --dataset synth-hmdb51 --checkpoint "
+        "results/known/synth-hmdb51/stprivacy/cpu-seed0.pt --keep-ratio 0.2",
+    )
 )
 def evaluate(
     method: str = typer.Option(..., "--method", "-m", help="A registered method (see `vpbench methods`)."),
     protocol: str = typer.Option(..., "--protocol", "-p", help="known, cross or frame (see `vpbench protocols`)."),
-    suite: str = typer.Option("synth", "--suite", help="synth (VP-Synth) or real (built VP-HMDB51 / VP-UCF101 / PA-HMDB51)."),
-    dataset: Optional[str] = typer.Option(None, "--dataset", "-d", help="Evaluate on this dataset only (default: every one of the suite)."),
-    data_root: Path = typer.Option(Path("data"), "--data-root", help="Folder of built datasets, one subfolder per dataset name; missing VP-Synth datasets are built there."),
-    profile: str = typer.Option("cpu", "--profile", help="Recognizer and method settings: cpu (two cores, minutes) or paper (the published settings, for a GPU)."),
+    suite: str = typer.Option(
+        "synth", "--suite", help="synth (VP-Synth) or real (built VP-HMDB51 / VP-UCF101 / PA-HMDB51)."
+    ),
+    dataset: Optional[str] = typer.Option(
+        None, "--dataset", "-d", help="Evaluate on this dataset only (default: every one of the suite)."
+    ),
+    data_root: Path = typer.Option(
+        Path("data"),
+        "--data-root",
+        help="Folder of built datasets, one subfolder per dataset name; missing VP-Synth datasets are built there.",
+    ),
+    profile: str = typer.Option(
+        "cpu",
+        "--profile",
+        help="Recognizer and method settings: cpu (two cores, minutes) or paper (the published settings, for a GPU).",
+    ),
     seed: int = typer.Option(0, "--seed", callback=non_negative_int, help="Seed of every random choice of the run."),
-    out: Path = typer.Option(Path("results"), "--out", help="Results folder: <out>/<protocol>/<dataset>/<method>/<run>.json."),
-    resume: bool = typer.Option(False, "--resume", help="Keep finished results (refusing ones of another protocol version) and continue interrupted evaluations from their last epoch checkpoint (<run>.work/)."),
-    checkpoint: Optional[Path] = typer.Option(None, "--checkpoint", help="A learned method's trained state (.pt) instead of training it."),
-    whole_frame: bool = typer.Option(False, "--whole-frame", help="Box-based methods act on the whole frame (only when asked: missing boxes are an error)."),
-    keep_ratio: Optional[float] = typer.Option(None, "--keep-ratio", help="Alias of --option keep_ratio=R: STPrivacy's deployment keep ratio (with --checkpoint: a sweep needs no retraining)."),
-    option: Optional[list[str]] = typer.Option(None, "--option", help="Method option key=value (repeatable), e.g. alpha=1.0, use_pab=false, delta_t=4."),
+    out: Path = typer.Option(
+        Path("results"), "--out", help="Results folder: <out>/<protocol>/<dataset>/<method>/<run>.json."
+    ),
+    resume: bool = typer.Option(
+        False,
+        "--resume",
+        help="Keep finished results (refusing ones of another protocol "
+        "version) and continue interrupted evaluations from their last epoch checkpoint (<run>.work/).",
+    ),
+    checkpoint: Optional[Path] = typer.Option(
+        None, "--checkpoint", help="A learned method's trained state (.pt) instead of training it."
+    ),
+    whole_frame: bool = typer.Option(
+        False,
+        "--whole-frame",
+        help="Box-based methods act on the whole frame (only when asked: missing boxes are an error).",
+    ),
+    keep_ratio: Optional[float] = typer.Option(
+        None,
+        "--keep-ratio",
+        help="Alias of --option keep_ratio=R: "
+        "STPrivacy's deployment keep ratio (with --checkpoint: a sweep needs no retraining).",
+    ),
+    option: Optional[list[str]] = typer.Option(
+        None, "--option", help="Method option key=value (repeatable), e.g. alpha=1.0, use_pab=false, delta_t=4."
+    ),
     protocols_dir: Optional[Path] = typer.Option(None, "--protocols-dir", help="Your own protocol YAML folder."),
     models_dir: Optional[Path] = typer.Option(None, "--models-dir", help="Your own model card folder."),
-    device: str = typer.Option("auto", "--device", help="auto (the GPU when there is one; under torchrun each rank its LOCAL_RANK GPU), cpu, cuda or cuda:K: every training and prediction loop."),
-    precision: str = typer.Option("fp32", "--precision", help="fp32, or bf16 (autocast around forward passes; the CPU and GPUs of compute capability 8.0+)."),
+    device: str = typer.Option(
+        "auto",
+        "--device",
+        help="auto (the GPU when there is one; under torchrun each rank "
+        "its LOCAL_RANK GPU), cpu, cuda or cuda:K: every training and prediction loop.",
+    ),
+    precision: str = typer.Option(
+        "fp32",
+        "--precision",
+        help="fp32, or bf16 (autocast around forward passes; the CPU and GPUs of compute capability 8.0+).",
+    ),
 ) -> None:
     """Evaluate a method under a protocol and write result JSONs."""
     from ..evaluation.runner import EvaluationRequest
@@ -220,9 +316,22 @@ def evaluate(
     if keep_ratio is not None:
         options["keep_ratio"] = keep_ratio
     request = EvaluationRequest(
-        method=method, protocol=protocol, suite=suite, dataset=dataset, data_root=data_root, profile=profile, seed=seed,
-        out=out, resume=resume, checkpoint=checkpoint, whole_frame=whole_frame, method_options=options,
-        protocols_dir=protocols_dir, models_dir=models_dir, device=device, precision=precision,
+        method=method,
+        protocol=protocol,
+        suite=suite,
+        dataset=dataset,
+        data_root=data_root,
+        profile=profile,
+        seed=seed,
+        out=out,
+        resume=resume,
+        checkpoint=checkpoint,
+        whole_frame=whole_frame,
+        method_options=options,
+        protocols_dir=protocols_dir,
+        models_dir=models_dir,
+        device=device,
+        precision=precision,
     )
     from ..core import distributed
 
@@ -239,18 +348,32 @@ def evaluate(
 
 
 @app.command(
-    epilog="Examples:\n\n"
-    "  vpbench leaderboard --results results/ --out leaderboard/\n\n"
-    "  vpbench leaderboard --results demo-out/results --out demo-out/leaderboard\n\n"
-    "  vpbench leaderboard --results results/ --out site/ --models-dir my-models/\n\n"
-    "Ranking: Pareto front of (top-1 up, cMAP down) first, then later fronts; within a front by "
-    "top-1 % minus cMAP %. Re-running on the same results rewrites identical .md and .csv files."
+    epilog=examples(
+        "vpbench leaderboard --results results/ --out leaderboard/",
+        "vpbench leaderboard --results demo-out/results --out demo-out/leaderboard",
+        "vpbench leaderboard --results results/ --out site/ --models-dir my-models/",
+        note=(
+            "Ranking: Pareto front of (top-1 up, cMAP down) first, then later fronts; within a front by top-1 % minus "
+            "cMAP %. Re-running on the same results rewrites identical .md and .csv files."
+        ),
+    )
 )
 def leaderboard(
-    results: Path = typer.Option(Path("results"), "--results", "-r", help="Results folder of `vpbench evaluate` (<protocol>/<dataset>/<method>/<run>.json)."),
-    out: Path = typer.Option(Path("leaderboard"), "--out", "-o", help="Folder for leaderboard.md, .csv, .html, trade-off plots and previews."),
-    models_dir: Optional[Path] = typer.Option(None, "--models-dir", help="Your own model card folder (for the paper-reported numbers)."),
-    protocols_dir: Optional[Path] = typer.Option(None, "--protocols-dir", help="Your own protocol YAML folder (results must match its versions)."),
+    results: Path = typer.Option(
+        Path("results"),
+        "--results",
+        "-r",
+        help="Results folder of `vpbench evaluate` (<protocol>/<dataset>/<method>/<run>.json).",
+    ),
+    out: Path = typer.Option(
+        Path("leaderboard"), "--out", "-o", help="Folder for leaderboard.md, .csv, .html, trade-off plots and previews."
+    ),
+    models_dir: Optional[Path] = typer.Option(
+        None, "--models-dir", help="Your own model card folder (for the paper-reported numbers)."
+    ),
+    protocols_dir: Optional[Path] = typer.Option(
+        None, "--protocols-dir", help="Your own protocol YAML folder (results must match its versions)."
+    ),
 ) -> None:
     """Build the leaderboard (markdown, CSV, self-contained HTML, trade-off plots) from result JSONs."""
     from ..leaderboard import write_leaderboard
@@ -263,23 +386,43 @@ def leaderboard(
 
 
 @app.command(
-    epilog="Examples:\n\n"
-    "  vpbench anonymize --method stprivacy --checkpoint results/known/synth-hmdb51/stprivacy/cpu-seed0.pt in.mp4 out.mp4\n\n"
-    "  vpbench anonymize --method stprivacy --checkpoint model.pt --keep-ratio 0.2 in.avi out.avi\n\n"
-    "  vpbench anonymize --method strongblur --boxes person_boxes.csv in.mp4 out.mp4\n\n"
-    "  vpbench anonymize --method downsample-4x in.mp4 out.mp4"
+    epilog=examples(
+        "vpbench anonymize --method stprivacy --checkpoint results/known/synth-hmdb51/stprivacy/cpu-seed0.pt in.mp4 "
+        "out.mp4",
+        "vpbench anonymize --method stprivacy --checkpoint model.pt --keep-ratio 0.2 in.avi out.avi",
+        "vpbench anonymize --method strongblur --boxes person_boxes.csv in.mp4 out.mp4",
+        "vpbench anonymize --method downsample-4x in.mp4 out.mp4",
+    )
 )
 def anonymize(
     src: Path = typer.Argument(..., help="Input video (any length and size)."),
     dst: Path = typer.Argument(..., help="Output video (.avi, .mp4, .mkv or .mov): same frame count and frame rate."),
     method: str = typer.Option(..., "--method", "-m", help="A registered method (see `vpbench methods`)."),
-    checkpoint: Optional[Path] = typer.Option(None, "--checkpoint", help="Trained state of a learned method (.pt from `vpbench evaluate`)."),
-    keep_ratio: Optional[float] = typer.Option(None, "--keep-ratio", help="Alias of --option keep_ratio=R: STPrivacy's share of tubelets kept (default alpha^3); lower = more privacy."),
-    boxes: Optional[Path] = typer.Option(None, "--boxes", help="Person boxes CSV (frame,x0,y0,x1,y1; pixels, x1/y1 exclusive) for box-based methods; a box that cannot act is an error naming its line."),
+    checkpoint: Optional[Path] = typer.Option(
+        None, "--checkpoint", help="Trained state of a learned method (.pt from `vpbench evaluate`)."
+    ),
+    keep_ratio: Optional[float] = typer.Option(
+        None,
+        "--keep-ratio",
+        help="Alias of --option keep_ratio=R: "
+        "STPrivacy's share of tubelets kept (default alpha^3); lower = more privacy.",
+    ),
+    boxes: Optional[Path] = typer.Option(
+        None,
+        "--boxes",
+        help="Person boxes CSV (frame,x0,y0,x1,y1; pixels, x1/y1 "
+        "exclusive) for box-based methods; a box that cannot act is an error naming its line.",
+    ),
     whole_frame: bool = typer.Option(False, "--whole-frame", help="Box-based methods act on the whole frame."),
-    allow_empty_boxes: bool = typer.Option(False, "--allow-empty-boxes", help="Accept a --boxes file with no box at all (the output then equals the input)."),
+    allow_empty_boxes: bool = typer.Option(
+        False,
+        "--allow-empty-boxes",
+        help="Accept a --boxes file with no box at all (the output then equals the input).",
+    ),
     option: Optional[list[str]] = typer.Option(None, "--option", help="Method option key=value (repeatable)."),
-    device: str = typer.Option("auto", "--device", help="auto (the GPU when there is one), cpu, cuda or cuda:K: where the method runs."),
+    device: str = typer.Option(
+        "auto", "--device", help="auto (the GPU when there is one), cpu, cuda or cuda:K: where the method runs."
+    ),
 ) -> None:
     """Anonymize one video with a (trained) method, streaming (memory does not grow with the video's length).
 
@@ -292,29 +435,58 @@ def anonymize(
     options = _parse_options(option)
     if keep_ratio is not None:
         options["keep_ratio"] = keep_ratio
-    done = anonymize_video(method, src, dst, checkpoint=checkpoint, options=options, boxes=boxes, whole_frame=whole_frame,
-                           allow_empty_boxes=allow_empty_boxes)
+    done = anonymize_video(
+        method,
+        src,
+        dst,
+        checkpoint=checkpoint,
+        options=options,
+        boxes=boxes,
+        whole_frame=whole_frame,
+        allow_empty_boxes=allow_empty_boxes,
+    )
     share = done["changed_share"]
-    typer.echo(f"{done['output']}: {done['frames']} frames at {done['fps']:.3g} fps, {done['width']}x{done['height']} ({method}), "
-               f"{format_share(share)} of pixels changed; record in {done['record']}")
+    typer.echo(
+        f"{done['output']}: {done['frames']} frames at {done['fps']:.3g} fps, {done['width']}x{done['height']} "
+        f"({method}), "
+        f"{format_share(share)} of pixels changed; record in {done['record']}"
+    )
     if share == 0 and method != "raw":
         typer.echo(f"warning: '{method}' changed no pixel: the output is the input, re-encoded", err=True)
 
 
 @app.command(
-    epilog="Examples:\n\n"
-    "  vpbench view data/synth-hmdb51\n\n"
-    "  vpbench view data/synth-hmdb51 --results results/known/synth-hmdb51/stprivacy/cpu-seed0.json\n\n"
-    "  vpbench view data/synth-hmdb51 --results results/known/synth-hmdb51/blackening --no-app --name synth-black\n\n"
-    "  vpbench view data/vp-hmdb51 --port 5252   (then: ssh -L 5252:127.0.0.1:5252 HOST, open http://localhost:5252)\n\n"
-    "Needs the fiftyone extra: pip install 'vpbench[fiftyone]'."
+    epilog=examples(
+        "vpbench view data/synth-hmdb51",
+        "vpbench view data/synth-hmdb51 --results results/known/synth-hmdb51/stprivacy/cpu-seed0.json",
+        "vpbench view data/synth-hmdb51 --results results/known/synth-hmdb51/blackening --no-app --name synth-black",
+        "vpbench view data/vp-hmdb51 --port 5252   (then: ssh -L 5252:127.0.0.1:5252 HOST, open http://localhost:5252)",
+        note="Needs the fiftyone extra: pip install 'vpbench[fiftyone]'.",
+    )
 )
 def view(
     dataset_dir: Path = typer.Argument(..., help="A built dataset directory."),
-    results: Optional[Path] = typer.Option(None, "--results", "-r", help="A result JSON of `vpbench evaluate` (or a folder holding exactly one for this dataset): its method's test videos become a group slice beside 'raw'."),
-    no_app: bool = typer.Option(False, "--no-app", help="Build the FiftyOne dataset and exit, without launching the App."),
-    name: Optional[str] = typer.Option(None, "--name", help="FiftyOne dataset name (default: vpbench-<dataset>[-<protocol>-<method>-<run>]); an existing one is replaced."),
-    media_dir: Optional[Path] = typer.Option(None, "--media-dir", help="Where the App-playable (H.264) and transformed videos go (default: DATASET_DIR/fiftyone-media)."),
+    results: Optional[Path] = typer.Option(
+        None,
+        "--results",
+        "-r",
+        help="A result JSON of `vpbench evaluate` (or a "
+        "folder holding exactly one for this dataset): its method's test videos become a group slice beside 'raw'.",
+    ),
+    no_app: bool = typer.Option(
+        False, "--no-app", help="Build the FiftyOne dataset and exit, without launching the App."
+    ),
+    name: Optional[str] = typer.Option(
+        None,
+        "--name",
+        help="FiftyOne dataset name (default: "
+        "vpbench-<dataset>[-<protocol>-<method>-<run>]); an existing one is replaced.",
+    ),
+    media_dir: Optional[Path] = typer.Option(
+        None,
+        "--media-dir",
+        help="Where the App-playable (H.264) and transformed videos go (default: DATASET_DIR/fiftyone-media).",
+    ),
     port: int = typer.Option(5151, "--port", help="App port, served on 127.0.0.1 only."),
 ) -> None:
     """Browse a built dataset (labels, votes, person boxes) and a method's output in the FiftyOne App."""
@@ -327,7 +499,7 @@ def view(
         launch(built, port=port, echo=typer.echo)
 
 
-@app.command(epilog="Example:\n\n  vpbench methods")
+@app.command(epilog=examples("vpbench methods"))
 def methods() -> None:
     """List the registered methods: name, version, origin, description."""
     from ..methods import METHODS
@@ -338,8 +510,10 @@ def methods() -> None:
         typer.echo(f"{entry.name:<14} v{cls.version:<4} {kind:<8} {entry.origin:<16} {cls.description}")
 
 
-@app.command(epilog="Example:\n\n  vpbench protocols")
-def protocols(protocols_dir: Optional[Path] = typer.Option(None, "--protocols-dir", help="Your own protocol YAML folder.")) -> None:
+@app.command(epilog=examples("vpbench protocols"))
+def protocols(
+    protocols_dir: Optional[Path] = typer.Option(None, "--protocols-dir", help="Your own protocol YAML folder."),
+) -> None:
     """List the protocols with their version and datasets per suite."""
     from ..core.config import load_protocol, protocol_names
 

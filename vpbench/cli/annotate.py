@@ -13,6 +13,8 @@ from typing import Optional
 
 import typer
 
+from .epilog import examples
+
 annotate_app = typer.Typer(
     help="Annotate videos with Label Studio: push them as tasks, follow progress, pull the export for `vpbench build`.",
     no_args_is_help=True,
@@ -34,22 +36,38 @@ def _client(url: str, token: Optional[str]):
 
 
 @annotate_app.command(
-    epilog="Examples:\n\n"
-    "  export LABEL_STUDIO_API_KEY=...   (then)\n\n"
-    "  vpbench annotate push --dataset data/vp-hmdb51 --url http://127.0.0.1:8080 --project 'VP-HMDB51 privacy'\n\n"
-    "  vpbench annotate push --dataset /videos/my-clips --url http://127.0.0.1:8080 --project 'My clips' --overlap 5\n\n"
-    "  tools/labelstudio-server.sh start /videos 8080   (a server that can serve everything under /videos)\n\n"
-    "The videos are not uploaded: the server reads them where they lie, through a local-files storage on the "
-    "dataset's video folder. Run the server on the machine holding them with "
-    "LABEL_STUDIO_LOCAL_FILES_SERVING_ENABLED=true and LABEL_STUDIO_LOCAL_FILES_DOCUMENT_ROOT set to a parent "
-    "folder. Running push again imports only videos the project does not have yet. " + _TOKEN_NOTE
+    epilog=examples(
+        "export LABEL_STUDIO_API_KEY=...   (then)",
+        "vpbench annotate push --dataset data/vp-hmdb51 --url http://127.0.0.1:8080 --project 'VP-HMDB51 privacy'",
+        "vpbench annotate push --dataset /videos/my-clips --url http://127.0.0.1:8080 --project 'My clips' --overlap 5",
+        "tools/labelstudio-server.sh start /videos 8080   (a server that can serve everything under /videos)",
+        note=(
+            "The videos are not uploaded: the server reads them where they lie, through a local-files storage on the "
+            "dataset's video folder. Run the server on the machine holding them with "
+            "LABEL_STUDIO_LOCAL_FILES_SERVING_ENABLED=true and LABEL_STUDIO_LOCAL_FILES_DOCUMENT_ROOT set to a parent "
+            "folder. Running push again imports only videos the project does not have yet. " + _TOKEN_NOTE
+        ),
+    )
 )
 def push(
-    dataset: Path = typer.Option(..., "--dataset", "-d", help="A built dataset directory, or a folder of videos (any depth)."),
+    dataset: Path = typer.Option(
+        ..., "--dataset", "-d", help="A built dataset directory, or a folder of videos (any depth)."
+    ),
     url: str = typer.Option(..., "--url", help=_URL_HELP),
-    project: str = typer.Option("vpbench privacy labels", "--project", "-p", help="Project title; an existing project with this title is reused."),
-    overlap: int = typer.Option(3, "--overlap", help="Annotators per video (the project's maximum annotations per task)."),
-    document_root: Optional[Path] = typer.Option(None, "--document-root", help="The server's LABEL_STUDIO_LOCAL_FILES_DOCUMENT_ROOT (default: found by asking the server)."),
+    project: str = typer.Option(
+        "vpbench privacy labels",
+        "--project",
+        "-p",
+        help="Project title; an existing project with this title is reused.",
+    ),
+    overlap: int = typer.Option(
+        3, "--overlap", help="Annotators per video (the project's maximum annotations per task)."
+    ),
+    document_root: Optional[Path] = typer.Option(
+        None,
+        "--document-root",
+        help="The server's LABEL_STUDIO_LOCAL_FILES_DOCUMENT_ROOT (default: found by asking the server).",
+    ),
     token: Optional[str] = typer.Option(None, "--token", help=_TOKEN_HELP, show_default=False),
 ) -> None:
     """Create (or find) the project and import one task per video not imported yet."""
@@ -58,20 +76,27 @@ def push(
     result = do_push(_client(url, token), dataset, project, overlap=overlap, document_root=document_root)
     verb = "created" if result.created else "found"
     typer.echo(f"project {result.project_id} {verb}: {result.project_url}")
-    typer.echo(f"  {result.imported} task(s) imported, {result.already} already there, {result.videos} video(s) in {dataset}")
-    typer.echo(f"  videos served from {result.storage_path} (document root {result.document_root}); "
-               f"{overlap} annotation(s) per task")
+    typer.echo(
+        f"  {result.imported} task(s) imported, {result.already} already there, {result.videos} video(s) in {dataset}"
+    )
+    typer.echo(
+        f"  videos served from {result.storage_path} (document root {result.document_root}); "
+        f"{overlap} annotation(s) per task"
+    )
     for note in result.notes:
         typer.echo(f"  note: {note}")
 
 
 @annotate_app.command(
-    epilog="Examples:\n\n"
-    "  vpbench annotate pull --url http://127.0.0.1:8080 --project 'VP-HMDB51 privacy' --out labels/round1.json\n\n"
-    "  vpbench build --dataset vp-hmdb51 --raw hmdb51/ --splits splits/ --labels labels/round1.json "
-    "--label-format labelstudio --out data/vp-hmdb51\n\n"
-    "The file is Label Studio's full JSON export (every task and annotation, skipped ones too), written "
-    "atomically. " + _TOKEN_NOTE
+    epilog=examples(
+        "vpbench annotate pull --url http://127.0.0.1:8080 --project 'VP-HMDB51 privacy' --out labels/round1.json",
+        "vpbench build --dataset vp-hmdb51 --raw hmdb51/ --splits splits/ --labels labels/round1.json --label-format "
+        "labelstudio --out data/vp-hmdb51",
+        note=(
+            "The file is Label Studio's full JSON export (every task and annotation, skipped ones too), written "
+            "atomically. " + _TOKEN_NOTE
+        ),
+    )
 )
 def pull(
     url: str = typer.Option(..., "--url", help=_URL_HELP),
@@ -90,16 +115,21 @@ def pull(
 
 
 @annotate_app.command(
-    epilog="Examples:\n\n"
-    "  vpbench annotate status --url http://127.0.0.1:8080 --project 'VP-HMDB51 privacy'\n\n"
-    "  vpbench annotate status --url http://127.0.0.1:8080 --project 'VP-HMDB51 privacy' --json > status.json\n\n"
-    "Kappa and ties come from the same importer and vote aggregation as `vpbench build`; a tie counts as "
-    "identifiable in the build (--tie-policy positive). " + _TOKEN_NOTE
+    epilog=examples(
+        "vpbench annotate status --url http://127.0.0.1:8080 --project 'VP-HMDB51 privacy'",
+        "vpbench annotate status --url http://127.0.0.1:8080 --project 'VP-HMDB51 privacy' --json > status.json",
+        note=(
+            "Kappa and ties come from the same importer and vote aggregation as `vpbench build`; a tie counts as "
+            "identifiable in the build (--tie-policy positive). " + _TOKEN_NOTE
+        ),
+    )
 )
 def status(
     url: str = typer.Option(..., "--url", help=_URL_HELP),
     project: str = typer.Option(..., "--project", "-p", help="Project title."),
-    overlap: Optional[int] = typer.Option(None, "--overlap", help="Annotations a task needs to count as done (default: the project's setting)."),
+    overlap: Optional[int] = typer.Option(
+        None, "--overlap", help="Annotations a task needs to count as done (default: the project's setting)."
+    ),
     as_json: bool = typer.Option(False, "--json", help="Print the status as JSON."),
     token: Optional[str] = typer.Option(None, "--token", help=_TOKEN_HELP, show_default=False),
 ) -> None:

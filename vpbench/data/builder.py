@@ -28,6 +28,7 @@ from .. import __version__
 from ..core.atomic import atomic_write, atomic_write_json, check_output_dir
 from ..core.attributes import ATTRIBUTES, STPRIVACY_PICKLE_ORDER, parse_attribute_order
 from ..core.errors import VPBenchError, unknown_name_error
+from ..core.files import sha256_file
 from .datasets import DATASETS, DatasetSpec
 from .layouts import (
     escapes_root,
@@ -63,22 +64,19 @@ class _Labels:
     inputs: list[dict] = field(default_factory=list)
 
 
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
+def content_sha256(video_hashes) -> str:
+    """The dataset's content hash (info.json ``content_sha256``): of its videos' sha256s, in manifest order."""
+    return hashlib.sha256("".join(video_hashes).encode()).hexdigest()
 
 
 def _hash_inputs(path: Path) -> str:
     """Hash of a file, or of every file under a folder (names and contents)."""
     if path.is_file():
-        return _sha256(path)
+        return sha256_file(path)
     h = hashlib.sha256()
     for p in sorted(q for q in path.rglob("*") if q.is_file()):
         h.update(p.relative_to(path).as_posix().encode())
-        h.update(_sha256(p).encode())
+        h.update(sha256_file(p).encode())
     return h.hexdigest()
 
 
@@ -92,7 +90,9 @@ def guess_label_format(path: Path) -> str:
         return "csv"
     if suffix == ".json":
         return "labelstudio"
-    raise VPBenchError(f"{path}: cannot tell the label format from the name; pass --label-format ({', '.join(LABEL_FORMATS)})")
+    raise VPBenchError(
+        f"{path}: cannot tell the label format from the name; pass --label-format ({', '.join(LABEL_FORMATS)})"
+    )
 
 
 def load_labels(paths: Sequence[str | os.PathLike], label_format: str | None, label_order: str | None) -> _Labels:
@@ -116,7 +116,9 @@ def load_labels(paths: Sequence[str | os.PathLike], label_format: str | None, la
         elif fmt == "csv":
             result = read_vote_csv(path, order=parse_attribute_order(label_order) if label_order else None)
         elif fmt == "stprivacy-pickle":
-            result = read_stprivacy_pickle(path, order=parse_attribute_order(label_order or ",".join(STPRIVACY_PICKLE_ORDER)))
+            result = read_stprivacy_pickle(
+                path, order=parse_attribute_order(label_order or ",".join(STPRIVACY_PICKLE_ORDER))
+            )
         else:
             result = read_pa_hmdb51(path)
             frames.append(result.frame_labels)
@@ -132,7 +134,9 @@ def load_labels(paths: Sequence[str | os.PathLike], label_format: str | None, la
     if dup.any():
         warnings.append(f"{int(dup.sum())} repeated votes across label files: the file given last wins")
         table = table[~dup]
-    return _Labels(table.reset_index(drop=True), pd.concat(frames, ignore_index=True) if frames else None, warnings, inputs)
+    return _Labels(
+        table.reset_index(drop=True), pd.concat(frames, ignore_index=True) if frames else None, warnings, inputs
+    )
 
 
 def _match_keys(label_keys: Sequence[str], video_ids: Sequence[str]) -> tuple[dict[str, str], list[str]]:
@@ -161,7 +165,7 @@ def _match_keys(label_keys: Sequence[str], video_ids: Sequence[str]) -> tuple[di
 def _probe_one(path: str) -> tuple[dict | None, str | None, str]:
     try:
         info = probe_video(path).as_dict()
-        return info, None, _sha256(Path(path))
+        return info, None, sha256_file(path)
     except VideoError as exc:
         return None, str(exc).split(": ", 1)[-1], ""
 
@@ -188,7 +192,9 @@ def _probe_all(paths: list[Path], workers: int, progress: bool, desc: str) -> li
     return results
 
 
-def _sources(spec: DatasetSpec, raw: Path, splits: Path | None, labels: _Labels, seed: int, report: list[dict]) -> tuple[pd.DataFrame, dict[str, int] | None, list[str]]:
+def _sources(
+    spec: DatasetSpec, raw: Path, splits: Path | None, labels: _Labels, seed: int, report: list[dict]
+) -> tuple[pd.DataFrame, dict[str, int] | None, list[str]]:
     """The listed videos: ``video_id``, ``file`` (relative to raw), ``action``, ``split_<k>``."""
     on_disk = []
     for file in list_videos(raw):
@@ -217,7 +223,9 @@ def _sources(spec: DatasetSpec, raw: Path, splits: Path | None, labels: _Labels,
         table = table[~missing]
     elif spec.layout == "pa-hmdb51":
         if labels.frame_labels is None:
-            raise VPBenchError("pa-hmdb51 needs its frame-level labels: --labels <PrivacyAttributes dir> --label-format pa-hmdb51")
+            raise VPBenchError(
+                "pa-hmdb51 needs its frame-level labels: --labels <PrivacyAttributes dir> --label-format pa-hmdb51"
+            )
         keys = sorted(labels.votes["key"].unique())
         mapping, unmatched = _match_keys(keys, [video_key(p) for p in on_disk])
         by_id = {video_key(p): p for p in on_disk}
@@ -251,12 +259,17 @@ def _shown(name: str) -> str:
     return os.fsencode(name).decode("utf-8", "backslashreplace")
 
 
-def _manifest_sources(manifest: Path, raw: Path | None, report: list[dict]) -> tuple[pd.DataFrame, Path, _Labels | None]:
+def _manifest_sources(
+    manifest: Path, raw: Path | None, report: list[dict]
+) -> tuple[pd.DataFrame, Path, _Labels | None]:
     table = read_manifest_table(manifest)
     root = raw if raw is not None else manifest.parent
     for file in table["file"]:
         if not resolves_inside(root, file):
-            raise VPBenchError(f"{manifest}: '{file}' resolves to {(root / file).resolve()}, outside the dataset root {root} (a symlink out); copy the video in or pass --raw")
+            raise VPBenchError(
+                f"{manifest}: '{file}' resolves to {(root / file).resolve()}, outside the dataset root "
+                f"{root} (a symlink out); copy the video in or pass --raw"
+            )
     present = table["file"].map(lambda f: (root / f).is_file())
     for file in table.loc[~present, "file"]:
         report.append({"path": str(file), "reason": "listed in the manifest but not found"})
@@ -272,15 +285,28 @@ def _manifest_sources(manifest: Path, raw: Path | None, report: list[dict]) -> t
         bad = ~long["vote"].isin([0, 1])
         if bad.any():
             row = long[bad].iloc[0]
-            raise VPBenchError(f"{manifest}: attribute '{row['attribute']}' of '{row['video_id']}' is {row['vote']!r}, not 0 or 1")
+            raise VPBenchError(
+                f"{manifest}: attribute '{row['attribute']}' of '{row['video_id']}' is {row['vote']!r}, not 0 or 1"
+            )
         long = long.rename(columns={"video_id": "key"}).assign(annotator="manifest")
         long["vote"] = long["vote"].astype(int)
-        inline = _Labels(long[["key", "annotator", "attribute", "vote"]], None, [], [{"file": manifest.name, "format": "manifest", "sha256": _sha256(manifest)}])
+        inline = _Labels(
+            long[["key", "annotator", "attribute", "vote"]],
+            None,
+            [],
+            [{"file": manifest.name, "format": "manifest", "sha256": sha256_file(manifest)}],
+        )
     split_cols = [c for c in table.columns if c.startswith("split_")]
-    return table[["video_id", "file", "action", *split_cols]].sort_values("video_id").reset_index(drop=True), root, inline
+    return (
+        table[["video_id", "file", "action", *split_cols]].sort_values("video_id").reset_index(drop=True),
+        root,
+        inline,
+    )
 
 
-def _read_boxes(path: Path, video_ids: set[str], num_frames: dict[str, int], sizes: dict[str, tuple[int, int]]) -> pd.DataFrame:
+def _read_boxes(
+    path: Path, video_ids: set[str], num_frames: dict[str, int], sizes: dict[str, tuple[int, int]]
+) -> pd.DataFrame:
     """Person boxes CSV: ``video_id, frame, person, x0, y0, x1, y1`` (pixels, x1/y1 exclusive).
 
     ``sizes``: each video's probed ``(width, height)``. Every cell must be a number; a box of a built
@@ -297,8 +323,14 @@ def _read_boxes(path: Path, video_ids: set[str], num_frames: dict[str, int], siz
         # Box-based methods would then change nothing on this dataset while looking anonymized.
         raise VPBenchError(f"{path}: no box for any of the {len(video_ids)} built videos; check its video_id column")
     vid = boxes["video_id"]
-    boxes = check_boxes(boxes, path, vid.map(num_frames).to_numpy(), vid.map(lambda v: sizes[v][0]).to_numpy(),
-                        vid.map(lambda v: sizes[v][1]).to_numpy(), video=vid)
+    boxes = check_boxes(
+        boxes,
+        path,
+        vid.map(num_frames).to_numpy(),
+        vid.map(lambda v: sizes[v][0]).to_numpy(),
+        vid.map(lambda v: sizes[v][1]).to_numpy(),
+        video=vid,
+    )
     boxes = boxes[need].copy()
     for c in need[1:]:
         boxes[c] = boxes[c].astype(np.int32)
@@ -351,16 +383,47 @@ def build_dataset(
                 gen = generate_synth(spec.name, staging, size=size, seed=seed, workers=workers, progress=progress)
                 real = DATASETS.get("vp-hmdb51" if spec.layout == "hmdb51" else "vp-ucf101")
                 result = _build(
-                    real, staging, out, raw=gen.raw, splits=gen.splits, labels=[gen.export], label_format="labelstudio",
-                    label_order=None, frame_labels=gen.frames, boxes=gen.boxes, manifest=None, seed=seed, strict=strict,
-                    tie_policy=tie_policy, min_frames=min_frames, workers=workers, progress=progress, name=spec.name,
+                    real,
+                    staging,
+                    out,
+                    raw=gen.raw,
+                    splits=gen.splits,
+                    labels=[gen.export],
+                    label_format="labelstudio",
+                    label_order=None,
+                    frame_labels=gen.frames,
+                    boxes=gen.boxes,
+                    manifest=None,
+                    seed=seed,
+                    strict=strict,
+                    tie_policy=tie_policy,
+                    min_frames=min_frames,
+                    workers=workers,
+                    progress=progress,
+                    name=spec.name,
                     extra_info={"synthetic": gen.info},
                 )
             else:
                 result = _build(
-                    spec, staging, out, raw=raw, splits=splits, labels=labels, label_format=label_format, label_order=label_order,
-                    frame_labels=frame_labels, boxes=boxes, manifest=manifest, seed=seed, strict=strict, tie_policy=tie_policy,
-                    min_frames=min_frames, workers=workers, progress=progress, name=name or spec.name, extra_info={},
+                    spec,
+                    staging,
+                    out,
+                    raw=raw,
+                    splits=splits,
+                    labels=labels,
+                    label_format=label_format,
+                    label_order=label_order,
+                    frame_labels=frame_labels,
+                    boxes=boxes,
+                    manifest=manifest,
+                    seed=seed,
+                    strict=strict,
+                    tie_policy=tie_policy,
+                    min_frames=min_frames,
+                    workers=workers,
+                    progress=progress,
+                    name=name or spec.name,
+                    extra_info={},
                 )
             # What the new build wrote replaces the old entry of that name; build outputs it did not write this time
             # (frame labels, boxes) go as stale; everything else in the old folder (a raw tree in place, the clip
@@ -374,7 +437,9 @@ def build_dataset(
 
 
 # The files a build writes at the top of the dataset folder (besides raw/ and, for VP-Synth, splits/ and annotations/).
-BUILD_OUTPUTS = frozenset({"manifest.parquet", "info.json", "build_report.json", "frame_labels.parquet", "boxes.parquet"})
+BUILD_OUTPUTS = frozenset(
+    {"manifest.parquet", "info.json", "build_report.json", "frame_labels.parquet", "boxes.parquet"}
+)
 
 
 def failure_report_path(out: Path) -> Path:
@@ -414,15 +479,36 @@ def _check_raw_entry(out: Path, raw, spec: DatasetSpec) -> None:
 
 def _raw_root(staging: Path, out: Path, raw: Path) -> str:
     """How the dataset reaches its raw tree: ``"raw"`` when it lives in its own ``raw/`` (VP-Synth's, written into
-    the staging folder, or one the user put in ``out/raw``), else its absolute path (``raw`` becomes a symlink to it)."""
+    the staging folder, or one the user put in ``out/raw``), else its absolute path (``raw`` becomes a symlink to
+    it)."""
     if (staging / "raw").resolve() == raw.resolve():
         return "raw"
     in_place = out / "raw"
     return "raw" if in_place.resolve() == raw.resolve() and not in_place.is_symlink() else str(raw.resolve())
 
 
-def _build(spec: DatasetSpec, staging: Path, out: Path, *, raw, splits, labels, label_format, label_order, frame_labels, boxes,
-           manifest, seed, strict, tie_policy, min_frames, workers, progress, name, extra_info) -> BuildResult:
+def _build(
+    spec: DatasetSpec,
+    staging: Path,
+    out: Path,
+    *,
+    raw,
+    splits,
+    labels,
+    label_format,
+    label_order,
+    frame_labels,
+    boxes,
+    manifest,
+    seed,
+    strict,
+    tie_policy,
+    min_frames,
+    workers,
+    progress,
+    name,
+    extra_info,
+) -> BuildResult:
     from .labels import TIE_POLICIES, aggregate_votes, read_pa_hmdb51
 
     if tie_policy not in TIE_POLICIES:
@@ -446,7 +532,9 @@ def _build(spec: DatasetSpec, staging: Path, out: Path, *, raw, splits, labels, 
         root = Path(raw)
         if not labels:
             raise VPBenchError(f"--labels is required for {spec.name}")
-        source, class_index, split_warnings = _sources(spec, root, Path(splits) if splits else None, label_set, seed, skipped)
+        source, class_index, split_warnings = _sources(
+            spec, root, Path(splits) if splits else None, label_set, seed, skipped
+        )
 
     # Labels -> video ids; unmatched labels and unlabelled videos are reported.
     keys = sorted(label_set.votes["key"].unique())
@@ -475,16 +563,22 @@ def _build(spec: DatasetSpec, staging: Path, out: Path, *, raw, splits, labels, 
         if error is not None:
             skipped.append({"path": file, "reason": error})
         elif info["num_frames"] < min_frames:
-            skipped.append({"path": file, "reason": f"too short: {info['num_frames']} frames, one clip needs {min_frames}"})
+            skipped.append(
+                {"path": file, "reason": f"too short: {info['num_frames']} frames, one clip needs {min_frames}"}
+            )
         else:
             keep.append(vid)
             infos.append({**info, "sha256": digest, "bytes": (root / file).stat().st_size})
     source = source[source["video_id"].isin(set(keep))].reset_index(drop=True)
     if source.empty:
         skipped = sorted(skipped, key=lambda r: (r["path"], r["reason"]))
-        atomic_write_json(failure_report_path(out), {"dataset": name, "skipped": skipped, "warnings": label_set.warnings, "videos": 0})
+        atomic_write_json(
+            failure_report_path(out), {"dataset": name, "skipped": skipped, "warnings": label_set.warnings, "videos": 0}
+        )
         first = f"; first: {skipped[0]['path']}: {skipped[0]['reason']}" if skipped else ""
-        raise VPBenchError(f"no usable video for {name}: {len(skipped)} input(s) skipped{first} (all in {failure_report_path(out)})")
+        raise VPBenchError(
+            f"no usable video for {name}: {len(skipped)} input(s) skipped{first} (all in {failure_report_path(out)})"
+        )
     info_table = pd.DataFrame(infos, index=keep).loc[source["video_id"]].reset_index(drop=True)
 
     aggregate = aggregate_votes(votes[votes["key"].isin(set(keep))], tie_policy=tie_policy)
@@ -499,12 +593,14 @@ def _build(spec: DatasetSpec, staging: Path, out: Path, *, raw, splits, labels, 
     root_rel = _raw_root(staging, out, root)
     prefix = "raw/"
 
-    manifest_df = pd.DataFrame({
-        "video_id": source["video_id"],
-        "path": [prefix + f for f in source["file"]],
-        "action": source["action"],
-        "action_index": source["action"].map(action_index).astype(np.int32),
-    })
+    manifest_df = pd.DataFrame(
+        {
+            "video_id": source["video_id"],
+            "path": [prefix + f for f in source["file"]],
+            "action": source["action"],
+            "action_index": source["action"].map(action_index).astype(np.int32),
+        }
+    )
     for c in split_cols:
         manifest_df[c] = source[c].astype(str)
     for a in ATTRIBUTES:
@@ -524,17 +620,36 @@ def _build(spec: DatasetSpec, staging: Path, out: Path, *, raw, splits, labels, 
 
     num_frames = dict(zip(manifest_df["video_id"], manifest_df["num_frames"]))
     warnings = split_warnings + label_set.warnings + aggregate.notes
-    unusable_folds = [f"{c} has no {value} video" for c in split_cols for value in ("train", "test")
-                      if not (manifest_df[c] == value).any()]
+    unusable_folds = [
+        f"{c} has no {value} video"
+        for c in split_cols
+        for value in ("train", "test")
+        if not (manifest_df[c] == value).any()
+    ]
     frame_table = label_set.frame_labels
     if frame_labels is not None:
         frame_table = read_pa_hmdb51(Path(frame_labels)).frame_labels
     if frame_table is not None:
         frame_table = _frame_labels_for(frame_table, num_frames, warnings)
-    boxes_table = _read_boxes(Path(boxes), set(num_frames), num_frames, dict(zip(manifest_df["video_id"], zip(manifest_df["width"], manifest_df["height"])))) if boxes is not None else None
+    boxes_table = (
+        _read_boxes(
+            Path(boxes),
+            set(num_frames),
+            num_frames,
+            dict(zip(manifest_df["video_id"], zip(manifest_df["width"], manifest_df["height"]))),
+        )
+        if boxes is not None
+        else None
+    )
 
     skipped = sorted(skipped, key=lambda r: (r["path"], r["reason"]))
-    report = {"dataset": name, "skipped": skipped, "warnings": warnings, "unusable_folds": unusable_folds, "videos": len(manifest_df)}
+    report = {
+        "dataset": name,
+        "skipped": skipped,
+        "warnings": warnings,
+        "unusable_folds": unusable_folds,
+        "videos": len(manifest_df),
+    }
     if strict and skipped:
         atomic_write_json(failure_report_path(out), report)
         raise VPBenchError(
@@ -565,7 +680,7 @@ def _build(spec: DatasetSpec, staging: Path, out: Path, *, raw, splits, labels, 
             "splits_sha256": _hash_inputs(Path(splits)) if splits else None,
             "raw_root": root_rel,
         },
-        "content_sha256": hashlib.sha256("".join(manifest_df["sha256"]).encode()).hexdigest(),
+        "content_sha256": content_sha256(manifest_df["sha256"]),
         "min_frames": min_frames,
         "seed": seed,
         "files": {"frame_labels": frame_table is not None, "boxes": boxes_table is not None},
@@ -595,7 +710,9 @@ def _frame_labels_for(frame_table: pd.DataFrame, num_frames: dict[str, int], war
         n = num_frames[vid]
         labelled = int(group["frame"].max()) + 1
         if labelled != n:
-            warnings.append(f"{vid}: frame labels cover {labelled} frames, the video has {n}; unlabelled frames count as 0")
+            warnings.append(
+                f"{vid}: frame labels cover {labelled} frames, the video has {n}; unlabelled frames count as 0"
+            )
         full = pd.DataFrame({"video_id": vid, "frame": np.arange(n, dtype=np.int32)})
         full = full.merge(group[group["frame"] < n], on=["video_id", "frame"], how="left")
         parts.append(full)
@@ -616,15 +733,26 @@ def load_manifest(dataset_dir: str | os.PathLike) -> pd.DataFrame:
     """The manifest of a built dataset (paths stay relative to ``dataset_dir``)."""
     dataset_dir = Path(dataset_dir)
     if not (dataset_dir / "info.json").is_file() or not (dataset_dir / "manifest.parquet").is_file():
-        raise VPBenchError(f"{dataset_dir}: not a built dataset (no info.json / manifest.parquet); run `vpbench build` first")
+        raise VPBenchError(
+            f"{dataset_dir}: not a built dataset (no info.json / manifest.parquet); run `vpbench build` first"
+        )
     try:
         manifest = pd.read_parquet(dataset_dir / "manifest.parquet")
     except Exception as exc:  # noqa: BLE001 - pyarrow reports a damaged file with several types
-        raise VPBenchError(f"{dataset_dir / 'manifest.parquet'}: unreadable ({type(exc).__name__}); rebuild the dataset") from None
+        raise VPBenchError(
+            f"{dataset_dir / 'manifest.parquet'}: unreadable ({type(exc).__name__}); rebuild the dataset"
+        ) from None
     # A built dataset may come from elsewhere: its videos are reached through raw/ and nowhere else.
-    bad = [p for p in manifest.get("path", pd.Series([], dtype=object)).astype(str) if not p.startswith("raw/") or escapes_root(p)]
+    bad = [
+        p
+        for p in manifest.get("path", pd.Series([], dtype=object)).astype(str)
+        if not p.startswith("raw/") or escapes_root(p)
+    ]
     if bad:
-        raise VPBenchError(f"{dataset_dir / 'manifest.parquet'}: path '{bad[0]}' is not inside the dataset's raw/ folder; rebuild the dataset")
+        raise VPBenchError(
+            f"{dataset_dir / 'manifest.parquet'}: path '{bad[0]}' is not inside the dataset's raw/ "
+            f"folder; rebuild the dataset"
+        )
     return manifest
 
 

@@ -14,8 +14,8 @@ from pathlib import Path, PurePosixPath, PureWindowsPath
 import pandas as pd
 
 from ..core.errors import VPBenchError
+from ..core.files import VIDEO_EXTENSIONS
 from .labels.importers import normalize_key
-from .video import VIDEO_EXTENSIONS
 
 SPLIT_VALUES = ("train", "test", "unused")
 _HMDB51_CODES = {"0": "unused", "1": "train", "2": "test"}
@@ -105,7 +105,9 @@ def read_ucf101_class_index(list_dir: str | os.PathLike) -> dict[str, int]:
         if name in classes:
             raise VPBenchError(f"{path}:{lineno}: class '{name[:80]}' is listed twice")
         if index in owner:
-            raise VPBenchError(f"{path}:{lineno}: index {index + 1} is given to both '{owner[index][:80]}' and '{name[:80]}'")
+            raise VPBenchError(
+                f"{path}:{lineno}: index {index + 1} is given to both '{owner[index][:80]}' and '{name[:80]}'"
+            )
         classes[name], owner[index] = index, name
     return classes
 
@@ -132,17 +134,23 @@ def read_ucf101_splits(list_dir: str | os.PathLike) -> tuple[pd.DataFrame, list[
             for lineno, line in enumerate(_read_lines(path), 1):
                 parts = line.split()
                 if len(parts) not in (1, 2) or "/" not in parts[0]:
-                    raise VPBenchError(f"{path}:{lineno}: expected 'Class/v_Class_gXX_cYY.avi [label]', got '{line[:80]}'")
+                    raise VPBenchError(
+                        f"{path}:{lineno}: expected 'Class/v_Class_gXX_cYY.avi [label]', got '{line[:80]}'"
+                    )
                 file = parts[0]
                 action = file.split("/", 1)[0]
                 if action not in classes:
                     raise VPBenchError(f"{path}:{lineno}: class '{action}' is not in classInd.txt")
                 if len(parts) == 2 and _number(parts[1]) - 1 != classes[action]:
-                    raise VPBenchError(f"{path}:{lineno}: label {parts[1]} does not match class '{action}' in classInd.txt")
+                    raise VPBenchError(
+                        f"{path}:{lineno}: label {parts[1]} does not match class '{action}' in classInd.txt"
+                    )
                 previous = assignment.setdefault(file, {}).get(fold)
                 if previous is not None:
                     if previous != kind:
-                        raise VPBenchError(f"{path}:{lineno}: '{file}' is in both the train and test list of fold {fold}")
+                        raise VPBenchError(
+                            f"{path}:{lineno}: '{file}' is in both the train and test list of fold {fold}"
+                        )
                     warnings.append(f"{path.name}:{lineno}: duplicate line for '{file}' ignored")
                 assignment[file][fold] = kind
     rows = []
@@ -159,7 +167,9 @@ def escapes_root(path: str) -> bool:
     Windows form), or with a ``..`` component (either separator). Symlinks need the disk: see
     :func:`resolves_inside`."""
     return (
-        PurePosixPath(path).is_absolute() or bool(PureWindowsPath(path).drive) or bool(PureWindowsPath(path).root)
+        PurePosixPath(path).is_absolute()
+        or bool(PureWindowsPath(path).drive)
+        or bool(PureWindowsPath(path).root)
         or ".." in re.split(r"[\\/]", path)
     )
 
@@ -226,15 +236,23 @@ def read_manifest_table(path: str | os.PathLike) -> pd.DataFrame:
     # "../" or "/etc/..." would make the benchmark read (and hash, and list) files outside it.
     for i, file in enumerate(table["file"]):
         if not file.isprintable():
-            raise VPBenchError(f"{path}: row {i + 1}: path '{_one_line(file)}' has control characters; it cannot name a video")
+            raise VPBenchError(
+                f"{path}: row {i + 1}: path '{_one_line(file)}' has control characters; it cannot name a video"
+            )
         if escapes_root(file):
-            raise VPBenchError(f"{path}: row {i + 1}: path '{_one_line(file)}' leaves the dataset root ('..' or an absolute path); paths must be relative to it")
+            raise VPBenchError(
+                f"{path}: row {i + 1}: path '{_one_line(file)}' leaves the dataset root ('..' or an "
+                f"absolute path); paths must be relative to it"
+            )
     # Two rows for one video id (the same file, or a.avi beside a.mp4) would be two label sets for one video.
     first_row: dict[str, int] = {}
     for i, file in enumerate(table["file"]):
         key = video_key(file)
         if key in first_row:
-            raise VPBenchError(f"{path}: row {i + 1}: path '{_one_line(file)}' is the video of row {first_row[key] + 1} again (id '{_one_line(key)}'); list each video once")
+            raise VPBenchError(
+                f"{path}: row {i + 1}: path '{_one_line(file)}' is the video of row "
+                f"{first_row[key] + 1} again (id '{_one_line(key)}'); list each video once"
+            )
         first_row[key] = i
     return table
 

@@ -14,7 +14,8 @@ from dataclasses import dataclass, field
 import torch
 from torch import nn
 
-from ..core.errors import VPBenchError, unknown_name_error
+from ..core.errors import VPBenchError
+from ..core.registry import Registry
 
 
 def _conv_in(cin: int, cout: int, kernel: int, stride: int, relu: bool = True) -> nn.Sequential:
@@ -64,8 +65,12 @@ class DegradationNet(nn.Module):
 def _double_conv(cin: int, cout: int, mid: int | None = None) -> nn.Sequential:
     mid = mid or cout
     return nn.Sequential(
-        nn.Conv2d(cin, mid, 3, padding=1, bias=False), nn.BatchNorm2d(mid), nn.ReLU(inplace=True),
-        nn.Conv2d(mid, cout, 3, padding=1, bias=False), nn.BatchNorm2d(cout), nn.ReLU(inplace=True),
+        nn.Conv2d(cin, mid, 3, padding=1, bias=False),
+        nn.BatchNorm2d(mid),
+        nn.ReLU(inplace=True),
+        nn.Conv2d(mid, cout, 3, padding=1, bias=False),
+        nn.BatchNorm2d(cout),
+        nn.ReLU(inplace=True),
     )
 
 
@@ -96,7 +101,8 @@ class UNet(nn.Module):
         chs = [int(width) * 2**i for i in range(int(depth) + 1)]
         self.inc = _double_conv(3, chs[0])
         self.downs = nn.ModuleList(
-            nn.Sequential(nn.MaxPool2d(2), _double_conv(chs[i - 1], chs[i] if i < depth else chs[i] // 2)) for i in range(1, depth + 1)
+            nn.Sequential(nn.MaxPool2d(2), _double_conv(chs[i - 1], chs[i] if i < depth else chs[i] // 2))
+            for i in range(1, depth + 1)
         )
         self.ups = nn.ModuleList(_Up(chs[i], chs[i - 1] // 2 if i > 1 else chs[0]) for i in range(depth, 0, -1))
         self.outc = nn.Conv2d(chs[0], 3, 1)
@@ -111,7 +117,10 @@ class UNet(nn.Module):
         return torch.sigmoid(self.outc(y))
 
 
-ARCHITECTURES = {"degradation": DegradationNet, "unet": UNet}
+# AnonymizerConfig.arch -> the frame-to-frame network, built from AnonymizerConfig.options.
+ANONYMIZERS: Registry[type[nn.Module]] = Registry("anonymizer architecture", base=nn.Module)
+ANONYMIZERS.register("degradation", DegradationNet)
+ANONYMIZERS.register("unet", UNet)
 
 
 @dataclass
@@ -130,10 +139,9 @@ class FrameAnonymizer(nn.Module):
 
     def __init__(self, config: AnonymizerConfig) -> None:
         super().__init__()
-        if config.arch not in ARCHITECTURES:
-            raise unknown_name_error("anonymizer architecture", config.arch, ARCHITECTURES)
+        build = ANONYMIZERS.get(str(config.arch))
         try:
-            self.body = ARCHITECTURES[config.arch](**config.options)
+            self.body = build(**config.options)
         except TypeError as exc:
             raise VPBenchError(f"anonymizer '{config.arch}': bad options {config.options} ({exc})") from None
         self.config = config

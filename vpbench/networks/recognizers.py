@@ -9,10 +9,13 @@ clips learns poorly, a small 3D CNN learns the same probe in minutes.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import torch
 from torch import nn
 
 from ..core.errors import VPBenchError
+from ..core.registry import Registry
 
 
 def _conv3d(cin: int, cout: int, kernel, stride) -> nn.Sequential:
@@ -71,7 +74,9 @@ class Block(nn.Module):
         self.attn = nn.MultiheadAttention(dim, heads, dropout=drop, batch_first=True)
         self.norm2 = nn.LayerNorm(dim)
         hidden = int(dim * mlp_ratio)
-        self.mlp = nn.Sequential(nn.Linear(dim, hidden), nn.GELU(), nn.Dropout(drop), nn.Linear(hidden, dim), nn.Dropout(drop))
+        self.mlp = nn.Sequential(
+            nn.Linear(dim, hidden), nn.GELU(), nn.Dropout(drop), nn.Linear(hidden, dim), nn.Dropout(drop)
+        )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         h = self.norm1(x)
@@ -82,7 +87,9 @@ class Block(nn.Module):
 class ViTClassifier(nn.Module):
     """ViT over tubelets (video, ``tubelet = (dt, dh, dw)``) or patches (frame, ``dt = 0``), mean-pooled."""
 
-    def __init__(self, num_outputs: int, input_size, tubelet, dim: int = 384, depth: int = 12, heads: int = 6, drop: float = 0.0) -> None:
+    def __init__(
+        self, num_outputs: int, input_size, tubelet, dim: int = 384, depth: int = 12, heads: int = 6, drop: float = 0.0
+    ) -> None:
         super().__init__()
         self.video = tubelet[0] > 0
         if self.video:
@@ -107,25 +114,32 @@ class ViTClassifier(nn.Module):
         return self.head(self.norm(self.blocks(tokens)).mean(1))
 
 
+# Each builder takes (num_outputs, clip_len, (height, width)) and the card entry's options.
+RECOGNIZERS: Registry[Callable[..., nn.Module]] = Registry("recognizer architecture")
+
+
+def _video_vit(num_outputs: int, clip_len: int, hw: tuple[int, int], /, tubelet=(2, 16, 16), **options) -> nn.Module:
+    return ViTClassifier(num_outputs, (clip_len, *hw), tuple(tubelet), **options)
+
+
+def _frame_vit(num_outputs: int, clip_len: int, hw: tuple[int, int], /, patch=16, **options) -> nn.Module:
+    patch = int(patch)
+    return ViTClassifier(num_outputs, (1, *hw), (0, patch, patch), **options)
+
+
+RECOGNIZERS.register("video-cnn", lambda num_outputs, clip_len, hw, /, **options: VideoCNN(num_outputs, **options))
+RECOGNIZERS.register("frame-cnn", lambda num_outputs, clip_len, hw, /, **options: FrameCNN(num_outputs, **options))
+RECOGNIZERS.register("video-vit", _video_vit)
+RECOGNIZERS.register("frame-vit", _frame_vit)
+
+
 def create_recognizer(spec: dict, num_outputs: int, clip_len: int, crop: int | tuple[int, int]) -> nn.Module:
-    """Build a recognizer from its card entry: ``{"arch": ..., **options}``.
+    """Build a recognizer from its card entry: ``{"arch": ..., **options}`` (``arch``: one of :data:`RECOGNIZERS`).
 
     ``crop`` is the input's spatial size: a square side, or ``(height, width)``
     (STPrivacy's auxiliary recognizers see whole frames).
     """
-    spec = dict(spec)
-    arch = spec.pop("arch")
+    options = dict(spec)
+    build = RECOGNIZERS.get(str(options.pop("arch", None)))
     h, w = (crop, crop) if isinstance(crop, int) else crop
-    if arch == "video-cnn":
-        return VideoCNN(num_outputs, **spec)
-    if arch == "frame-cnn":
-        return FrameCNN(num_outputs, **spec)
-    if arch == "video-vit":
-        tubelet = tuple(spec.pop("tubelet", (2, 16, 16)))
-        return ViTClassifier(num_outputs, (clip_len, h, w), tubelet, **spec)
-    if arch == "frame-vit":
-        patch = int(spec.pop("patch", 16))
-        return ViTClassifier(num_outputs, (1, h, w), (0, patch, patch), **spec)
-    from ..core.errors import unknown_name_error
-
-    raise unknown_name_error("recognizer architecture", arch, ["video-cnn", "frame-cnn", "video-vit", "frame-vit"])
+    return build(num_outputs, clip_len, (h, w), **options)

@@ -53,12 +53,28 @@ __all__ = [
 # --------------------------------------------------------------------------------------
 
 ACTIONS_HMDB: tuple[str, ...] = (
-    "sit_down", "stand_up", "walk_left", "walk_right", "wave",
-    "jump", "punch", "shoot_gun", "kick", "kick_ball",
+    "sit_down",
+    "stand_up",
+    "walk_left",
+    "walk_right",
+    "wave",
+    "jump",
+    "punch",
+    "shoot_gun",
+    "kick",
+    "kick_ball",
 )
 ACTIONS_UCF: tuple[str, ...] = (
-    "JumpingJack", "YoYo", "ClimbUp", "ClimbDown", "LiftUp",
-    "PutDown", "ArmCircles", "Throw", "BaseballPitch", "HulaHoop",
+    "JumpingJack",
+    "YoYo",
+    "ClimbUp",
+    "ClimbDown",
+    "LiftUp",
+    "PutDown",
+    "ArmCircles",
+    "Throw",
+    "BaseballPitch",
+    "HulaHoop",
 )
 # key is rendered as the exact time reverse of value: only frame order tells them apart.
 REVERSED_PAIRS: dict[str, str] = {
@@ -111,7 +127,11 @@ TROUSER_COLOURS: tuple[Colour, ...] = ((55, 65, 90), (70, 95, 150), (35, 75, 45)
 HOOD_COLOURS: tuple[Colour, ...] = ((80, 80, 90), (50, 55, 60))
 # Cool pastels: every mixture of them stays away from skin, face, hair and clothing.
 BACKGROUND_COLOURS: tuple[Colour, ...] = (
-    (165, 195, 165), (170, 195, 230), (190, 180, 220), (200, 210, 205), (175, 210, 200),
+    (165, 195, 165),
+    (170, 195, 230),
+    (190, 180, 220),
+    (200, 210, 205),
+    (175, 210, 200),
 )
 FLOOR_COLOURS: tuple[Colour, ...] = ((150, 170, 150), (160, 165, 190))
 
@@ -252,9 +272,17 @@ class _Motion:
 def _neutral(T: int) -> dict[str, np.ndarray]:
     z = np.zeros(T)
     return {
-        "rx": z.copy(), "lift": z.copy(), "torso": z.copy(),
-        "ua_a": z - 10, "fa_a": z - 8, "ua_b": z + 10, "fa_b": z + 8,
-        "th_a": z - 5, "shin_a": z - 5, "th_b": z + 5, "shin_b": z + 5,
+        "rx": z.copy(),
+        "lift": z.copy(),
+        "torso": z.copy(),
+        "ua_a": z - 10,
+        "fa_a": z - 8,
+        "ua_b": z + 10,
+        "fa_b": z + 8,
+        "th_a": z - 5,
+        "shin_a": z - 5,
+        "th_b": z + 5,
+        "shin_b": z + 5,
     }
 
 
@@ -629,7 +657,8 @@ def _view(img: np.ndarray, stamp: tuple[int, int, np.ndarray]) -> np.ndarray:
 
 
 def _prop(img: np.ndarray, centre, striped: bool, box: _Box | None = None) -> None:
-    """A PROP_SIDE-pixel square object on the PROP_GRID grid nearest ``centre``: striped, or plain in the mean colour."""
+    """A PROP_SIDE-pixel square object on the PROP_GRID grid nearest ``centre``: striped, or plain in the mean
+    colour."""
     H, W = img.shape[:2]
     side = PROP_SIDE
     xa = PROP_GRID * int(round((float(centre[0]) - side / 2) / PROP_GRID))
@@ -712,8 +741,15 @@ def render_video(spec: VideoSpec) -> RenderedVideo:
     """Render one video; the same spec gives byte-identical output."""
     if spec.action in REVERSED_PAIRS:
         base = render_video(
-            VideoSpec(REVERSED_PAIRS[spec.action], spec.attributes, spec.num_frames, spec.height, spec.width,
-                      spec.seed, spec.style_seed)
+            VideoSpec(
+                REVERSED_PAIRS[spec.action],
+                spec.attributes,
+                spec.num_frames,
+                spec.height,
+                spec.width,
+                spec.seed,
+                spec.style_seed,
+            )
         )
         return RenderedVideo(
             frames=np.ascontiguousarray(base.frames[::-1]),
@@ -756,7 +792,11 @@ def render_video(spec: VideoSpec) -> RenderedVideo:
     mirror = bool(grng.random() < 0.5)
     x_pick, ground_pick = grng.random(), grng.uniform(0.88, 0.96)
     comp_phase, comp_cycles, comp_mirror, comp_jitter = (
-        grng.uniform(0, 2 * np.pi), grng.uniform(0.8, 1.5), bool(grng.random() < 0.5), grng.uniform(-1, 1))
+        grng.uniform(0, 2 * np.pi),
+        grng.uniform(0.8, 1.5),
+        bool(grng.random() < 0.5),
+        grng.uniform(-1, 1),
+    )
 
     L = FIGURE_FRACTION * H * scale
     u = np.linspace(0.0, 1.0, T) if T > 1 else np.zeros(1)
@@ -816,7 +856,7 @@ def render_video(spec: VideoSpec) -> RenderedVideo:
     mouth_w = max(2, int(round(0.9 * r_plate)))
     r_mark = max(1.5, 0.032 * L)
     # Long hair must survive down-scaling to 64 px: thick locks and a cap wider than the head
-    # (thinner hair scored AP ~0.64 against >= 0.8 for the other cues with the cpu recognizers).
+    # (thinner hair was the hardest cue for the cpu recognizers; docs/experiments/recognizers-cpu.md).
     r_lock = 0.5 * r_head
 
     frames = np.empty((T, H, W, 3), dtype=np.uint8)
