@@ -244,6 +244,26 @@ def chunks(steps: int, size: int) -> tuple[int, callable]:
     return math.ceil(int(steps) / size), lambda k: range(k * size, min((k + 1) * size, int(steps)))
 
 
+def identity_stage(
+    fit: StagedFit, name: str, net, opt, ddp_net, draw, indices, settings: dict, clip, log: dict
+) -> None:
+    """The baselines' first stage: the anonymizer trained towards the identity (L1 reconstruction) for
+    ``recon_steps`` steps, checkpointed every ``checkpoint_every`` steps."""
+    size = int(settings.get("checkpoint_every", 50))
+    units, steps_of = chunks(int(settings["recon_steps"]), size)
+    recon = (int(settings["recon_batch"]), int(settings["recon_frames"]), float(settings["lr_recon"]))
+    fit.bar.set_description(f"{name}: identity init")
+    fit.run(
+        "identity",
+        {"net": net, "opt": opt},
+        units,
+        lambda k: log["recon_l1"].append(
+            mean(reconstruction_steps(ddp_net, opt, draw, indices, len(steps_of(k)), *recon, clip, fit.bar))
+        ),
+        size,
+    )
+
+
 class FrameAnonymizerMethod(PrivacyMethod):
     """A learned method whose trained state is one :class:`FrameAnonymizer` applied frame by frame."""
 

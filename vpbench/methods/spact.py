@@ -31,12 +31,12 @@ from .anonymizer_method import (
     StagedFit,
     chunks,
     data_digest,
+    identity_stage,
     local_part,
     logged,
     mean,
     optional_weight,
     recognizer_epoch,
-    reconstruction_steps,
     seeded_draw,
 )
 from .base import FitContext, FitData
@@ -287,7 +287,6 @@ class SPAct(FrameAnonymizerMethod):
             bar.set_postfix(ntxent=f"{l_fb.item():.2f}", ce=f"{l_ft:.2f}")
 
         size = int(s.get("checkpoint_every", 50))
-        n_recon, recon_range = chunks(int(s["recon_steps"]), size)
         n_priv, priv_range = chunks(int(s["privacy_pretrain_steps"]), size)
         n_adv, adv_range = chunks(steps, size)
         per_epoch = math.ceil(len(indices) / batch)
@@ -301,29 +300,7 @@ class SPAct(FrameAnonymizerMethod):
             total=total, desc="spact", unit="step", disable=None if progress and distributed.is_main() else True
         ) as bar:
             fit = StagedFit(checkpoint_dir, rng, settings, log, bar)
-            bar.set_description("spact: identity init")
-            fit.run(
-                "identity",
-                {"net": net, "opt": opt_r},
-                n_recon,
-                lambda k: log["recon_l1"].append(
-                    mean(
-                        reconstruction_steps(
-                            ddp_net,
-                            opt_r,
-                            draw,
-                            indices,
-                            len(recon_range(k)),
-                            int(s["recon_batch"]),
-                            int(s["recon_frames"]),
-                            float(s["lr_recon"]),
-                            clip,
-                            bar,
-                        )
-                    )
-                ),
-                size,
-            )
+            identity_stage(fit, "spact", net, opt_r, ddp_net, draw, indices, s, clip, log)
             bar.set_description("spact: action pre-training")
             fit.run(
                 "action",

@@ -38,12 +38,12 @@ from .anonymizer_method import (
     StagedFit,
     chunks,
     data_digest,
+    identity_stage,
     local_part,
     logged,
     mean,
     optional_weight,
     recognizer_epoch,
-    reconstruction_steps,
     seeded_draw,
     subsample_frames,
 )
@@ -270,36 +270,13 @@ class VITA(FrameAnonymizerMethod):
             bar.set_postfix(l_act=f"{l_t:.2f}", l_bud=f"{l_b:.2f}", acc=f"{acc:.2f}")
 
         size = int(s.get("checkpoint_every", 50))
-        n_recon, recon_range = chunks(int(s["recon_steps"]), size)
         n_adv, adv_range = chunks(steps, size)
         total = int(s["recon_steps"]) + int(s["action_pretrain_epochs"]) * per_epoch + steps
         with tqdm(
             total=total, desc="vita", unit="step", disable=None if progress and distributed.is_main() else True
         ) as bar:
             fit = StagedFit(checkpoint_dir, rng, settings, log, bar)
-            bar.set_description("vita: identity init")
-            fit.run(
-                "identity",
-                {"net": net, "opt": opt_r},
-                n_recon,
-                lambda k: log["recon_l1"].append(
-                    mean(
-                        reconstruction_steps(
-                            ddp_net,
-                            opt_r,
-                            draw,
-                            train_idx,
-                            len(recon_range(k)),
-                            int(s["recon_batch"]),
-                            int(s["recon_frames"]),
-                            float(s["lr_recon"]),
-                            clip,
-                            bar,
-                        )
-                    )
-                ),
-                size,
-            )
+            identity_stage(fit, "vita", net, opt_r, ddp_net, draw, train_idx, s, clip, log)
             bar.set_description("vita: action pre-training")
             fit.run(
                 "action",
