@@ -1,6 +1,6 @@
 """Clip cache: reading an evaluation's frames from the cache against decoding them, same run.
 
-Both sides give the same frames (tested in tests/test_cache.py): a `load_store` over the dataset's
+Both sides give the same frames (tested in tests/data/frames/test_cache.py): a `load_store` over the dataset's
 clip cache, every video then read from the file, and `load_store(use_cache=False)` (decode every
 video with one process per core). Medians over --repeats interleaved runs; the row is their ratio.
 

@@ -14,7 +14,7 @@
 #   SMOKE_TIMEOUT   seconds per method before it is stopped and counted as failed (default 900).
 #   SMOKE_SCHEDULE  short (default): the paper profile's networks, crops, clip length and batch sizes, with
 #                   every count of epochs or steps cut to 1 and warm-ups to 0 (a models folder written to
-#                   $WORK/models, passed as --models-dir; the rule tests/test_paper_profiles.py uses, batches
+#                   $WORK/models, passed as --models-dir; the rule tests/methods/test_paper_profiles.py uses, batches
 #                   kept); full: the shipped paper profile unchanged.
 #   VIT_S_WEIGHTS   a local timm-format ViT-S/16 (DeiT-S) state dict for STPrivacy's ImageNet initialization
 #                   (--option init_weights=PATH); without it STPrivacy runs with init_weights=none.
@@ -76,7 +76,7 @@ vpbench build --dataset synth-hmdb51 --size tiny --seed 0 --out "$WORK/synth-hmd
 
 MODELS_ARGS=()
 if [ "$SCHEDULE" = "short" ]; then
-  # The shipped cards with every paper-profile epoch/step count cut to one (as tests/test_paper_profiles.py).
+  # The shipped cards with every paper-profile epoch/step count cut to one (as tests/methods/test_paper_profiles.py).
   "$PY" -c 'import sys; from vpbench.core.config import write_one_step_models; write_one_step_models(sys.argv[1])' "$WORK/models"
   MODELS_ARGS=(--models-dir "$WORK/models")
   echo "== schedule: short (paper profile, every epoch/step count cut to 1: $WORK/models)"

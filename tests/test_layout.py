@@ -10,7 +10,9 @@ from __future__ import annotations
 import ast
 from pathlib import Path
 
-PACKAGE = Path(__file__).resolve().parents[1] / "vpbench"
+from tests.helpers.tiny import REPO
+
+PACKAGE = REPO / "vpbench"
 
 # Stage of a module: the longest matching prefix.
 STAGES = {
@@ -124,3 +126,21 @@ def test_the_rules_have_no_cycle():
         visit(stage, ())
         seen[stage] = 1
     assert set(seen) == set(STAGES.values())
+
+
+def test_the_tests_mirror_the_package():
+    """tests/<folder>/ holds the tests of vpbench/<folder>/; tests/helpers/ the shared plain helpers; the tests at
+    the top level are of the package as a whole (layout, packaging) or of a top-level module (results)."""
+    tests = REPO / "tests"
+    folders = {p.parent.relative_to(tests) for p in tests.rglob("test_*.py")} - {Path(".")}
+    assert sorted(str(f) for f in folders if not (PACKAGE / f).is_dir()) == []
+    assert (
+        sorted(
+            str(p.relative_to(tests))
+            for p in tests.rglob("*.py")
+            if p.parent != tests and not p.name.startswith(("test_", "__init__")) and "helpers" not in p.parts
+        )
+        == []
+    )
+    top = {p.stem.removeprefix("test_") for p in tests.glob("test_*.py")}
+    assert sorted(t for t in top if t not in {"layout", "packaging"} and not (PACKAGE / f"{t}.py").is_file()) == []

@@ -11,9 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from .conftest import write_tiny_models, write_tiny_protocols
-
-REPO = Path(__file__).resolve().parents[1]
+from tests.helpers.tiny import REPO, write_tiny_models, write_tiny_protocols
 
 
 @pytest.fixture(scope="module")

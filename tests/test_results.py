@@ -11,6 +11,7 @@ import textwrap
 
 import pytest
 
+from tests.helpers.results import result_doc, write_result
 from vpbench.core.errors import VPBenchError
 from vpbench.results import (
     SCORES,
@@ -20,8 +21,6 @@ from vpbench.results import (
     load_results,
     validate_result,
 )
-
-from .result_factory import result_doc, write_result
 
 
 def _writer_like_doc() -> dict:

@@ -14,7 +14,7 @@
 #       # with the admin's password and legacy API token in files beside it.
 set -euo pipefail
 
-LS_VERSION="1.23.2"  # tests/labelstudio_server.py expects this version's stamp
+LS_VERSION="1.23.2"  # tests/helpers/labelstudio_server.py expects this version's stamp
 CACHE="${VPBENCH_CACHE:-$HOME/.cache/vpbench}"
 VENV="$CACHE/labelstudio-venv"
 STAMP="$VENV/.vpbench-label-studio-$LS_VERSION"

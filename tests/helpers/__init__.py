@@ -1,0 +1,1 @@
+"""Helpers the tests share: plain functions and constants (the fixtures are in tests/conftest.py)."""
