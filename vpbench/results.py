@@ -26,6 +26,11 @@ RESULT_SCHEMA_VERSION = 1
 
 # The three headline scores; each is {value, ci_low, ci_high} (top-1 and F1 fractions, cMAP percent).
 SCORES = ("action_top1", "privacy_f1", "privacy_cmap")
+# Scores results carry since issue 23 (older files lack them; where present they are checked as the headline
+# ones): the same three from recognizers trained on raw videos and frozen (vpbench.evaluation.frozen), and the
+# transformed test videos' PSNR (dB) and SSIM against raw, each with the ``noise`` floor it is read against.
+FROZEN_SCORES = ("action_top1_frozen", "privacy_f1_frozen", "privacy_cmap_frozen")
+FIDELITY_SCORES = ("fidelity_psnr", "fidelity_ssim")
 
 # Keys every result of the current schema carries, as dotted paths; the
 # leaderboard reads all of them, so a file lacking one is refused, not guessed.
@@ -107,7 +112,14 @@ def _check_document(doc, path) -> None:
         value = _lookup(doc, key, None)
         if value is not None and not isinstance(value, kind):
             raise VPBenchError(f"{path}: '{key}' has the wrong type ({type(value).__name__})")
-    for name in SCORES:
+    for name in FROZEN_SCORES + FIDELITY_SCORES:
+        if name not in doc["scores"]:
+            continue
+        for k in ("value", "ci_low", "ci_high") + (("noise",) if name in FIDELITY_SCORES else ()):
+            value = _lookup(doc, f"scores.{name}.{k}", None)
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+                raise VPBenchError(f"{path}: 'scores.{name}.{k}' is not a finite number ({value!r})")
+    for name in SCORES + tuple(n for n in FROZEN_SCORES + FIDELITY_SCORES if n in doc["scores"]):
         s = doc["scores"][name]
         if not s["ci_low"] <= s["value"] <= s["ci_high"]:
             raise VPBenchError(
@@ -164,6 +176,8 @@ class EvaluationResult:
     excluded_attributes: list = field(default_factory=list)
     bootstrap: dict[str, Any]  # samples, level, unit
     counts: dict[str, Any] | None = None
+    # The raw-trained recognizers behind the *_frozen scores: target -> {weights, from_cache} (absent in old files)
+    frozen: dict[str, Any] | None = None
     config: dict[str, Any]  # protocol, profile, whole_frame, job
     versions: dict[str, Any] | None = None
     git: str | None = None
@@ -214,6 +228,15 @@ class EvaluationResult:
     @property
     def dataset_name(self) -> str:
         return self.dataset["name"]
+
+    @property
+    def holdout(self) -> str:
+        """The split scored: ``"test"`` (files before the val split too) or ``"val"`` (`evaluate --holdout val`)."""
+        return str(self.dataset.get("holdout", "test"))
+
+    def optional_score(self, name: str) -> Score | None:
+        """A score older files may lack (FROZEN_SCORES, FIDELITY_SCORES): None where absent."""
+        return self.score(name) if name in self.scores else None
 
     @property
     def method_name(self) -> str:

@@ -31,6 +31,7 @@ from ..core.errors import VPBenchError, unknown_name_error
 from ..core.files import sha256_file
 from .datasets import DATASETS, DatasetSpec
 from .layouts import (
+    SPLIT_VALUES,
     escapes_root,
     list_videos,
     read_hmdb51_splits,
@@ -357,8 +358,12 @@ def build_dataset(
     workers: int | None = None,
     progress: bool = True,
     name: str | None = None,
+    val_share: float | None = None,
 ) -> BuildResult:
     """Build the dataset directory ``out`` (see the module docstring).
+
+    ``val_share`` of each action's train videos (per fold, drawn with ``seed``) become ``val``: the split that
+    `vpbench evaluate --holdout val` scores. None takes the dataset's default (VP-Synth 0.2, the real datasets 0).
 
     ``dataset`` is a registered dataset name. Synthetic ones (``synth-*``)
     first generate raw videos, split files, boxes, per-frame visibility and
@@ -368,6 +373,7 @@ def build_dataset(
     spec = DATASETS.get(dataset)
     out = Path(out)
     check_build_arguments(out, seed=seed, min_frames=min_frames, workers=workers)
+    val_share = spec.val_share if val_share is None else check_val_share(val_share)
     with build_lock(out):
         if spec.synthetic:
             from .synth.generate import check_synth_target
@@ -402,6 +408,7 @@ def build_dataset(
                     progress=progress,
                     name=spec.name,
                     extra_info={"synthetic": gen.info},
+                    val_share=val_share,
                 )
             else:
                 result = _build(
@@ -424,6 +431,7 @@ def build_dataset(
                     progress=progress,
                     name=name or spec.name,
                     extra_info={},
+                    val_share=val_share,
                 )
             # What the new build wrote replaces the old entry of that name; build outputs it did not write this time
             # (frame labels, boxes) go as stale; everything else in the old folder (a raw tree in place, the clip
@@ -454,6 +462,56 @@ def check_build_arguments(out: Path, *, seed: int, min_frames: int, workers: int
         raise VPBenchError(f"--min-frames must be at least 1, got {min_frames}")
     check_workers(workers)
     check_output_dir(out, "dataset folder")
+
+
+def check_val_share(share) -> float:
+    if isinstance(share, bool) or not isinstance(share, (int, float)) or not 0.0 <= float(share) < 1.0:
+        raise VPBenchError(f"--val-share must be a fraction in [0, 1), got {share}")
+    return float(share)
+
+
+def carve_val(
+    split: pd.Series, actions: pd.Series, share: float, seed: int, fold: int, groups: pd.Series | None = None
+) -> pd.Series:
+    """``split`` with ``share`` of the train videos moved to ``val``, seeded by the build seed and the fold; videos
+    already ``val`` (a manifest may give them) stay.
+
+    Without ``groups``: ``share`` of each action's train videos (rounded, at least one; an action keeps at least
+    one train video), drawn per action (seeded by its name too, so a video's part does not depend on the other
+    actions). With ``groups`` (UCF101's group numbers: clips of one actor and scene, the same numbers for every
+    action): ``share`` of the train group numbers, whole, as UCF101's test split takes whole group numbers, so
+    that val, like test, holds actors and scenes that no train video shows."""
+    split = split.copy()
+    if share <= 0:
+        return split
+    train = (split == "train").to_numpy()
+    if groups is not None:
+        _to_val(split, train, groups.to_numpy(), share, [seed, fold])
+        return split
+    for action in sorted(actions.unique()):
+        key = int.from_bytes(hashlib.sha256(str(action).encode()).digest()[:8], "little")
+        _to_val(split, train & (actions == action).to_numpy(), np.arange(len(split)), share, [seed, fold, key])
+    return split
+
+
+def _to_val(split: pd.Series, rows: np.ndarray, units: np.ndarray, share: float, seed: list[int]) -> None:
+    """Move ``share`` (at least one, never all) of the ``units`` of ``rows`` to val, whole."""
+    candidates = np.unique(units[rows])
+    n_val = min(max(int(round(share * len(candidates))), 1), len(candidates) - 1)
+    if n_val > 0:
+        chosen = np.random.default_rng(seed).choice(candidates, size=n_val, replace=False)
+        split.iloc[np.flatnonzero(rows & np.isin(units, chosen))] = "val"
+
+
+_UCF101_GROUP = r"_g(\d+)_c\d+$"  # v_<Action>_g08_c01: group 8
+
+
+def _val_groups(video_ids: pd.Series, layout: str) -> pd.Series | None:
+    """UCF101's groups (parsed from the video ids), where every video has one; else None (videos carve singly)."""
+    if layout != "ucf101":
+        return None
+    groups = video_ids.str.extract(_UCF101_GROUP, expand=False)
+    return None if groups.isna().any() else groups.astype(int)
 
 
 def check_seed(seed) -> int:
@@ -508,6 +566,7 @@ def _build(
     progress,
     name,
     extra_info,
+    val_share,
 ) -> BuildResult:
     from .labels import TIE_POLICIES, aggregate_votes, read_pa_hmdb51
 
@@ -601,8 +660,10 @@ def _build(
             "action_index": source["action"].map(action_index).astype(np.int32),
         }
     )
+    groups = _val_groups(source["video_id"], spec.layout)
     for c in split_cols:
-        manifest_df[c] = source[c].astype(str)
+        fold = int(c.split("_")[1])
+        manifest_df[c] = carve_val(source[c].astype(str), source["action"], val_share, seed, fold, groups)
     for a in ATTRIBUTES:
         manifest_df[a] = labels_table[a].astype(np.int8)
     for a in ATTRIBUTES:
@@ -668,7 +729,14 @@ def _build(
         "label_order": list(ATTRIBUTES),
         "input_label_order": label_order.split(",") if label_order else None,
         "tie_policy": tie_policy,
-        "splits": {c: {v: int((manifest_df[c] == v).sum()) for v in ("train", "test", "unused")} for c in split_cols},
+        "splits": {c: {v: int((manifest_df[c] == v).sum()) for v in SPLIT_VALUES} for c in split_cols},
+        "val": {
+            "share": val_share,
+            "seed": seed,
+            "stratified_by": "action",
+            "carved_from": "train",
+            "unit": "video" if groups is None else "group",
+        },
         "positives": {a: int(manifest_df[a].sum()) for a in ATTRIBUTES},
         "agreement": {
             "fleiss_kappa": aggregate.fleiss_kappa,

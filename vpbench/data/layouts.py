@@ -17,7 +17,7 @@ from ..core.errors import VPBenchError
 from ..core.files import VIDEO_EXTENSIONS
 from .labels.importers import normalize_key
 
-SPLIT_VALUES = ("train", "test", "unused")
+SPLIT_VALUES = ("train", "val", "test", "unused")
 _HMDB51_CODES = {"0": "unused", "1": "train", "2": "test"}
 _HMDB51_SPLIT_FILE = re.compile(r"^(?P<action>.+)_test_split(?P<fold>\d+)\.txt$")
 
@@ -228,7 +228,7 @@ def read_manifest_table(path: str | os.PathLike) -> pd.DataFrame:
         values = ["" if pd.isna(v) else str(v) for v in table[c]]
         bad = sorted(set(values) - set(SPLIT_VALUES))
         if bad:
-            raise VPBenchError(f"{path}: column '{_one_line(c)}' has values {bad}; allowed: train, test, unused")
+            raise VPBenchError(f"{path}: column '{_one_line(c)}' has values {bad}; allowed: {', '.join(SPLIT_VALUES)}")
         table[c] = values
     table = table.copy()
     table["file"] = table["path"].astype(str)

@@ -28,7 +28,8 @@ def format_summary(summary: dict) -> str:
         f"{summary['name']}: {summary['videos']} videos, {summary['classes']} classes, {summary['skipped']} skipped"
     ]
     for fold, sizes in summary["splits"].items():
-        lines.append(f"  {fold}: {sizes['train']} train / {sizes['test']} test / {sizes['unused']} unused")
+        val = f" / {sizes['val']} val" if sizes.get("val") else ""  # builds before the val split have no count
+        lines.append(f"  {fold}: {sizes['train']} train{val} / {sizes['test']} test / {sizes['unused']} unused")
     width = max(len(a) for a in ATTRIBUTES)
     lines.append(f"  {'attribute':<{width}}  positives  Fleiss' kappa  ties")
     for a in ATTRIBUTES:

@@ -17,7 +17,7 @@ import os
 import platform
 import subprocess
 import time
-from dataclasses import dataclass, field, replace
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -53,6 +53,8 @@ from .engine import (
     train_frame_recognizer,
     train_video_recognizer,
 )
+from .fidelity import video_fidelity
+from .frozen import frozen_path, frozen_recognizer, videos_digest
 from .metrics import action_top1, bootstrap_ci, per_action_top1, privacy_scores
 from .preview import write_preview
 from .resume import WorkDir, check_finished_result, check_work_dir
@@ -189,14 +191,19 @@ def _transform_into(
                 pool.write(int(starts[i]), video)
 
 
-def _split_indices(manifest: pd.DataFrame, fold: int) -> tuple[np.ndarray, np.ndarray]:
+HOLDOUTS = ("test", "val")  # what a run scores: the test split (the default, the leaderboard's) or val (tuning)
+
+
+def _split_indices(manifest: pd.DataFrame, fold: int, holdout: str = "test") -> tuple[np.ndarray, np.ndarray]:
+    """Rows of the fold's train split and of its ``holdout`` split (test or val). Nothing else of the fold is
+    read: a ``val`` run never sees a test video, and val videos never train."""
     column = f"split_{fold}"
     if column not in manifest.columns:
         raise VPBenchError(
             f"the dataset has no fold {fold} (columns: "
             f"{', '.join(c for c in manifest.columns if c.startswith('split_'))})"
         )
-    return np.where(manifest[column] == "train")[0], np.where(manifest[column] == "test")[0]
+    return np.where(manifest[column] == "train")[0], np.where(manifest[column] == holdout)[0]
 
 
 def _git_hash() -> str | None:
@@ -295,6 +302,7 @@ class EvaluationRequest:
     # auto, cpu, cuda, cuda:K: every training and prediction loop (vpbench.core.distributed.configure)
     device: str = "auto"
     precision: str = "fp32"  # fp32, or bf16 autocast around the forward passes
+    holdout: str = "test"  # the split scored: test, or val to choose settings on (HOLDOUTS)
 
     def run_id(self) -> str:
         if self.run_name:
@@ -303,6 +311,8 @@ class EvaluationRequest:
         parts += [f"{k}{v}" for k, v in sorted(self.method_options.items())]
         if self.whole_frame:
             parts.append("wholeframe")
+        if self.holdout != "test":
+            parts.append(self.holdout)
         return "-".join(parts)
 
 
@@ -370,6 +380,11 @@ def _preflight(request: EvaluationRequest, protocol: dict, jobs: list[dict], pro
     written) wastes the hour and leaves a half-made run behind. Returns the request with its method
     options checked (see :func:`vpbench.methods.check_options`)."""
     check_seed(request.seed)
+    if request.holdout not in HOLDOUTS:
+        raise VPBenchError(
+            f"--holdout must be one of {', '.join(HOLDOUTS)}, not '{request.holdout}'"
+            f"{did_you_mean(str(request.holdout), HOLDOUTS)}"
+        )
     check_method_arguments(request.method, checkpoint=request.checkpoint, whole_frame=request.whole_frame)
     options = check_options(request.method, dict(request.method_options))
     method = create_method(request.method, **options)  # the constructor checks option ranges
@@ -421,18 +436,19 @@ def _check_dataset(
     # The frame protocol's real suite splits the frame-labelled set by its own first fold; the synthetic
     # suite takes one split of the action dataset's fold (see _frame_protocol).
     split_fold = 1 if role == "frames" and not job.get("frames_from_split") else fold
-    train, test = _split_indices(manifest, split_fold)
+    train, held = _split_indices(manifest, split_fold, request.holdout)
     if role == "frames" and job.get("frames_from_split"):
-        which = job["frames_from_split"]
+        which = _frames_split(job, request)
         parts = {which: np.where(manifest[f"split_{fold}"] == which)[0]}
     elif role in ("method_train", "action_train"):
         parts = {"train": train}
     else:
-        parts = {"train": train, "test": test}
+        parts = {"train": train, request.holdout: held}
     for part, rows in parts.items():
         if len(rows) == 0:
+            hint = " (build it with --val-share to carve one from train)" if part == "val" else ""
             raise VPBenchError(
-                f"{path}: dataset '{name}' has no {part} video in fold {split_fold}; "
+                f"{path}: dataset '{name}' has no {part} video in fold {split_fold}{hint}; "
                 f"protocol '{protocol['name']}' needs them (its {role.replace('_', ' ')} set)"
             )
     size, interval = tuple(profile["frame_size"]), frame_interval(profile, name)
@@ -563,9 +579,10 @@ def _evaluate_job(
     else:
         eval_dir = ensure_dataset(eval_name, data_root, request.suite, request.progress)
         manifest = load_manifest(eval_dir)
-        train_idx, test_idx = _split_indices(manifest, fold)
+        train_idx, test_idx = _split_indices(manifest, fold, request.holdout)
         rows = manifest.iloc[np.concatenate([train_idx, test_idx])].reset_index(drop=True)
         n_train = len(train_idx)
+        eval_interval = frame_interval(profile, eval_name)
         raw_store = _frame_store(
             request,
             timer,
@@ -573,7 +590,7 @@ def _evaluate_job(
             eval_dir,
             rows,
             profile,
-            frame_interval(profile, eval_name),
+            eval_interval,
             f"decoding {eval_name}",
             with_masks=method.needs_person_masks and not request.whole_frame,
         )
@@ -606,8 +623,16 @@ def _evaluate_job(
             request.seed,
             _action_names(manifest),
         )
+        # The frozen attackers and utility (see vpbench.evaluation.frozen), and how much of the raw picture is kept.
+        frozen_scores, result["frozen"] = _frozen_video_scores(
+            request, timer, work, method, protocol, profile, train_cfg, eval_dir, eval_interval, raw_store, store,
+            tr, te, {"action": actions, "privacy": privacy}, {"action": action_model, "privacy": privacy_model},
+            {"action": num_actions, "privacy": len(ATTRIBUTES)}, _action_names(manifest),
+        )  # fmt: skip
+        result["scores"].update(frozen_scores)
+        result["scores"].update(_fidelity_scores(timer, raw_store, store, te, protocol, request.seed))
         result["counts"] = {"train_videos": int(n_train), "test_videos": int(len(te))}
-        eval_info = {"content_sha256": load_info(eval_dir)["content_sha256"]}
+        eval_info = {"content_sha256": load_info(eval_dir)["content_sha256"], "holdout": request.holdout}
 
     timer.phases["total"] = round(time.perf_counter() - t_start, 3)
     method_entry = METHODS.entry(request.method)
@@ -629,7 +654,12 @@ def _evaluate_job(
         hardware=distributed.describe(),
         profile=request.profile,
         **result,
-        config={"protocol": protocol, "profile": profile, "whole_frame": request.whole_frame, "job": job},
+        config={
+            "protocol": protocol,
+            "profile": profile,
+            "whole_frame": request.whole_frame,
+            "job": job,
+        },
         versions=_versions(),
         git=_git_hash(),
         wall_time_s=timer.phases,
@@ -652,6 +682,7 @@ def _resume_settings(request: EvaluationRequest, protocol: dict, profile: dict, 
         "suite": request.suite,
         "seed": request.seed,
         "whole_frame": request.whole_frame,
+        "holdout": request.holdout,
         # A fit or a training resumed at another precision would mix two runs' numbers; the device may change.
         "precision": str(request.precision).lower(),
         "method": {
@@ -749,13 +780,17 @@ def _test_videos(
     clip_len: int,
     crop: int,
     views: dict,
+    key: str | None = None,
 ) -> np.ndarray:
-    """A video recognizer's test probabilities over the protocol's views, saved in the work folder (kept on resume)."""
+    """A video recognizer's test probabilities over the protocol's views, saved in the work folder (kept on resume)
+    as ``key`` (default ``test_<target>``)."""
     desc = "testing actions" if target == "action" else f"testing {target}"
+    if key is not None and key != f"test_{target}":
+        desc += " (frozen)"
     return timer.run(
         "test",
         work.arrays,
-        f"test_{target}",
+        key or f"test_{target}",
         lambda: predict_videos(
             model, store, videos, target, clip_len, crop, views["clips"], views["crops"], request.progress, desc
         ),
@@ -766,6 +801,102 @@ def _seeded_recognizer(seed: int, spec: dict, num_outputs: int, clip_len: int, c
     """A recognizer whose initial weights come from ``seed``, not from whatever ran before in the process."""
     torch.manual_seed(seed)
     return create_recognizer(spec, num_outputs, clip_len, crop)
+
+
+def _frozen_recipe(
+    dataset_dir: Path, store: FrameStore, videos, labels, spec: dict, cfg: TrainConfig, profile: dict, interval: int
+) -> dict:
+    """Everything a raw-trained recognizer depends on besides its seed and outputs (the key of its cache entry)."""
+    return {
+        "dataset": load_info(dataset_dir)["content_sha256"],
+        "videos": videos_digest(store.video_ids[int(i)] for i in videos),
+        "labels": videos_digest(np.asarray(labels).reshape(len(labels), -1).tolist()),
+        "spec": spec,
+        "train": asdict(cfg),
+        "frame_size": [int(v) for v in profile["frame_size"]],
+        "frame_interval": int(interval),
+    }
+
+
+def _frozen_video_scores(
+    request, timer, work, method, protocol, profile, train_cfg, dataset_dir, interval, raw_store, store, train, test,
+    labels: dict, retrained: dict, outputs: dict, names,
+) -> tuple[dict, dict]:  # fmt: skip
+    """The ``*_frozen`` scores: video recognizers of each target trained on the raw ``train`` videos of ``raw_store``
+    (as ``raw`` trains them; cached) applied to the transformed ``test`` videos of ``store``; and where they are."""
+    clip_len, crop = int(profile["clip_len"]), int(profile["crop"])
+    probs, info = {}, {}
+    for k, target in enumerate(("action", "privacy")):
+        seed = request.seed + 1 + k  # the retrained recognizer's seed: for raw the two are one model
+        y = labels[target][train]
+        recipe = _frozen_recipe(dataset_dir, raw_store, train, y, profile[target], train_cfg, profile, interval)
+        model, info[target] = _frozen_model(
+            request, timer, method, dataset_dir, target, {**recipe, "seed": seed, "outputs": outputs[target]},
+            lambda: _seeded_recognizer(seed, profile[target], outputs[target], clip_len, crop),
+            lambda model: train_video_recognizer(
+                model, raw_store, train, y, target, train_cfg, seed, request.progress,
+                f"training {target} recognizer on raw videos (frozen)", work.file(f"frozen_{target}.pt"),
+            ),
+            retrained[target],
+        )  # fmt: skip
+        probs[target] = _test_videos(
+            request, timer, work, model, store, test, target, clip_len, crop, protocol["test_views"],
+            key=f"test_frozen_{target}",
+        )  # fmt: skip
+    privacy = labels["privacy"][test].astype(np.int64)
+    scores = _frozen_scores(
+        probs["action"], labels["action"][test], probs["privacy"], privacy, protocol, request.seed, names
+    )
+    return scores, info
+
+
+def _frozen_model(
+    request: EvaluationRequest,
+    timer: Timer,
+    method: PrivacyMethod,
+    dataset_dir: Path,
+    target: str,
+    recipe: dict,
+    build,
+    train,
+    retrained,
+):
+    """The raw-trained recognizer of ``target`` and where it is kept. For an identity method (``raw``) it is the
+    recognizer the run just trained (same videos, seed and recipe), kept in the cache if missing there; for
+    any other method the cached one, or one ``build()``-t and ``train``-ed now and kept."""
+    path = frozen_path(dataset_dir, target, recipe)
+    model = retrained if method.identity else build()
+    train_now = (lambda: None) if method.identity else (lambda: train(model))
+    cached, _ = timer.run("frozen_recognizers", frozen_recognizer, path, model, train_now, recipe)
+    return model, {"weights": str(path.relative_to(dataset_dir.parent)), "from_cache": cached}
+
+
+def _frozen_scores(action_probs, action_labels, privacy_probs, privacy_labels, protocol, seed, names, groups=None):
+    """The headline scores of the frozen recognizers, named ``<score>_frozen`` (same bootstrap resamples)."""
+    scores = _scores(action_probs, action_labels, privacy_probs, privacy_labels, protocol, seed, names, groups)
+    return {f"{k}_frozen": v for k, v in scores["scores"].items()}
+
+
+def _fidelity_scores(timer: Timer, raw: FrameStore, transformed: FrameStore, videos, protocol: dict, seed: int) -> dict:
+    """``fidelity_psnr`` (dB) and ``fidelity_ssim`` of the transformed test videos against raw, with bootstrap
+    intervals over videos and the noise floor (``noise``) they are read against."""
+    fid = timer.run("fidelity", video_fidelity, raw, transformed, np.asarray(videos), seed)
+    boot = protocol.get("bootstrap", {})
+    n_boot, level = int(boot.get("samples", 1000)), float(boot.get("level", 0.95))
+    out = {}
+    for name in ("psnr", "ssim"):
+        values = fid[name]
+        low, high = bootstrap_ci(lambda v: float(np.mean(v)), [values], n_boot, level, seed)
+        value = float(np.mean(values))
+        # Percentile intervals of a mean always hold it; min/max guard float rounding of a constant column.
+        out[f"fidelity_{name}"] = {
+            "value": value,
+            "ci_low": min(low, value),
+            "ci_high": max(high, value),
+            "higher_is_better": None,  # more of the raw picture kept: better utility, worse privacy
+            "noise": fid[f"noise_{name}"],
+        }
+    return out
 
 
 @dataclass(frozen=True)
@@ -789,12 +920,19 @@ def _frame_set(request: EvaluationRequest, protocol: dict, job: dict, fold: int)
     manifest = load_manifest(frames_dir)
     if job.get("frames_from_split"):
         # Synthetic suite: the frame-labelled set is a split of the action dataset, split 60/40 by seed.
-        pool = np.where(manifest[f"split_{fold}"] == job["frames_from_split"])[0]
+        pool = np.where(manifest[f"split_{fold}"] == _frames_split(job, request))[0]
         order = np.random.default_rng(request.seed).permutation(pool)
         n_train = int(round(protocol.get("frame_split", {}).get("train_share", 0.6) * len(order)))
         return FrameSet(frames_dir, manifest, np.sort(order[:n_train]), np.sort(order[n_train:]))
-    train, test = _split_indices(manifest, 1)
+    train, test = _split_indices(manifest, 1, request.holdout)
     return FrameSet(frames_dir, manifest, train, test)
+
+
+def _frames_split(job: dict, request: EvaluationRequest) -> str:
+    """The split a synthetic frame job draws its frame-labelled set from: the protocol's (test), or val in a
+    ``--holdout val`` run."""
+    which = job["frames_from_split"]
+    return request.holdout if which == "test" else which
 
 
 def _frame_protocol(
@@ -839,6 +977,7 @@ def _frame_protocol(
         with_masks=needs_masks,
         with_frame_labels=True,
     )
+    raw_a_store, raw_f_store = a_store, f_store
     a_store = _transform(request, timer, method, a_store, clip_len, work.file(f"transformed-{job['action_train']}.npy"))
     f_store = _transform(
         request, timer, method, f_store, clip_len, work.file(f"transformed-{job['frames']}-frames.npy")
@@ -894,6 +1033,54 @@ def _frame_protocol(
         owner,
     )
     result["bootstrap"]["unit"] = "test videos (action; privacy: each resampled video brings all its frames)"
+
+    # The frozen attackers and utility: the action recognizer and the frame-privacy recognizer trained on raw videos
+    # (as raw trains them; cached), applied to the transformed test videos.
+    a_labels_train = a_rows["action_index"].to_numpy()
+    a_recipe = _frozen_recipe(
+        action_dir, raw_a_store, a_train_videos, a_labels_train, profile["action"], train_cfg, profile, interval
+    )
+    frozen_action, info_action = _frozen_model(
+        request, timer, method, action_dir, "action", {**a_recipe, "seed": request.seed + 1, "outputs": num_actions},
+        lambda: _seeded_recognizer(request.seed + 1, profile["action"], num_actions, clip_len, crop),
+        lambda model: train_video_recognizer(
+            model, raw_a_store, a_train_videos, a_labels_train, "action", train_cfg, request.seed + 1,
+            request.progress, "training action recognizer on raw videos (frozen)", work.file("frozen_action.pt"),
+        ),
+        action_model,
+    )  # fmt: skip
+    f_train_labels = np.concatenate([raw_f_store.video_frame_labels(i) for i in range(n_ft)]) if n_ft else np.zeros(0)
+    f_recipe = _frozen_recipe(
+        frame_set.path, raw_f_store, np.arange(n_ft), f_train_labels, profile["frame_privacy"], frame_cfg, profile,
+        frame_interval(profile, job["frames"]),
+    )  # fmt: skip
+    frozen_frames, info_frames = _frozen_model(
+        request, timer, method, frame_set.path, "frame_privacy",
+        {**f_recipe, "seed": request.seed + 2, "outputs": len(ATTRIBUTES)},
+        lambda: _seeded_recognizer(request.seed + 2, profile["frame_privacy"], len(ATTRIBUTES), clip_len, crop),
+        lambda model: train_frame_recognizer(
+            model, raw_f_store, np.arange(n_ft), frame_cfg, request.seed + 2, request.progress,
+            "training frame privacy on raw videos (frozen)", checkpoint=work.file("frozen_frame_privacy.pt"),
+        ),
+        frame_model,
+    )  # fmt: skip
+    fa_probs = _test_videos(
+        request, timer, work, frozen_action, f_store, test_videos, "action", clip_len, crop, views,
+        key="test_frozen_action",
+    )  # fmt: skip
+    fp_probs, fp_labels, f_owner = timer.run(
+        "test",
+        work.arrays,
+        "test_frozen_frame_privacy",
+        lambda: predict_frames(frozen_frames, f_store, test_videos, crop, views["crops"]),
+    )
+    result["scores"].update(
+        _frozen_scores(
+            fa_probs, a_labels, fp_probs, fp_labels, protocol, request.seed, _action_names(action_manifest), f_owner
+        )
+    )
+    result["scores"].update(_fidelity_scores(timer, raw_f_store, f_store, test_videos, protocol, request.seed))
+    result["frozen"] = {"action": info_action, "frame_privacy": info_frames}
     result["counts"] = {
         "action_train_videos": int(len(a_rows)),
         "frame_train_videos": int(n_ft),
@@ -905,5 +1092,6 @@ def _frame_protocol(
     result["_eval_info"] = {
         "content_sha256": load_info(frame_set.path)["content_sha256"],
         "action_trained_on": job["action_train"],
+        "holdout": request.holdout,
     }
     return result

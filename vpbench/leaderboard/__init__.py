@@ -24,6 +24,7 @@ from pathlib import Path
 
 from ..core.atomic import atomic_write_bytes, atomic_write_text
 from ..core.config import method_card
+from ..core.errors import VPBenchError
 from ..results import EvaluationResult, load_results
 
 RANKING_RULE = (
@@ -44,6 +45,30 @@ PAPER_RULE = (
     "Paper columns are the numbers the STPrivacy paper (ICCV 2023) reports, read from the method's model card "
     "(`paper_reported.<protocol>.<dataset>`), shown only beside paper-profile runs on the real suite with the "
     "method's default options; a table with no such run has no paper column."
+)
+
+FROZEN_RULE = (
+    "Frozen columns score recognizers trained once on the raw train videos and applied, unchanged, to the "
+    "transformed test videos (the retrained columns train fresh recognizers on transformed videos). SSIM is the "
+    "transformed test videos' mean SSIM against raw, with the level of uniform noise in brackets. A method that "
+    "keeps a readable picture keeps some frozen top-1 and SSIM above noise; retrained top-1 high with frozen "
+    "top-1 near chance and SSIM near noise means the method writes the action into a code that only a retrained "
+    "recognizer reads. These columns do not rank; \u2014 marks results from before they existed."
+)
+
+# The columns of results that carry the frozen and fidelity scores (see vpbench.results); empty for older ones.
+_EXTRA_CSV = (
+    "top1_frozen",
+    "top1_frozen_ci_low",
+    "top1_frozen_ci_high",
+    "f1_frozen",
+    "cmap_frozen",
+    "cmap_frozen_ci_low",
+    "cmap_frozen_ci_high",
+    "psnr",
+    "psnr_noise",
+    "ssim",
+    "ssim_noise",
 )
 
 CSV_COLUMNS = (
@@ -75,6 +100,7 @@ CSV_COLUMNS = (
     "paper_top1",
     "paper_f1",
     "paper_cmap",
+    *_EXTRA_CSV,
     "result",
 )
 
@@ -91,6 +117,18 @@ class Row:
     reference: Row | None = None  # the raw row the deltas are taken against
     paper: dict | None = None  # {"top1": %, "f1": fraction, "cmap": %}
     sweep: str | None = None
+
+    def frozen(self, name: str) -> tuple[float, float, float] | None:
+        """A frozen score as shown (top-1 in percent), or None for a result from before frozen scores."""
+        s = self.result.optional_score(f"{name}_frozen")
+        if s is None:
+            return None
+        return tuple(100.0 * x for x in s) if name == "action_top1" else tuple(s)
+
+    def fidelity(self, name: str) -> tuple[float, float] | None:
+        """(value, noise floor) of ``psnr`` or ``ssim``, or None for a result from before fidelity scores."""
+        s = self.result.scores.get(f"fidelity_{name}")
+        return None if s is None else (float(s["value"]), float(s["noise"]))
 
     @property
     def tradeoff(self) -> float:
@@ -265,6 +303,16 @@ def _ci_level(table: Table) -> str:
     return " / ".join(f"{100 * lv:g}%" for lv in levels)
 
 
+def _frozen_text(row: Row, name: str) -> str:
+    s = row.frozen(name)
+    return "\u2014" if s is None else _ci(s, 1)
+
+
+def _ssim_text(row: Row) -> str:
+    f = row.fidelity("ssim")
+    return "\u2014" if f is None else f"{f[0]:.3f} ({f[1]:.3f})"
+
+
 def _cells(table: Table, row: Row) -> list[str]:
     cells = [
         str(row.rank),
@@ -278,6 +326,9 @@ def _cells(table: Table, row: Row) -> list[str]:
         _delta(row, "f1", 3),
         _delta(row, "cmap", 1),
         f"{row.tradeoff:.1f}",
+        _frozen_text(row, "action_top1"),
+        _frozen_text(row, "privacy_cmap"),
+        _ssim_text(row),
     ]
     if table.has_paper:
         cells.append(_paper(row))
@@ -298,6 +349,9 @@ def _headers(table: Table) -> list[str]:
         "\u0394 F1",
         "\u0394 cMAP",
         "Score",
+        "Frozen top-1 %",
+        "Frozen cMAP %",
+        "SSIM (noise)",
     ]
     if table.has_paper:
         heads.append("Paper top-1 / F1 / cMAP")
@@ -326,6 +380,8 @@ def render_markdown(tables: list[Table], previews: dict) -> str:
         f"**Ranking.** {RANKING_RULE}",
         "",
         f"**\u0394.** {DELTA_RULE}",
+        "",
+        f"**Frozen and SSIM.** {FROZEN_RULE}",
         "",
         f"**Paper.** {PAPER_RULE}",
         "",
@@ -386,10 +442,23 @@ def render_csv(tables: list[Table]) -> str:
                     _num(paper["top1"] / 100.0) if paper else "",
                     _num(paper.get("f1")) if paper else "",
                     _num(paper.get("cmap")) if paper else "",
+                    *_extra_csv(row),
                     r.relpath,
                 ]
             )
     return buf.getvalue()
+
+
+def _extra_csv(row: Row) -> list[str]:
+    """The _EXTRA_CSV cells in the result files' units (top-1 a fraction); empty where the result lacks them."""
+    top1, f1, cmap = row.frozen("action_top1"), row.frozen("privacy_f1"), row.frozen("privacy_cmap")
+    psnr, ssim = row.fidelity("psnr"), row.fidelity("ssim")
+    cells = [*(["", "", ""] if top1 is None else [_num(x / 100.0) for x in top1])]
+    cells += ["" if f1 is None else _num(f1[0])]
+    cells += ["", "", ""] if cmap is None else [_num(x) for x in cmap]
+    cells += ["", ""] if psnr is None else [_num(x) for x in psnr]
+    cells += ["", ""] if ssim is None else [_num(x) for x in ssim]
+    return cells
 
 
 _CSS = """
@@ -420,6 +489,10 @@ h3{font-size:14px;margin:14px 0 4px;color:#424a53}
 
 def _html_ci(s: tuple[float, float, float], digits: int) -> str:
     return f'{s[0]:.{digits}f} <span class="ci">[{s[1]:.{digits}f}, {s[2]:.{digits}f}]</span>'
+
+
+def _html_optional_ci(s: tuple[float, float, float] | None, digits: int) -> str:
+    return "\u2014" if s is None else _html_ci(s, digits)
 
 
 def _html_delta(row: Row, name: str, digits: int, higher_better: bool) -> str:
@@ -453,6 +526,7 @@ def render_html(tables: list[Table], plots: dict[str, bytes], preview_pngs: dict
         f"cMAP are better.</p>",
         f'<p class="rule" id="ranking"><b>Ranking.</b> {_html_text(RANKING_RULE)}</p>',
         f'<p class="rule"><b>\u0394.</b> {_html_text(DELTA_RULE)}</p>',
+        f'<p class="rule"><b>Frozen and SSIM.</b> {_html_text(FROZEN_RULE)}</p>',
         f'<p class="rule"><b>Paper.</b> {_html_text(PAPER_RULE)}</p>',
     ]
     for table in tables:
@@ -481,6 +555,9 @@ def render_html(tables: list[Table], plots: dict[str, bytes], preview_pngs: dict
                 f'<td class="num">{_html_delta(row, "f1", 3, False)}</td>',
                 f'<td class="num">{_html_delta(row, "cmap", 1, False)}</td>',
                 f'<td class="num">{row.tradeoff:.1f}</td>',
+                f'<td class="num">{_html_optional_ci(row.frozen("action_top1"), 1)}</td>',
+                f'<td class="num">{_html_optional_ci(row.frozen("privacy_cmap"), 1)}</td>',
+                f'<td class="num">{esc(_ssim_text(row))}</td>',
             ]
             if table.has_paper:
                 cells.append(f'<td class="num">{esc(_paper(row))}</td>')
@@ -552,7 +629,14 @@ def write_leaderboard(
     Results of a protocol version other than the spec in use (``protocols_dir``, default the shipped
     ones) are refused, as are mixed versions."""
     results = load_results(results_dir, current_protocol_versions(protocols_dir))
-    tables = build_tables(results, models_dir)
+    # Validation runs (`evaluate --holdout val`) choose settings; the leaderboard shows test scores only.
+    shown = [r for r in results if r.holdout == "test"]
+    if not shown:
+        raise VPBenchError(
+            f"{results_dir}: every result scores the val split (`evaluate --holdout val`); the leaderboard shows "
+            f"test scores only"
+        )
+    tables = build_tables(shown, models_dir)
     out = Path(out)
     written = []
     plots = {}

@@ -9,7 +9,8 @@ frozen, in eval mode), then f_b minimizes NT-Xent and f_t minimizes CE on
 the anonymized (detached) inputs.
 
 The method never reads ``FitData.privacy``: that is the point of SPAct, and a
-test holds it to it. Settings per profile live in ``models/methods/spact.yaml``.
+test holds it to it. Settings per profile live in ``models/methods/spact.yaml``;
+its ``choices`` list every departure from the public code (DAVEISHAN/SPAct).
 """
 
 from __future__ import annotations

@@ -7,15 +7,20 @@ averaged over the clip's frames). Per step, following the public code:
 
 - one f_d update on ``L_T + gamma * L_B``, where ``L_B`` is, per sample, the
   maximum over the M budget models of the sigmoid cross-entropy to an
-  all-ones target (the worst-fooled model counts), then averaged;
+  all-ones target (the worst-fooled model counts), then averaged; the budget
+  models see ``budget_frames`` random frames of each clip (the public code:
+  all 16);
 - f_T (with f_d, at f_T's learning rate) updated until its accuracy on
-  held-out videos reaches the threshold (capped: see the model card);
+  held-out training videos reaches the threshold (capped at
+  ``max_action_updates``; the public code has no cap);
 - five budget-model updates on their true labels;
 - every ``restart_every`` steps (and at step 0) the budget models are
-  re-initialized and pre-trained, so f_d cannot settle on fooling one fixed
-  adversary (model restarting).
+  re-initialized with fresh random weights (the public code restores its
+  pre-trained checkpoint) and pre-trained, so f_d cannot settle on fooling one
+  fixed adversary (model restarting).
 
-Settings per profile live in ``models/methods/vita.yaml``.
+Settings per profile live in ``models/methods/vita.yaml``; its ``choices`` list
+every departure from the public code (VITA-Group/Privacy-AdversarialLearning).
 """
 
 from __future__ import annotations

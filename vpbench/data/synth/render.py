@@ -113,12 +113,19 @@ HAIR_COLOURS: tuple[Colour, ...] = ((125, 35, 175), (250, 205, 0))
 # Areola/navel marks: redder than any skin tone so they never read as another tone.
 NUDITY_MARK_COLOURS: tuple[Colour, ...] = ((140, 40, 90),)
 SECOND_PERSON_COLOURS: tuple[Colour, ...] = ((40, 205, 75), (0, 185, 235))
-# The striped object alternates light and dark rows one pixel high; the plain one is their mean.
-# The object is PROP_SIDE pixels square and sits on a PROP_GRID-pixel grid, so that 2x and 4x
-# down-sampling (which average aligned 2-row pairs) see exactly the mean colour in both: the
-# pattern is the finest detail the frame holds, and it is all that tells the pair apart.
-PROP_STRIPE_COLOURS: tuple[Colour, Colour] = ((235, 220, 110), (20, 20, 110))
+# The striped object's rows, one pixel high, repeat plain, light, plain, dark; the plain object is all plain,
+# which is also the striped one's mean (light + dark = 2 x plain). The object is PROP_SIDE pixels square
+# and sits on a PROP_GRID-pixel grid, so that 2x and 4x down-sampling as VITA's code does it (TF1 bilinear
+# without half-pixel centres: it samples every 2nd / 4th row, from row 0) sees only plain rows in both, and
+# a blur (an average) sees the plain colour in both: the pattern is the finest detail the frame holds, and
+# it is all that tells the pair apart.
 PROP_PLAIN_COLOUR: Colour = (128, 120, 110)
+PROP_STRIPE_COLOURS: tuple[Colour, Colour, Colour, Colour] = (
+    PROP_PLAIN_COLOUR,
+    (236, 220, 110),
+    PROP_PLAIN_COLOUR,
+    (20, 20, 110),
+)
 PROP_GRID = 4
 PROP_SIDE = 8
 
@@ -664,8 +671,8 @@ def _prop(img: np.ndarray, centre, striped: bool, box: _Box | None = None) -> No
     xa = PROP_GRID * int(round((float(centre[0]) - side / 2) / PROP_GRID))
     ya = PROP_GRID * int(round((float(centre[1]) - side / 2) / PROP_GRID))
     if striped:
-        for i in range(side):  # rows at even y light, odd y dark (ya is even)
-            _rect(img, xa, ya + i, side, 1, PROP_STRIPE_COLOURS[i % 2])
+        for i in range(side):  # ya is a multiple of 4: rows at y % 4 == 0 or 2 are plain
+            _rect(img, xa, ya + i, side, 1, PROP_STRIPE_COLOURS[i % len(PROP_STRIPE_COLOURS)])
     else:
         _rect(img, xa, ya, side, side, PROP_PLAIN_COLOUR)
     if box is not None:
