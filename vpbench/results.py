@@ -67,6 +67,7 @@ _OPTIONAL: tuple[tuple[str, type | tuple[type, ...]], ...] = (
 )
 
 PREVIEW_SUFFIX = ".preview.png"
+CURVES_SUFFIX = ".curves.png"  # training curves `vpbench evaluate` draws beside a result (and .curves.csv)
 
 
 def preview_path(result_path: str | os.PathLike) -> Path:
@@ -278,6 +279,14 @@ class EvaluationResult:
     @property
     def privacy_cmap(self) -> Score:
         return self.score("privacy_cmap")
+
+    @property
+    def curves(self) -> Path | None:
+        """The ``<run>.curves.png`` (training curves) beside the file it was read from, if there is one."""
+        if self.path is None:
+            return None
+        path = self.path.with_name(self.path.stem + CURVES_SUFFIX)
+        return path if path.is_file() else None
 
     @property
     def preview(self) -> Path | None:

@@ -254,6 +254,10 @@ def _parse_options(pairs: list[str] | None) -> dict:
         "vpbench evaluate --method stprivacy --protocol known --dataset synth-hmdb51 --checkpoint "
         "results/known/synth-hmdb51/stprivacy/cpu-seed0.pt --keep-ratio 0.2",
         "vpbench evaluate --method vita --protocol known --dataset synth-hmdb51 --holdout val   (tune on val)",
+        "vpbench evaluate --method blackening --protocol known --dataset mine --data-root data/   (your own dataset)",
+        "vpbench evaluate --method vita --protocol cross --method-train-dataset synth-ucf101 --dataset mine",
+        "vpbench evaluate --method stprivacy --protocol known --dataset synth-hmdb51 --tensorboard runs/  "
+        "(then: tensorboard --logdir runs/)",
         note="Each result also scores recognizers trained once on raw videos and frozen (the *_frozen scores) and "
         "the transformed test videos' PSNR and SSIM against raw (see docs/leaderboard.md).",
     )
@@ -323,6 +327,18 @@ def evaluate(
         help="The split scored: test (the default; what the leaderboard shows) or val (train on train, score val: "
         "for choosing settings; no test video is read). The run is named <profile>-seed<k>-val.",
     ),
+    method_train_dataset: Optional[str] = typer.Option(
+        None,
+        "--method-train-dataset",
+        help="With a --dataset the protocol does not list (any built dataset): the dataset the method is fitted "
+        "on, for protocol cross (known and frame fit on --dataset itself).",
+    ),
+    tensorboard: Optional[Path] = typer.Option(
+        None,
+        "--tensorboard",
+        help="Also write the training curves (every fit stage and recognizer, per epoch) as TensorBoard events "
+        "under this folder (pip install 'vpbench[tensorboard]'). <run>.curves.csv/.png are always written.",
+    ),
 ) -> None:
     """Evaluate a method under a protocol and write result JSONs."""
     from ..evaluation.runner import EvaluationRequest
@@ -350,6 +366,8 @@ def evaluate(
         device=device,
         precision=precision,
         holdout=holdout,
+        tensorboard=tensorboard,
+        method_train_dataset=method_train_dataset,
     )
     from ..core import distributed
 

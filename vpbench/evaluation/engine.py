@@ -75,8 +75,10 @@ def train_video_recognizer(
     progress: bool = True,
     desc: str = "training",
     checkpoint: str | os.PathLike | None = None,
+    on_epoch=None,
 ) -> dict:
     """Train ``model`` on random clips of ``videos`` (store indices). ``task``: "action" or "privacy".
+    ``on_epoch(epoch, loss)`` is called after each epoch with its mean training loss (training curves).
 
     With ``checkpoint``, the state after every epoch is written there, and an
     existing file (from a killed run) is resumed: the result is the same as
@@ -129,6 +131,8 @@ def train_video_recognizer(
                 bar.set_postfix(loss=f"{np.mean(losses[-steps_per_epoch:]):.3f}")
             losses = losses[-steps_per_epoch:]
             ckpt.save(epoch + 1, losses=losses)
+            if on_epoch is not None:
+                on_epoch(epoch + 1, float(np.mean(losses)))
     return {"steps": step, "final_loss": float(np.mean(losses[-steps_per_epoch:]))}
 
 
@@ -177,8 +181,10 @@ def train_frame_recognizer(
     progress: bool = True,
     desc: str = "training frame privacy",
     checkpoint: str | os.PathLike | None = None,
+    on_epoch=None,
 ) -> dict:
-    """Train a 2D multi-label recognizer on single frames with their frame labels (``checkpoint``: as for videos)."""
+    """Train a 2D multi-label recognizer on single frames with their frame labels (``checkpoint``, ``on_epoch``: as
+    for videos)."""
     from tqdm import tqdm
 
     rng = np.random.default_rng(seed)
@@ -224,6 +230,8 @@ def train_frame_recognizer(
                 bar.update()
             losses = losses[-steps_per_epoch:]
             ckpt.save(epoch + 1, losses=losses)
+            if on_epoch is not None:
+                on_epoch(epoch + 1, float(np.mean(losses)))
     return {"steps": step, "final_loss": float(np.mean(losses[-steps_per_epoch:]))}
 
 

@@ -46,6 +46,7 @@ from ..methods import (
 )
 from ..networks.recognizers import create_recognizer
 from ..results import RESULT_SCHEMA_VERSION, EvaluationResult, preview_path
+from .curves import Curves, check_tensorboard
 from .engine import (
     TrainConfig,
     predict_frames,
@@ -303,6 +304,9 @@ class EvaluationRequest:
     device: str = "auto"
     precision: str = "fp32"  # fp32, or bf16 autocast around the forward passes
     holdout: str = "test"  # the split scored: test, or val to choose settings on (HOLDOUTS)
+    tensorboard: Path | None = None  # also write the training curves as TensorBoard events under this folder
+    # With a dataset the protocol does not list: the dataset the method is fitted on (protocol cross)
+    method_train_dataset: str | None = None
 
     def run_id(self) -> str:
         if self.run_name:
@@ -333,14 +337,25 @@ def evaluate(request: EvaluationRequest) -> list[Path]:
             f"choose from: {', '.join(suites)}"
         )
     jobs = suites[request.suite]
+    if request.method_train_dataset is not None and request.dataset is None:
+        raise VPBenchError("--method-train-dataset goes with --dataset (the dataset evaluated on)")
     if request.dataset is not None:
         names = [j["evaluate"] for j in jobs]
-        jobs = [j for j in jobs if j["evaluate"] == request.dataset]
+        jobs = [
+            j
+            for j in jobs
+            if j["evaluate"] == request.dataset and request.method_train_dataset in (None, j["method_train"])
+        ]
         if not jobs:
-            raise VPBenchError(
-                f"protocol '{protocol['name']}' ({request.suite} suite) does not evaluate on "
-                f"'{request.dataset}'{did_you_mean(request.dataset, names)}; it evaluates on: {', '.join(names)}"
-            )
+            built = (Path(request.data_root) / request.dataset / "info.json").is_file()
+            if not built:
+                raise VPBenchError(
+                    f"protocol '{protocol['name']}' ({request.suite} suite) does not evaluate on "
+                    f"'{request.dataset}'{did_you_mean(request.dataset, names)}; it evaluates on: {', '.join(names)}, "
+                    f"or on any dataset built under --data-root ({request.data_root})"
+                )
+            jobs = [own_dataset_job(protocol, request)]
+            request = replace(request, suite=CUSTOM_SUITE)
     method_cls = METHODS.get(request.method)  # unknown names fail before any work
     profile = recognizer_profile(request.profile, request.models_dir)
     request = _preflight(request, protocol, jobs, profile)
@@ -366,6 +381,44 @@ def evaluate(request: EvaluationRequest) -> list[Path]:
     return written
 
 
+CUSTOM_SUITE = "custom"  # a dataset the protocol does not list: the job is made from the protocol's rule
+
+
+def own_dataset_job(protocol: dict, request: EvaluationRequest) -> dict:
+    """The job a protocol runs on a built dataset it does not list (``--dataset mine``), so that any dataset
+    evaluates without protocol YAML: ``known`` fits the method on it and evaluates on it; ``cross`` fits on
+    ``--method-train-dataset`` and evaluates on it; ``frame`` fits, trains the action recognizer and takes the
+    frame-labelled set from it (its test split, 60/40 as in the synthetic suite)."""
+    name, other = request.dataset, request.method_train_dataset
+    kind = protocol["name"]
+    if kind == "cross":
+        if other is None or other == name:
+            raise VPBenchError(
+                f"protocol 'cross' on your own dataset '{name}' needs --method-train-dataset NAME: another built "
+                f"dataset to fit the method on"
+            )
+        return {"method_train": other, "evaluate": name}
+    if other is not None and other != name:
+        raise VPBenchError(
+            f"protocol '{kind}' fits the method on the dataset it evaluates; drop --method-train-dataset"
+        )
+    if kind == "frame":
+        info = load_info(Path(request.data_root) / name)
+        if not info.get("files", {}).get("frame_labels"):
+            raise VPBenchError(
+                f"protocol 'frame' needs frame-level privacy labels: dataset '{name}' has none "
+                f"(build it with --frame-labels)"
+            )
+        return {
+            "method_train": name,
+            "evaluate": name,
+            "action_train": name,
+            "frames": name,
+            "frames_from_split": "test",
+        }
+    return {"method_train": name, "evaluate": name}
+
+
 def _result_path(request: EvaluationRequest, protocol: dict, job: dict) -> Path:
     return Path(request.out) / protocol["name"] / job["evaluate"] / request.method / f"{request.run_id()}.json"
 
@@ -389,6 +442,7 @@ def _preflight(request: EvaluationRequest, protocol: dict, jobs: list[dict], pro
     options = check_options(request.method, dict(request.method_options))
     method = create_method(request.method, **options)  # the constructor checks option ranges
     check_output_dir(request.out, "results folder")
+    check_tensorboard(request.tensorboard)
     if request.checkpoint is not None:
         method.load(request.checkpoint)  # a truncated or foreign checkpoint fails now, not after decoding
     method_card(request.method, request.models_dir)
@@ -451,6 +505,8 @@ def _check_dataset(
                 f"{path}: dataset '{name}' has no {part} video in fold {split_fold}{hint}; "
                 f"protocol '{protocol['name']}' needs them (its {role.replace('_', ' ')} set)"
             )
+    if role == "evaluate" and request.holdout in parts:
+        _check_scorable(path, name, manifest, parts["train"], parts[request.holdout], request.holdout, split_fold)
     size, interval = tuple(profile["frame_size"]), frame_interval(profile, name)
     check_cache_space(path, size, interval)
     if role != "method_train" and not method.identity:
@@ -459,6 +515,22 @@ def _check_dataset(
             Path(request.out),
             cache_bytes(manifest["num_frames"].iloc[rows], size, interval),
             f"the transformed videos of {name} (in the run's work folder, removed at the end)",
+        )
+
+
+def _check_scorable(path: Path, name: str, manifest, train, held, holdout: str, fold: int) -> None:
+    """A dataset the recognizers can be scored on: every class of the held-out split has training videos, and the
+    held-out split has privacy positives (without any, cMAP and F1 are undefined)."""
+    untrained = sorted(set(manifest["action"].iloc[held]) - set(manifest["action"].iloc[train]))
+    if untrained:
+        raise VPBenchError(
+            f"{path}: dataset '{name}' has {holdout} videos of class '{untrained[0]}' but no training video of it "
+            f"in fold {fold}; the action recognizer cannot learn it"
+        )
+    if not manifest[list(ATTRIBUTES)].iloc[held].to_numpy().any():
+        raise VPBenchError(
+            f"{path}: dataset '{name}' has no privacy positive among its {holdout} videos in fold {fold} (no "
+            f"attribute is present in any): privacy scores are undefined"
         )
 
 
@@ -501,6 +573,7 @@ def _fit_or_load(
     ckpt_path: Path,
     fold: int,
     work: WorkDir,
+    curves: Curves,
     held_out: frozenset[str] = frozenset(),
 ) -> dict:
     """Train a learned method on the method-training dataset's train split, less the videos whose file
@@ -526,7 +599,9 @@ def _fit_or_load(
         num_actions=int(manifest["action_index"].max()) + 1,
     )
     settings = method_settings(request.method, request.profile, request.models_dir)
-    context = FitContext.of(profile, interval, seed=request.seed, progress=request.progress, checkpoint_dir=work.path)
+    context = FitContext.of(
+        profile, interval, seed=request.seed, progress=request.progress, checkpoint_dir=work.path, report=curves.fit_log
+    )
     timer.run("fit_method", method.fit, data, settings, context)
     if distributed.is_main():
         timer.run("save_method", method.save, ckpt_path)
@@ -565,8 +640,10 @@ def _evaluate_job(
     frame_set = _frame_set(request, protocol, job, fold) if "frames" in job else None
     # The frame protocol tests on the frame-labelled set; none of its videos may train the method or the recognizer.
     held_out = frame_set.names if frame_set is not None else frozenset()
+    run_dir = "/".join(path.relative_to(request.out).with_suffix("").parts)
+    curves = Curves(path, request.tensorboard, run_dir, resume=request.resume)
     method_info = _fit_or_load(
-        request, method, profile, job, data_root, timer, path.with_suffix(".pt"), fold, work, held_out
+        request, method, profile, job, data_root, timer, path.with_suffix(".pt"), fold, work, curves, held_out
     )
     clip_len, crop = int(profile["clip_len"]), int(profile["crop"])
     views = protocol["test_views"]
@@ -574,7 +651,9 @@ def _evaluate_job(
     eval_name = job["evaluate"]
 
     if frame_set is not None:
-        result = _frame_protocol(request, protocol, profile, job, method, timer, train_cfg, fold, work, frame_set, path)
+        result = _frame_protocol(
+            request, protocol, profile, job, method, timer, train_cfg, fold, work, frame_set, path, curves
+        )
         eval_info = result.pop("_eval_info")
     else:
         eval_dir = ensure_dataset(eval_name, data_root, request.suite, request.progress)
@@ -606,9 +685,11 @@ def _evaluate_job(
         num_actions = int(manifest["action_index"].max()) + 1
         action_model = _seeded_recognizer(request.seed + 1, profile["action"], num_actions, clip_len, crop)
         privacy_model = _seeded_recognizer(request.seed + 2, profile["privacy"], len(ATTRIBUTES), clip_len, crop)
-        _train_videos(request, timer, work, action_model, store, tr, actions[tr], "action", train_cfg, request.seed + 1)
         _train_videos(
-            request, timer, work, privacy_model, store, tr, privacy[tr], "privacy", train_cfg, request.seed + 2
+            request, timer, work, action_model, store, tr, actions[tr], "action", train_cfg, request.seed + 1, curves
+        )
+        _train_videos(
+            request, timer, work, privacy_model, store, tr, privacy[tr], "privacy", train_cfg, request.seed + 2, curves
         )
         a_probs = _test_videos(request, timer, work, action_model, store, te, "action", clip_len, crop, views)
         p_probs = _test_videos(request, timer, work, privacy_model, store, te, "privacy", clip_len, crop, views)
@@ -627,7 +708,7 @@ def _evaluate_job(
         frozen_scores, result["frozen"] = _frozen_video_scores(
             request, timer, work, method, protocol, profile, train_cfg, eval_dir, eval_interval, raw_store, store,
             tr, te, {"action": actions, "privacy": privacy}, {"action": action_model, "privacy": privacy_model},
-            {"action": num_actions, "privacy": len(ATTRIBUTES)}, _action_names(manifest),
+            {"action": num_actions, "privacy": len(ATTRIBUTES)}, _action_names(manifest), curves,
         )  # fmt: skip
         result["scores"].update(frozen_scores)
         result["scores"].update(_fidelity_scores(timer, raw_store, store, te, protocol, request.seed))
@@ -667,6 +748,7 @@ def _evaluate_job(
     ).to_dict()
     if distributed.is_main():  # every rank holds the same scores; one writes them
         atomic_write_json(path, document)
+    curves.close()
     work.finish()
     return path
 
@@ -751,6 +833,7 @@ def _train_videos(
     target: str,
     train_cfg: TrainConfig,
     seed: int,
+    curves: Curves,
 ) -> None:
     """Train a video recognizer of ``target`` ("action" or "privacy"), checkpointed in the work folder."""
     timer.run(
@@ -766,7 +849,13 @@ def _train_videos(
         request.progress,
         f"training {target} recognizer",
         checkpoint=work.file(f"train_{target}.pt"),
+        on_epoch=_epochs(curves, f"train/{target}"),
     )
+
+
+def _epochs(curves: Curves, phase: str):
+    """A recognizer training's per-epoch callback that adds its loss to the run's curves as ``phase``."""
+    return lambda epoch, loss: curves.epoch(phase, epoch, loss=loss)
 
 
 def _test_videos(
@@ -820,7 +909,7 @@ def _frozen_recipe(
 
 def _frozen_video_scores(
     request, timer, work, method, protocol, profile, train_cfg, dataset_dir, interval, raw_store, store, train, test,
-    labels: dict, retrained: dict, outputs: dict, names,
+    labels: dict, retrained: dict, outputs: dict, names, curves: Curves,
 ) -> tuple[dict, dict]:  # fmt: skip
     """The ``*_frozen`` scores: video recognizers of each target trained on the raw ``train`` videos of ``raw_store``
     (as ``raw`` trains them; cached) applied to the transformed ``test`` videos of ``store``; and where they are."""
@@ -836,6 +925,7 @@ def _frozen_video_scores(
             lambda model: train_video_recognizer(
                 model, raw_store, train, y, target, train_cfg, seed, request.progress,
                 f"training {target} recognizer on raw videos (frozen)", work.file(f"frozen_{target}.pt"),
+                _epochs(curves, f"train/{target} (raw, frozen)"),
             ),
             retrained[target],
         )  # fmt: skip
@@ -936,7 +1026,7 @@ def _frames_split(job: dict, request: EvaluationRequest) -> str:
 
 
 def _frame_protocol(
-    request, protocol, profile, job, method, timer, train_cfg, fold, work, frame_set: FrameSet, path: Path
+    request, protocol, profile, job, method, timer, train_cfg, fold, work, frame_set: FrameSet, path: Path, curves
 ) -> dict:
     """Frame-level protocol: HMDB51-trained action recognizer + 2D frame-privacy recognizer on PA-HMDB51 60/40."""
     data_root = Path(request.data_root)
@@ -996,6 +1086,7 @@ def _frame_protocol(
         "action",
         train_cfg,
         request.seed + 1,
+        curves,
     )
     frame_model = _seeded_recognizer(request.seed + 2, profile["frame_privacy"], len(ATTRIBUTES), clip_len, crop)
     frame_cfg = TrainConfig.from_dict({**profile["frame_train"], "clip_len": 1, "crop": crop})
@@ -1010,6 +1101,7 @@ def _frame_protocol(
         request.seed + 2,
         request.progress,
         checkpoint=work.file("train_frame_privacy.pt"),
+        on_epoch=_epochs(curves, "train/frame_privacy"),
     )
     test_videos = np.arange(n_ft, len(f_rows))
     a_probs = _test_videos(request, timer, work, action_model, f_store, test_videos, "action", clip_len, crop, views)
@@ -1046,6 +1138,7 @@ def _frame_protocol(
         lambda model: train_video_recognizer(
             model, raw_a_store, a_train_videos, a_labels_train, "action", train_cfg, request.seed + 1,
             request.progress, "training action recognizer on raw videos (frozen)", work.file("frozen_action.pt"),
+            _epochs(curves, "train/action (raw, frozen)"),
         ),
         action_model,
     )  # fmt: skip
@@ -1061,6 +1154,7 @@ def _frame_protocol(
         lambda model: train_frame_recognizer(
             model, raw_f_store, np.arange(n_ft), frame_cfg, request.seed + 2, request.progress,
             "training frame privacy on raw videos (frozen)", checkpoint=work.file("frozen_frame_privacy.pt"),
+            on_epoch=_epochs(curves, "train/frame_privacy (raw, frozen)"),
         ),
         frame_model,
     )  # fmt: skip

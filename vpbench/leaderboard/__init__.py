@@ -366,11 +366,15 @@ def preview_name(table: Table, row: Row) -> str:
     return f"previews/{table.slug}--{_safe(row.result.method_name)}--{_safe(row.result.run)}.png"
 
 
+def curves_name(table: Table, row: Row) -> str:
+    return f"curves/{table.slug}--{_safe(row.result.method_name)}--{_safe(row.result.run)}.png"
+
+
 def _md_escape(text: str) -> str:
     return text.replace("|", "\\|")
 
 
-def render_markdown(tables: list[Table], previews: dict) -> str:
+def render_markdown(tables: list[Table], previews: dict, curves: dict | None = None) -> str:
     lines = [
         "# vpbench leaderboard",
         "",
@@ -397,6 +401,14 @@ def render_markdown(tables: list[Table], previews: dict) -> str:
             lines.append(
                 "Previews (raw above, transformed below): "
                 + ", ".join(f"[{_md_escape(row.label)} \u00b7 {row.result.run}]({name})" for row, name in linked)
+                + "."
+            )
+            lines.append("")
+        drawn = [(row, (curves or {})[id(row)]) for row in table.rows if id(row) in (curves or {})]
+        if drawn:
+            lines.append(
+                "Training curves: "
+                + ", ".join(f"[{_md_escape(row.label)} \u00b7 {row.result.run}]({name})" for row, name in drawn)
                 + "."
             )
             lines.append("")
@@ -513,7 +525,9 @@ def _data_uri(png: bytes) -> str:
     return "data:image/png;base64," + base64.b64encode(png).decode("ascii")
 
 
-def render_html(tables: list[Table], plots: dict[str, bytes], preview_pngs: dict) -> str:
+def render_html(tables: list[Table], plots: dict[str, bytes], preview_pngs: dict, curves: dict | None = None) -> str:
+    """The page; ``curves`` maps a row (by id) to its training-curves file, linked beside the method's name."""
+    curves = curves or {}
     esc = html.escape
     parts = [
         "<!DOCTYPE html>",
@@ -544,6 +558,8 @@ def render_html(tables: list[Table], plots: dict[str, bytes], preview_pngs: dict
                 method += (
                     f' <a href="#preview-{esc(table.slug)}-{row.rank}" title="raw and transformed frames">preview</a>'
                 )
+            if key in curves:
+                method += f' <a href="{esc(curves[key])}" title="training curves of every fit stage">curves</a>'
             cells = [
                 f'<td class="num">{row.rank}</td>',
                 f"<td>{esc(_front(row))}</td>",
@@ -652,7 +668,13 @@ def write_leaderboard(
                 preview_pngs[id(row)] = src.read_bytes()
                 previews[id(row)] = name
                 written.append(atomic_write_bytes(out / name, preview_pngs[id(row)]))
-    written.append(atomic_write_text(out / "leaderboard.md", render_markdown(tables, previews)))
+    curves = {}  # the runs' training curves, copied beside the page and linked from it
+    for table in tables:
+        for row in table.rows:
+            if row.result.curves is not None:
+                curves[id(row)] = curves_name(table, row)
+                written.append(atomic_write_bytes(out / curves[id(row)], row.result.curves.read_bytes()))
+    written.append(atomic_write_text(out / "leaderboard.md", render_markdown(tables, previews, curves)))
     written.append(atomic_write_text(out / "leaderboard.csv", render_csv(tables)))
-    written.append(atomic_write_text(out / "leaderboard.html", render_html(tables, plots, preview_pngs)))
+    written.append(atomic_write_text(out / "leaderboard.html", render_html(tables, plots, preview_pngs, curves)))
     return written

@@ -204,6 +204,8 @@ def data_digest(*arrays, videos: list) -> str:
 class StagedFit:
     """A fit as named stages of units (epochs, or chunks of steps), checkpointed after every unit.
 
+    ``report`` (a method passes ``FitContext.report``) is called with the log after every unit.
+
     With a ``checkpoint_dir`` (``vpbench evaluate`` passes ``<run>.work/``), a
     killed fit resumes from the last finished unit with models, optimizers,
     random generators and the fit log restored, and ends as an uninterrupted
@@ -212,9 +214,12 @@ class StagedFit:
     everything.
     """
 
-    def __init__(self, checkpoint_dir, rng: np.random.Generator, settings: dict, log: dict, bar=None) -> None:
+    def __init__(
+        self, checkpoint_dir, rng: np.random.Generator, settings: dict, log: dict, bar=None, report=None
+    ) -> None:
         self.ckpt = Checkpointer(None if checkpoint_dir is None else Path(checkpoint_dir) / "fit.pt", rng, settings)
         self.log, self.bar = log, bar
+        self.report = report  # FitContext.report: the fit log after every unit (for training curves)
 
     def run(
         self, stage: str, objects: dict, units: int, unit, steps_per_unit: int = 1, *, bar=None, started=None
@@ -236,6 +241,8 @@ class StagedFit:
         for k in range(first, units):
             unit(k)
             self.ckpt.save(k + 1, log=self.log)
+            if self.report is not None:
+                self.report(self.log)
 
 
 def chunks(steps: int, size: int) -> tuple[int, callable]:

@@ -9,6 +9,7 @@ inside a method: it trains its own recognizers on the transformed pixels.
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar
@@ -28,6 +29,9 @@ class FitContext:
     seed: int = 0
     progress: bool = True
     checkpoint_dir: Path | None = None  # a folder private to the run, for per-epoch checkpoints (see ``fit``)
+    # Called with the fit log (a dict of lists) after every checkpointed unit, so that a run can draw its curves
+    # while it trains (`vpbench evaluate` writes <run>.curves.csv/.png); StagedFit calls it when given.
+    report: Callable[[dict], None] | None = None
 
     @classmethod
     def of(cls, profile: dict, frame_interval: int = 1, **kw) -> FitContext:

@@ -300,7 +300,7 @@ class SPAct(FrameAnonymizerMethod):
         with tqdm(
             total=total, desc="spact", unit="step", disable=None if progress and distributed.is_main() else True
         ) as bar:
-            fit = StagedFit(checkpoint_dir, rng, settings, log, bar)
+            fit = StagedFit(checkpoint_dir, rng, settings, log, bar, report=context.report)
             identity_stage(fit, "spact", net, opt_r, ddp_net, draw, indices, s, clip, log)
             bar.set_description("spact: action pre-training")
             fit.run(

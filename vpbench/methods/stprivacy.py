@@ -108,6 +108,7 @@ class _Fit:
                 "data": data_digest(data.actions, data.privacy, videos=data.videos),
             },
             self.log,
+            report=context.report,
         )
         self.quiet = True if not context.progress or not distributed.is_main() else None
         self.ddp, self.norms = None, []  # set by phase 1 and after it (fit)

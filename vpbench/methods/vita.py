@@ -280,7 +280,7 @@ class VITA(FrameAnonymizerMethod):
         with tqdm(
             total=total, desc="vita", unit="step", disable=None if progress and distributed.is_main() else True
         ) as bar:
-            fit = StagedFit(checkpoint_dir, rng, settings, log, bar)
+            fit = StagedFit(checkpoint_dir, rng, settings, log, bar, report=context.report)
             identity_stage(fit, "vita", net, opt_r, ddp_net, draw, train_idx, s, clip, log)
             bar.set_description("vita: action pre-training")
             fit.run(
