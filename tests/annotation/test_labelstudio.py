@@ -9,6 +9,7 @@ the end, pass or fail. Without that virtualenv these tests fail under CI
 from __future__ import annotations
 
 import json
+import logging
 import os
 import shutil
 
@@ -92,7 +93,8 @@ def _expected(votes: dict[tuple[str, int], tuple[int, ...]]):
     return labels, {v: t for v, t in ties.items() if t}, kappa
 
 
-def test_push_annotate_pull_build(server, synth, tmp_path, capsys, monkeypatch):
+def test_push_annotate_pull_build(server, synth, tmp_path, capsys, caplog, monkeypatch):
+    caplog.set_level(logging.DEBUG)  # the SDK's and httpx's records too: none may hold a token
     monkeypatch.setenv("LABEL_STUDIO_API_KEY", server.token)
     outputs = []
 
@@ -161,9 +163,8 @@ def test_push_annotate_pull_build(server, synth, tmp_path, capsys, monkeypatch):
     status, answer = server.api("POST", "/api/token/")
     assert status in (200, 201), answer
     pat = answer["token"]
-    code, out, err = run(
-        capsys, "annotate", "status", "--url", server.url, "--project", PROJECT, "--json", "--token", pat
-    )
+    monkeypatch.setenv("LABEL_STUDIO_API_KEY", pat)
+    code, out, err = run(capsys, "annotate", "status", "--url", server.url, "--project", PROJECT, "--json")
     outputs += [out, err]
     assert code == 0, err
     report = json.loads(out)
@@ -181,6 +182,7 @@ def test_push_annotate_pull_build(server, synth, tmp_path, capsys, monkeypatch):
     outputs += [text, err]
     assert code == 0 and f"{ANNOTATED - 2}/{len(videos)} tasks have at least 3 annotation(s)" in text
 
+    monkeypatch.setenv("LABEL_STUDIO_API_KEY", server.token)  # the legacy token again
     export = tmp_path / "labels" / "round1.json"
     code, out, err = run(capsys, "annotate", "pull", "--url", server.url, "--project", PROJECT, "--out", str(export))
     outputs += [out, err]
@@ -227,6 +229,8 @@ def test_push_annotate_pull_build(server, synth, tmp_path, capsys, monkeypatch):
     assert set(info["agreement"]["annotators"]) == {f"user{u}" for u in users}
     assert info["tie_policy"] == "positive"
 
+    assert caplog.records
+    outputs += [f"{r.name} {r.getMessage()}" for r in caplog.records]
     for text in outputs:
         assert server.token not in text and pat not in text
 
@@ -239,19 +243,22 @@ def _one_line_error(code: int, err: str) -> str:
 
 
 def test_wrong_tokens_are_one_line_errors(server, synth, capsys, monkeypatch):
-    monkeypatch.delenv("LABEL_STUDIO_API_KEY", raising=False)
     wrong = "0" * 40
-    code, out, err = run(capsys, "annotate", "push", "--dataset", str(synth), "--url", server.url, "--token", wrong)
+    monkeypatch.setenv("LABEL_STUDIO_API_KEY", wrong)
+    code, out, err = run(capsys, "annotate", "push", "--dataset", str(synth), "--url", server.url)
     line = _one_line_error(code, err)
     assert "refused the API legacy token" in line and wrong not in out + err
-    # A personal access token signed by some other server.
+    # A personal access token signed by some other server ({"token_type": "refresh", "user_id": "1", "exp": 2100}).
     forged = (
-        "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJ0b2tlbl90eXBlIjoicmVmcmVzaCIsInVzZXJfaWQiOiIxIn0."
+        "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9."
+        "eyJ0b2tlbl90eXBlIjoicmVmcmVzaCIsInVzZXJfaWQiOiIxIiwiZXhwIjo0MTAyNDQ0ODAwfQ."
         "c2lnbmF0dXJlLW9mLWFub3RoZXItc2VydmVy"
     )
-    code, out, err = run(capsys, "annotate", "status", "--url", server.url, "--project", PROJECT, "--token", forged)
+    monkeypatch.setenv("LABEL_STUDIO_API_KEY", forged)
+    code, out, err = run(capsys, "annotate", "status", "--url", server.url, "--project", PROJECT)
     line = _one_line_error(code, err)
     assert "refused the personal access token" in line and forged not in out + err
+    monkeypatch.delenv("LABEL_STUDIO_API_KEY")
     code, out, err = run(capsys, "annotate", "pull", "--url", server.url, "--project", PROJECT, "--out", "x.json")
     assert "LABEL_STUDIO_API_KEY" in _one_line_error(code, err)
 

@@ -1,31 +1,40 @@
-"""The Label Studio client without Label Studio: token kinds, errors, redirects, access-token refresh.
+"""The wrapper over Label Studio's SDK without Label Studio: token kinds, errors, redirects, access-token refresh.
 
 A stub HTTP server on loopback plays the server's part, for the cases a real
 server does not produce on demand (an access token expiring mid-run, a
-redirect, a hang, a non-JSON answer).
+redirect, a hang, a non-JSON answer). The SDK itself is real.
 """
 
 from __future__ import annotations
 
 import base64
 import json
+import logging
+import os
+import subprocess
+import sys
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
 from vpbench.annotation.labelstudio import LabelStudio, normalize_url, token_from
+from vpbench.cli import main
 from vpbench.core.errors import VPBenchError
 
 LEGACY = "0123456789abcdef0123456789abcdef01234567"
+LATER = int(time.time()) + 30 * 24 * 3600
+EARLIER = int(time.time()) - 3600
 
 
-def _jwt(kind: str) -> str:
+def _jwt(kind: str, exp: int | None = LATER) -> str:
     def part(obj):
         return base64.urlsafe_b64encode(json.dumps(obj).encode()).rstrip(b"=").decode()
 
-    return f"{part({'alg': 'HS256', 'typ': 'JWT'})}.{part({'token_type': kind, 'user_id': '1'})}.c2ln"
+    claims = {"token_type": kind, "user_id": "1", **({} if exp is None else {"exp": exp})}
+    return f"{part({'alg': 'HS256', 'typ': 'JWT'})}.{part(claims)}.c2ln"
 
 
 PAT = _jwt("refresh")
@@ -36,7 +45,7 @@ class Stub:
 
     def __init__(self):
         self.routes: dict = {}
-        self.seen: list[tuple[str, str, str | None]] = []
+        self.seen: list[tuple[str, str, str | None, bytes]] = []  # method, path with query, Authorization, body
         stub = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -75,6 +84,23 @@ class Stub:
         self.server.server_close()
 
 
+def _query(handler) -> dict[str, str]:
+    return {k: v[0] for k, v in parse_qs(urlsplit(handler.path).query).items()}
+
+
+def paged(key: str, items: list, accept=lambda handler: True):
+    """A paginated list endpoint as Label Studio's: page 1 holds everything, a later page is a 404."""
+
+    def answer(handler):
+        if not accept(handler):
+            return 401, {"detail": "Given token not valid for any token type"}, {}
+        if _query(handler).get("page", "1") != "1":
+            return 404, {"detail": "Invalid page."}, {}
+        return 200, {key: items, "count" if key == "results" else "total": len(items)}, {}
+
+    return answer
+
+
 @pytest.fixture
 def stub():
     s = Stub()
@@ -91,63 +117,87 @@ def test_urls_and_tokens():
     with pytest.raises(VPBenchError, match="user name or password") as err:
         normalize_url("http://me:secret@host")
     assert "secret" not in str(err.value)
-    assert token_from(None, {"LABEL_STUDIO_API_KEY": f" {LEGACY}\n"}) == LEGACY
-    assert token_from("other", {"LABEL_STUDIO_API_KEY": LEGACY}) == "other"
-    with pytest.raises(VPBenchError, match="set LABEL_STUDIO_API_KEY or pass --token"):
-        token_from(None, {})
+    # The token comes from the environment only.
+    assert token_from({"LABEL_STUDIO_API_KEY": f" {LEGACY}\n"}) == LEGACY
+    with pytest.raises(VPBenchError, match="set LABEL_STUDIO_API_KEY") as err:
+        token_from({})
+    assert "--token" not in str(err.value)
     with pytest.raises(VPBenchError, match="spaces or control characters") as err:
-        token_from("abc def", {})
+        token_from({"LABEL_STUDIO_API_KEY": "abc def"})
     assert "abc" not in str(err.value)
     assert LabelStudio("http://h", LEGACY).token_kind == "legacy token"
     assert LabelStudio("http://h", PAT).token_kind == "personal access token"
-    assert LabelStudio("http://h", _jwt("access")).token_kind == "access token"
-    assert LEGACY not in repr(LabelStudio("http://h", LEGACY))
+    assert LEGACY not in repr(LabelStudio("http://h", LEGACY)) and PAT not in repr(LabelStudio("http://h", PAT))
+
+
+@pytest.mark.parametrize(
+    "token, message",
+    [
+        (_jwt("access"), "holds a short-lived access token"),
+        (_jwt("refresh", exp=EARLIER), r"personal access token in LABEL_STUDIO_API_KEY cannot be used \(API key has"),
+        (_jwt("refresh", exp=None), "personal access token in LABEL_STUDIO_API_KEY cannot be used"),
+    ],
+)
+def test_unusable_jwts_are_one_line_before_any_request(stub, token, message):
+    with pytest.raises(VPBenchError, match=message) as err:
+        LabelStudio(stub.url, token)
+    assert token not in str(err.value) and "\n" not in str(err.value) and stub.seen == []
 
 
 def test_legacy_token_is_sent_as_token(stub):
-    stub.routes[("GET", "/api/projects/")] = (200, {"count": 1, "results": [{"id": 4, "title": "P"}]}, {})
-    assert LabelStudio(stub.url, LEGACY).projects() == [{"id": 4, "title": "P"}]
-    assert stub.seen[-1][2] == f"Token {LEGACY}"
+    stub.routes[("GET", "/api/projects/")] = paged("results", [{"id": 4, "title": "P", "maximum_annotations": 3}])
+    projects = LabelStudio(stub.url, LEGACY).projects()
+    assert projects == [{"id": 4, "title": "P", "maximum_annotations": 3, "label_config": None}]
+    assert stub.seen and all(auth == f"Token {LEGACY}" for _, _, auth, _ in stub.seen)
+
+
+def test_a_path_prefix_is_kept_for_every_call_and_the_token_refresh(stub):
+    stub.routes[("POST", "/ls/api/token/refresh/")] = (200, {"access": _jwt("access")}, {})
+    stub.routes[("GET", "/ls/api/projects/")] = paged("results", [])
+    assert LabelStudio(stub.url + "/ls/", PAT).projects() == []
+    assert [path.split("?")[0] for _, path, _, _ in stub.seen][:2] == ["/ls/api/token/refresh/", "/ls/api/projects/"]
 
 
 def test_personal_access_token_is_exchanged_and_refreshed_when_it_expires(stub):
-    issued = []
+    issued: list[str] = []
 
     def refresh(handler):
-        body = json.loads(stub.seen[-1][3])
-        assert body == {"refresh": PAT}
-        issued.append(f"access{len(issued) + 1}")
+        assert json.loads(stub.seen[-1][3]) == {"refresh": PAT}
+        # The first access token has already expired (Label Studio's live five minutes): the SDK must notice.
+        issued.append(_jwt("access", exp=EARLIER if not issued else LATER))
         return 200, {"access": issued[-1]}, {}
 
-    def projects(handler):
-        # The first access token "expires" after one use, as Label Studio's do after five minutes.
-        if handler.headers.get("Authorization") == f"Bearer {issued[-1]}" and not (len(issued) == 1 and calls):
-            calls.append(1)
-            return 200, {"count": 0, "results": []}, {}
-        return 401, {"detail": "Given token not valid for any token type"}, {}
-
-    calls: list[int] = []
     stub.routes[("POST", "/api/token/refresh/")] = refresh
-    stub.routes[("GET", "/api/projects/")] = projects
+    stub.routes[("GET", "/api/projects/")] = paged(
+        "results", [], accept=lambda h: h.headers.get("Authorization") == f"Bearer {issued[-1]}"
+    )
     client = LabelStudio(stub.url, PAT)
-    assert client.projects() == [] and issued == ["access1"]
-    assert client.projects() == [] and issued == ["access1", "access2"]
+    assert client.projects() == [] and len(issued) == 1
+    assert client.projects() == [] and len(issued) == 2
+    assert client.projects() == [] and len(issued) == 2  # the second one is still valid
     assert all(PAT not in (auth or "") for _, _, auth, _ in stub.seen)
 
 
-def test_revoked_personal_access_token_is_one_line(stub):
+def test_refused_tokens_are_one_line(stub):
     stub.routes[("POST", "/api/token/refresh/")] = (401, {"detail": "Token is blacklisted"}, {})
     with pytest.raises(VPBenchError, match="refused the personal access token \\(Token is blacklisted\\)") as err:
         LabelStudio(stub.url, PAT).projects()
     assert PAT not in str(err.value) and "\n" not in str(err.value)
+    stub.routes[("GET", "/api/projects/")] = (401, {"detail": "Invalid token."}, {})
+    with pytest.raises(VPBenchError, match="refused the API legacy token \\(Invalid token.\\): check LABEL") as err:
+        LabelStudio(stub.url, LEGACY).projects()
+    assert LEGACY not in str(err.value)
 
 
 def test_redirects_are_not_followed_so_the_token_stays_home(stub):
     other = Stub()
     try:
         stub.routes[("GET", "/api/projects/")] = (302, b"", {"Location": f"{other.url}/api/projects/"})
-        with pytest.raises(VPBenchError, match="redirected /api/projects/.* pass the server's own address"):
+        with pytest.raises(VPBenchError, match=f"redirected the request to {other.url}/api/projects/ .*own address"):
             LabelStudio(stub.url, LEGACY).projects()
+        stub.routes[("POST", "/api/token/refresh/")] = (307, b"", {"Location": f"{other.url}/api/token/refresh/"})
+        with pytest.raises(VPBenchError):
+            LabelStudio(stub.url, PAT).projects()
         assert other.seen == []
     finally:
         other.close()
@@ -157,16 +207,26 @@ def test_server_errors_and_foreign_servers_are_one_line(stub):
     stub.routes[("GET", "/api/projects/")] = (500, {"detail": "database\nlocked"}, {})
     with pytest.raises(VPBenchError, match=r"could not list projects \(HTTP 500: database locked\)"):
         LabelStudio(stub.url, LEGACY).projects()
+    assert len(stub.seen) == 1  # no retry
     stub.routes[("GET", "/api/projects/")] = (200, b"<html>not an API</html>", {})
     with pytest.raises(VPBenchError, match="did not answer like a Label Studio server"):
         LabelStudio(stub.url, LEGACY).projects()
+    stub.routes[("GET", "/api/projects/")] = (200, {"results": [{"name": "not a project"}]}, {})
+    with pytest.raises(VPBenchError, match="answered with an unexpected shape while trying to list projects"):
+        LabelStudio(stub.url, LEGACY).projects()
+    stub.routes[("POST", "/api/token/refresh/")] = (200, b"<html>a login page</html>", {})
+    with pytest.raises(VPBenchError, match="did not answer like a Label Studio server"):
+        LabelStudio(stub.url, PAT).projects()
+    with pytest.raises(VPBenchError, match=r"answered 404 \(Not found.\) while trying to list the project's tasks"):
+        LabelStudio(stub.url, LEGACY).tasks(1)
     stub.routes[("POST", "/api/projects/")] = (
         400,
         {"validation_errors": {"title": ["Ensure this field has at least 3 characters."]}},
         {},
     )
-    with pytest.raises(VPBenchError, match="could not create the project \\(HTTP 400: title: Ensure this field"):
+    with pytest.raises(VPBenchError, match="could not create the project \\(HTTP 400: title: Ensure this field") as err:
         LabelStudio(stub.url, LEGACY).create_project({"title": "x"})
+    assert err.value.status == 400
 
 
 def test_a_hanging_server_times_out(stub):
@@ -175,7 +235,7 @@ def test_a_hanging_server_times_out(stub):
         return 200, {"count": 0, "results": []}, {}
 
     stub.routes[("GET", "/api/projects/")] = slow
-    with pytest.raises(VPBenchError, match="did not answer within 0.2 s"):
+    with pytest.raises(VPBenchError, match="did not answer within 0.2 s \\(while trying to list projects\\)"):
         LabelStudio(stub.url, LEGACY, timeout=0.2).projects()
 
 
@@ -184,20 +244,56 @@ def test_background_import_is_waited_for(stub):
 
     def state(handler):
         polls.append(1)
-        return 200, {"status": "completed" if len(polls) > 1 else "in_progress", "task_count": 2}, {}
+        return 200, {"id": 7, "status": "completed" if len(polls) > 1 else "in_progress", "task_count": 2}, {}
 
     stub.routes[("POST", "/api/projects/1/import")] = (201, {"import": 7}, {})
     stub.routes[("GET", "/api/projects/1/imports/7/")] = state
-    assert LabelStudio(stub.url, LEGACY).import_tasks(1, [{"data": {}}, {"data": {}}]) == 2
+    tasks = [{"data": {"video": "/data/local-files/?d=a.avi", "video_id": "a"}}, {"data": {"video_id": "b"}}]
+    assert LabelStudio(stub.url, LEGACY).import_tasks(1, tasks) == 2
     assert len(polls) == 2
+    assert json.loads(stub.seen[0][3]) == tasks  # the tasks go out as they are
+
+
+def test_local_file_probe(stub):
+    answers = {"a.avi": (206, b"x", {}), "b.avi": (404, {"detail": "nope"}, {}), "c.avi": (403, b"", {})}
+    stub.routes[("GET", "/data/local-files/")] = lambda h: answers[_query(h)["d"]]
+    client = LabelStudio(stub.url, LEGACY)
+    assert [client.serves_local_file(name) for name in answers] == [206, 404, 403]
+    assert all(auth == f"Token {LEGACY}" for _, _, auth, _ in stub.seen)
+    answers["d e.avi"] = (302, b"", {"Location": "http://elsewhere/login"})
+    with pytest.raises(VPBenchError, match="redirected the request to http://elsewhere/login"):
+        client.serves_local_file("d e.avi")
+
+
+def test_the_token_is_never_logged(stub, caplog):
+    issued = []
+
+    def refresh(handler):
+        issued.append(_jwt("access"))
+        return 200, {"access": issued[-1]}, {}
+
+    stub.routes[("POST", "/api/token/refresh/")] = refresh
+    stub.routes[("GET", "/api/projects/")] = paged("results", [{"id": 4, "title": "Proj"}])
+    stub.routes[("GET", "/api/users/")] = (403, {"detail": "no"}, {})
+    caplog.set_level(logging.DEBUG)
+    for token in (PAT, LEGACY):
+        client = LabelStudio(stub.url, token)
+        client.projects()
+        with pytest.raises(VPBenchError):
+            client.users()
+    stub.routes[("POST", "/api/token/refresh/")] = (401, {"detail": "Token is blacklisted"}, {})
+    with pytest.raises(VPBenchError):
+        LabelStudio(stub.url, PAT).projects()
+    assert caplog.records, "httpx logs its requests at DEBUG/INFO: the check must see them"
+    text = "\n".join(f"{r.name} {r.getMessage()}" for r in caplog.records)
+    for secret in (PAT, LEGACY, *issued):
+        assert secret not in text
 
 
 # --------------------------------------------------------------------------- what push would send (no server)
 
 
 def test_videos_of_a_raw_folder(tmp_path):
-    import os
-
     from vpbench.annotation.campaign import dataset_videos
 
     (tmp_path / "a").mkdir()
@@ -218,11 +314,7 @@ def test_videos_of_a_raw_folder(tmp_path):
 def test_a_broken_export_is_one_line_and_pull_keeps_the_previous_file(stub, tmp_path, export):
     from vpbench.annotation.campaign import pull, status
 
-    stub.routes[("GET", "/api/projects/")] = (
-        200,
-        {"count": 1, "results": [{"id": 4, "title": "Proj", "maximum_annotations": 3}]},
-        {},
-    )
+    stub.routes[("GET", "/api/projects/")] = paged("results", [{"id": 4, "title": "Proj", "maximum_annotations": 3}])
     stub.routes[("GET", "/api/projects/4/export")] = (200, export, {})
     stub.routes[("GET", "/api/users/")] = (200, [], {})
     client = LabelStudio(stub.url, LEGACY)
@@ -234,22 +326,69 @@ def test_a_broken_export_is_one_line_and_pull_keeps_the_previous_file(stub, tmp_
     with pytest.raises(VPBenchError, match="sent an export"):
         pull(client, "Proj", out)
     assert out.read_text() == "[previous export]" and sorted(p.name for p in tmp_path.iterdir()) == ["export.json"]
+    export = next(path for _, path, _, _ in stub.seen if "/export" in path)
+    assert {k: v[0] for k, v in parse_qs(urlsplit(export).query).items()} == {
+        "export_type": "JSON",
+        "download_all_tasks": "true",
+        "download_resources": "false",
+    }
+
+
+# --------------------------------------------------------------------------- the command line
+
+
+def _one_line_error(capsys, *args: str) -> str:
+    with pytest.raises(SystemExit) as exit_:
+        main(list(args))
+    captured = capsys.readouterr()
+    lines = captured.err.strip().splitlines()
+    assert exit_.value.code == 2 and len(lines) == 1, captured.err
+    return lines[0]
+
+
+def test_the_token_comes_from_the_environment_only(stub, capsys, monkeypatch):
+    monkeypatch.setenv("LABEL_STUDIO_API_KEY", LEGACY)
+    with pytest.raises(SystemExit) as exit_:
+        main(["annotate", "status", "--url", stub.url, "--project", "Proj", "--token", PAT])
+    captured = capsys.readouterr()
+    assert exit_.value.code == 2 and "No such option: --token" in captured.err
+    assert PAT not in captured.out + captured.err
+    monkeypatch.delenv("LABEL_STUDIO_API_KEY")
+    line = _one_line_error(capsys, "annotate", "status", "--url", stub.url, "--project", "Proj")
+    assert line.startswith("error: no Label Studio API token: set LABEL_STUDIO_API_KEY")
+    assert stub.seen == []
+
+
+def test_missing_sdk_is_one_line_naming_the_extra(stub, capsys, monkeypatch):
+    monkeypatch.setenv("LABEL_STUDIO_API_KEY", LEGACY)
+    for name in [m for m in sys.modules if m.split(".")[0] == "label_studio_sdk"]:
+        monkeypatch.delitem(sys.modules, name)
+    monkeypatch.setitem(sys.modules, "label_studio_sdk", None)  # what `import` finds when it is not installed
+    line = _one_line_error(capsys, "annotate", "pull", "--url", stub.url, "--project", "Proj", "--out", "x.json")
+    assert line.startswith("error: vpbench annotate needs Label Studio's SDK, which is not installed")
+    assert line.endswith(": pip install 'vpbench[annotate]'")
+    assert stub.seen == []
 
 
 def test_importing_vpbench_and_its_cli_needs_no_label_studio_sdk():
-    import subprocess
-    import sys
-
-    # A finder that refuses label_studio_sdk: the import must not even try it.
+    # A finder that refuses label_studio_sdk, as in an install without the annotate extra: importing must not
+    # even try it, and `vpbench annotate` says in one line which extra to install.
     code = (
         "import sys\n"
         "class Block:\n"
         "    def find_spec(self, name, path=None, target=None):\n"
         "        if name.split('.')[0] in ('label_studio_sdk', 'label_studio'):\n"
-        "            raise ImportError('blocked ' + name)\n"
+        "            raise ModuleNotFoundError(f\"No module named '{name}'\")\n"
         "sys.meta_path.insert(0, Block())\n"
         "import vpbench, vpbench.cli, vpbench.annotation.campaign, vpbench.cli.annotate\n"
-        "print('ok')\n"
+        "print('ok', flush=True)\n"
+        "from vpbench.cli import main\n"
+        "main(['annotate', 'status', '--url', 'http://127.0.0.1:9', '--project', 'Proj'])\n"
     )
-    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
-    assert proc.returncode == 0 and proc.stdout.strip() == "ok", proc.stderr
+    env = {**os.environ, "LABEL_STUDIO_API_KEY": LEGACY}
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env)
+    assert proc.stdout.strip() == "ok", proc.stderr
+    assert proc.returncode == 2 and proc.stderr.strip().splitlines() == [
+        "error: vpbench annotate needs Label Studio's SDK, which is not installed "
+        "(No module named 'label_studio_sdk'): pip install 'vpbench[annotate]'"
+    ], proc.stderr

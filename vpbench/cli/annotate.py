@@ -1,7 +1,9 @@
 """`vpbench annotate push|pull|status`: the Label Studio side of labelling videos.
 
-The token comes from ``--token`` or ``$LABEL_STUDIO_API_KEY`` and is never
-printed; either a legacy token or a personal access token works.
+The token comes from ``$LABEL_STUDIO_API_KEY`` only (a command-line option
+would leave it in ps and shell history) and is never printed; either a legacy
+token or a personal access token works. The calls go through Label Studio's SDK
+(the ``annotate`` extra: ``pip install 'vpbench[annotate]'``).
 """
 
 from __future__ import annotations
@@ -22,17 +24,16 @@ annotate_app = typer.Typer(
 )
 
 _URL_HELP = "Label Studio's address, e.g. http://127.0.0.1:8080."
-_TOKEN_HELP = "API token (legacy token or personal access token). Default: $LABEL_STUDIO_API_KEY. Never printed."
 _TOKEN_NOTE = (
-    "The token is read from $LABEL_STUDIO_API_KEY (or --token): Label Studio > Account & Settings > "
-    "Personal Access Token (or the legacy token)."
+    "The token is read from $LABEL_STUDIO_API_KEY only, and never printed: Label Studio > Account & Settings > "
+    "Personal Access Token (or the legacy token). Needs the annotate extra: pip install 'vpbench[annotate]'."
 )
 
 
-def _client(url: str, token: Optional[str]):
+def _client(url: str):
     from ..annotation.labelstudio import LabelStudio, token_from
 
-    return LabelStudio(url, token_from(token, dict(os.environ)))
+    return LabelStudio(url, token_from(os.environ))
 
 
 @annotate_app.command(
@@ -68,12 +69,11 @@ def push(
         "--document-root",
         help="The server's LABEL_STUDIO_LOCAL_FILES_DOCUMENT_ROOT (default: found by asking the server).",
     ),
-    token: Optional[str] = typer.Option(None, "--token", help=_TOKEN_HELP, show_default=False),
 ) -> None:
     """Create (or find) the project and import one task per video not imported yet."""
     from ..annotation.campaign import push as do_push
 
-    result = do_push(_client(url, token), dataset, project, overlap=overlap, document_root=document_root)
+    result = do_push(_client(url), dataset, project, overlap=overlap, document_root=document_root)
     verb = "created" if result.created else "found"
     typer.echo(f"project {result.project_id} {verb}: {result.project_url}")
     typer.echo(
@@ -102,12 +102,11 @@ def pull(
     url: str = typer.Option(..., "--url", help=_URL_HELP),
     project: str = typer.Option(..., "--project", "-p", help="Project title."),
     out: Path = typer.Option(..., "--out", "-o", help="Export JSON file to write."),
-    token: Optional[str] = typer.Option(None, "--token", help=_TOKEN_HELP, show_default=False),
 ) -> None:
     """Save the project's full JSON export (the input of `vpbench build --labels`)."""
     from ..annotation.campaign import pull as do_pull
 
-    result = do_pull(_client(url, token), project, out)
+    result = do_pull(_client(url), project, out)
     typer.echo(
         f"{result.out}: {result.tasks} task(s), {result.annotations} annotation(s) and {result.cancelled} skipped "
         f"by {result.annotators} annotator(s) from project {result.project_id}"
@@ -131,13 +130,12 @@ def status(
         None, "--overlap", help="Annotations a task needs to count as done (default: the project's setting)."
     ),
     as_json: bool = typer.Option(False, "--json", help="Print the status as JSON."),
-    token: Optional[str] = typer.Option(None, "--token", help=_TOKEN_HELP, show_default=False),
 ) -> None:
     """Progress: done tasks, annotations per annotator, Fleiss' kappa so far, tied videos."""
     from ..annotation.campaign import format_status
     from ..annotation.campaign import status as do_status
 
-    result = do_status(_client(url, token), project, overlap)
+    result = do_status(_client(url), project, overlap)
     if as_json:
         typer.echo(json.dumps(result.as_dict(), indent=2, sort_keys=True))
     else:
