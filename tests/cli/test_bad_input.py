@@ -562,10 +562,11 @@ def test_unknown_tie_policy(corpus):
         (
             "unknown_eval_dataset",
             "protocol 'known' (synth suite) does not evaluate on 'synth-hmdb5' (did you mean "
-            "'synth-hmdb51'?); it evaluates on: synth-hmdb51, synth-ucf101",
+            "'synth-hmdb51'?); it evaluates on: synth-hmdb51, synth-ucf101, and on any dataset built under "
+            "--data-root",
         ),
         ("unknown_suite", "protocol 'known' has no suite 'synt' (did you mean 'synth'?); choose from: synth, real"),
-        ("unknown_profile", "unknown profile 'cpuu' (did you mean 'cpu'?); choose from: cpu, paper"),
+        ("unknown_profile", "unknown profile 'cpuu' (did you mean 'cpu'?); choose from: cpu, paper, spact"),
         ("bad_option", "--option takes key=value, got 'alpha'"),
         ("unknown_option", "method 'raw' takes no options, got alpha"),
     ],

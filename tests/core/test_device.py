@@ -300,7 +300,8 @@ def test_raw_evaluates_end_to_end_on_the_cpu_in_bf16_and_records_it(synth, tmp_p
         and r["hardware"]["requested_device"] == "cpu"
     )
     numbers = [s[k] for s in r["scores"].values() for k in ("value", "ci_low", "ci_high")]
-    assert len(numbers) == 9 and all(math.isfinite(v) for v in numbers) and _finite(r["per_attribute"])
+    # the three headline scores, their three frozen twins, PSNR and SSIM
+    assert len(numbers) == 24 and all(math.isfinite(v) for v in numbers) and _finite(r["per_attribute"])
     # Both recognizers trained and tested, every forward pass under bf16 autocast.
     assert "VideoCNN" in {s["module"] for s in seen}
     assert [s["module"] for s in seen if not s["bf16"]] == []

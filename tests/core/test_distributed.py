@@ -30,12 +30,13 @@ def env(tmp_path_factory):
     root = tmp_path_factory.mktemp("ddp")
     build_dataset("synth-hmdb51", root / "data" / "synth-hmdb51", size="tiny", seed=0, progress=False)
     models = write_tiny_models(root / "models")
-    # A global batch of 6 over 16 training videos: the last batch (4) splits 2 + 2, batches of 6 split 3 + 3.
+    # A global batch of 5 over 12 training videos: batches of 5 split 3 + 2 (uneven shares, weighted), the last
+    # batch (2) splits 1 + 1.
     profile = {
         **TINY_PROFILE,
         "action": VIT,
         "privacy": VIT,
-        "train": {**TINY_PROFILE["train"], "epochs": 2, "batch_size": 6},
+        "train": {**TINY_PROFILE["train"], "epochs": 2, "batch_size": 5},
     }
     (models / "recognizers.yaml").write_text(
         yaml.safe_dump({"name": "recognizers", "version": 1, "profiles": {"cpu": profile}})
@@ -46,7 +47,7 @@ def env(tmp_path_factory):
     card["profiles"]["cpu"] = {
         **TINY_STPRIVACY,
         "stem": "linear",
-        "batch_size": 6,
+        "batch_size": 5,
         "aux_action": VIT,
         "aux_privacy": VIT,
         "train_min_scale": 0.8,
@@ -81,7 +82,8 @@ def _evaluate(env, out, launcher: list[str], method: str = "raw") -> dict:
     assert proc.returncode == 0, proc.stderr[-3000:]
     files = sorted(p.relative_to(out).as_posix() for p in out.rglob("*") if p.is_file())
     run = f"known/synth-hmdb51/{method}/cpu-seed0"
-    assert files == sorted([f"{run}.json", f"{run}.preview.png"] + ([f"{run}.pt"] if method != "raw" else [])), files
+    kept = [f"{run}.json", f"{run}.preview.png", f"{run}.curves.csv", f"{run}.curves.png"]
+    assert files == sorted(kept + ([f"{run}.pt"] if method != "raw" else [])), files
     return json.loads((out / f"{run}.json").read_text())
 
 
@@ -126,10 +128,10 @@ def test_stprivacy_fit_under_two_gloo_processes_equals_one_process(env, tmp_path
     run = "known/synth-hmdb51/stprivacy/cpu-seed0.pt"
     s1 = torch.load(tmp_path / "single" / run, weights_only=False)["state"]
     s2 = torch.load(tmp_path / "ddp" / run, weights_only=False)["state"]
-    # Each rank trained on its half of every global batch (16 videos, batches 6 + 6 + 4; 4 epochs in
-    # all: init, PAB warm start, auxiliary warm start, adversarial).
-    assert s1["log"]["work"] == {"world_size": 1, "clips": 64, "clips_here": 64}
-    assert s2["log"]["work"] == {"world_size": 2, "clips": 64, "clips_here": 32}
+    # Each rank trained on its share of every global batch (12 train videos, batches 5 + 5 + 2, rank 0 taking
+    # 2 + 2 + 1; 4 epochs in all: init, PAB warm start, auxiliary warm start, adversarial).
+    assert s1["log"]["work"] == {"world_size": 1, "clips": 48, "clips_here": 48}
+    assert s2["log"]["work"] == {"world_size": 2, "clips": 48, "clips_here": 20}
     assert [len(s2["log"][stage]) for stage in ("phase1", "pab_warmup", "aux_warmup", "phase2")] == [1, 1, 1, 1]
     w1, w2 = s1["weights"], s2["weights"]
     assert w1.keys() == w2.keys() and len(w1) > 20

@@ -9,7 +9,7 @@ import torch
 from vpbench.core.config import method_card
 from vpbench.core.errors import VPBenchError
 from vpbench.methods import METHODS, create_method
-from vpbench.methods.simple import gaussian_kernel, tf1_resize_bilinear
+from vpbench.methods.simple import tf1_resize_bilinear
 
 # --- tf1_resize_bilinear: TF1's tf.image.resize_bilinear, align_corners=False, no half-pixel centres -------------
 
@@ -177,18 +177,54 @@ def test_source_height_above_the_frames_blurs_less_and_a_one_pixel_kernel_change
     assert torch.equal(create_method("weakblur", source_height=1000).transform(v, m), v)  # kernel 1
 
 
+def _gaussian(size: int, sigma: float) -> torch.Tensor:
+    x = torch.arange(size, dtype=torch.float32) - (size - 1) / 2
+    k = torch.exp(-(x**2) / (2 * sigma**2))
+    return k / k.sum()
+
+
 def test_scaled_blur_uses_the_scaled_gaussian():
-    """The scaled blur is the same separable Gaussian with the scaled kernel and sigma (replicated borders)."""
+    """The scaled blur is the same Gaussian with the scaled kernel and sigma (an impulse far from the borders)."""
     v = torch.zeros(1, 1, 9, 9, 3, dtype=torch.uint8)
     v[0, 0, 4, 4] = 255
     m = torch.ones(1, 1, 9, 9, dtype=torch.bool)
     method = create_method("strongblur", source_height=27)  # at 9 pixels: half-width 10 / 3 -> 3, sigma 10 / 3
     size, sigma = method.kernel_at(9)
-    k = gaussian_kernel(size, sigma)
+    k = _gaussian(size, sigma)
     assert size == 7
     want = torch.zeros(9, 9)
     want[1:8, 1:8] = 255 * torch.outer(k, k)
     assert torch.equal(method.transform(v, m)[0, 0, :, :, 0], want.round().to(torch.uint8))
+
+
+@pytest.mark.parametrize("name", ["strongblur", "weakblur"])
+def test_blur_is_torchvisions_gaussian_blur_with_reflected_borders(name):
+    """Whole-frame blur = torchvision's GaussianBlur(kernel_size, sigma) on the uint8 frames (Ilic et al.'s
+    transform) up to float rounding, borders included: reflected, not replicated."""
+    from torchvision.transforms import v2
+
+    v, _ = _region()
+    m = torch.ones(v.shape[:4], dtype=torch.bool)
+    method = create_method(name)
+    want = v2.GaussianBlur(kernel_size=method.kernel, sigma=method.sigma)(v.permute(0, 1, 4, 2, 3))
+    diff = (method.transform(v, m).int() - want.permute(0, 1, 3, 4, 2).int()).abs()
+    assert diff.max() <= 1 and (diff > 0).float().mean() < 1e-3  # separable passes: the same up to float rounding
+    # A bright first column: reflection pads with columns 1.. (dark), replication would repeat the bright one.
+    edge = torch.zeros(1, 1, 32, 40, 3, dtype=torch.uint8)
+    edge[..., 0, :] = 255
+    out = method.transform(edge, torch.ones(1, 1, 32, 40, dtype=torch.bool))[0, 0, 16, :, 0].float()
+    k = _gaussian(method.kernel, method.sigma)
+    assert out[0].item() == round(255 * k[method.kernel // 2].item())  # the column itself, no reflected copy
+    assert METHODS.get(name).version == "2" and method_card(name)["version"] == 2
+
+
+def test_frames_smaller_than_half_the_kernel_are_a_one_line_error():
+    v = torch.zeros(1, 1, 10, 40, 3, dtype=torch.uint8)
+    with pytest.raises(VPBenchError) as err:
+        create_method("strongblur").transform(v, torch.ones(1, 1, 10, 40, dtype=torch.bool))
+    assert "10x40 frames are too small for its 21-pixel kernel" in str(err.value) and "\n" not in str(err.value)
+    out = create_method("strongblur", source_height=40).transform(v, torch.ones(1, 1, 10, 40, dtype=torch.bool))
+    assert out.shape == v.shape  # scaled to a 5-pixel kernel: fits
 
 
 @pytest.mark.parametrize("bad", [0, -240, 2.5, True, "240", [240]])

@@ -10,6 +10,15 @@ from vpbench.networks.anonymizers import ANONYMIZERS, AnonymizerConfig, FrameAno
 from vpbench.networks.frame_models import FRAME_MODELS, create_frame_model
 from vpbench.networks.recognizers import RECOGNIZERS, create_recognizer
 
+TORCHVISION = [
+    "mc3_18",
+    "mvit_v2_s",
+    "r2plus1d_18",
+    "r3d_18",
+    "resnet18",
+    "resnet50",
+    "swin3d_t",
+]
 BUILDS = {
     "recognizer": lambda arch: create_recognizer({"arch": arch}, 3, 4, 32),
     "frame model": lambda arch: create_frame_model({"arch": arch}, 5),
@@ -20,8 +29,18 @@ BUILDS = {
 @pytest.mark.parametrize(
     "factory, typo, meant, names",
     [
-        ("recognizer", "video-cn", "video-cnn", "frame-cnn, frame-vit, video-cnn, video-vit"),
-        ("frame model", "frame-resnett", "frame-resnet", "frame-cnn, frame-mobilenet, frame-resnet"),
+        (
+            "recognizer",
+            "video-cn",
+            "video-cnn",
+            f"frame-cnn, frame-vit, {', '.join(f'torchvision/{n}' for n in TORCHVISION)}, video-cnn, video-vit",
+        ),
+        (
+            "frame model",
+            "frame-resnett",
+            "frame-resnet",
+            "frame-cnn, frame-mobilenet, frame-resnet, torchvision/resnet18, torchvision/resnet50",
+        ),
         ("anonymizer", "unett", "unet", "degradation, unet"),
     ],
 )
@@ -35,7 +54,10 @@ def test_an_unknown_architecture_is_one_line_with_a_suggestion(factory, typo, me
 
 @pytest.mark.parametrize("factory", sorted(BUILDS))
 def test_a_missing_or_unlike_architecture_is_one_line_without_a_guess(factory):
-    with pytest.raises(VPBenchError, match=r"^unknown .* architecture '[^']*'; choose from: [a-z, -]+$"):
+    with pytest.raises(
+        VPBenchError,
+        match=r"^unknown .* architecture '[^']*'; choose from: [a-z0-9_/, -]+$",
+    ):
         BUILDS[factory]("zzz")
     if factory != "anonymizer":  # AnonymizerConfig requires an arch
         spec_without_arch = {
@@ -48,6 +70,18 @@ def test_a_missing_or_unlike_architecture_is_one_line_without_a_guess(factory):
 
 def test_the_factories_are_registries_with_every_card_architecture():
     assert all(isinstance(r, Registry) for r in (RECOGNIZERS, FRAME_MODELS, ANONYMIZERS))
-    assert RECOGNIZERS.names() == ["frame-cnn", "frame-vit", "video-cnn", "video-vit"]
-    assert FRAME_MODELS.names() == ["frame-cnn", "frame-mobilenet", "frame-resnet"]
+    assert RECOGNIZERS.names() == [
+        "frame-cnn",
+        "frame-vit",
+        *(f"torchvision/{n}" for n in TORCHVISION),
+        "video-cnn",
+        "video-vit",
+    ]
+    assert FRAME_MODELS.names() == [
+        "frame-cnn",
+        "frame-mobilenet",
+        "frame-resnet",
+        "torchvision/resnet18",
+        "torchvision/resnet50",
+    ]
     assert ANONYMIZERS.names() == ["degradation", "unet"]

@@ -279,7 +279,8 @@ def evaluate(
     profile: str = typer.Option(
         "cpu",
         "--profile",
-        help="Recognizer and method settings: cpu (two cores, minutes) or paper (the published settings, for a GPU).",
+        help="Recognizer and method settings: cpu (two cores, minutes), paper (the published settings, for a GPU) "
+        "or spact (SPAct's torchvision R3D-18 / ResNet-50 recognizers; learned methods need --checkpoint).",
     ),
     seed: int = typer.Option(0, "--seed", callback=non_negative_int, help="Seed of every random choice of the run."),
     out: Path = typer.Option(

@@ -30,6 +30,7 @@ from ..core.atomic import atomic_write_json, check_free_space, check_output_dir
 from ..core.attributes import ATTRIBUTES
 from ..core.config import frame_interval, load_protocol, method_card, method_settings, recognizer_profile
 from ..core.errors import VPBenchError, did_you_mean
+from ..core.files import sha256_file
 from ..data.builder import build_dataset, check_seed, load_info, load_manifest
 from ..data.datasets import DATASETS
 from ..data.frames.cache import cache_bytes, check_cache_space, ensure_cache
@@ -352,7 +353,7 @@ def evaluate(request: EvaluationRequest) -> list[Path]:
                 raise VPBenchError(
                     f"protocol '{protocol['name']}' ({request.suite} suite) does not evaluate on "
                     f"'{request.dataset}'{did_you_mean(request.dataset, names)}; it evaluates on: {', '.join(names)}, "
-                    f"or on any dataset built under --data-root ({request.data_root})"
+                    f"and on any dataset built under --data-root"
                 )
             jobs = [own_dataset_job(protocol, request)]
             request = replace(request, suite=CUSTOM_SUITE)
@@ -901,6 +902,8 @@ def _frozen_recipe(
         "videos": videos_digest(store.video_ids[int(i)] for i in videos),
         "labels": videos_digest(np.asarray(labels).reshape(len(labels), -1).tolist()),
         "spec": spec,
+        # a spec's pretrained weights file by content, not only by path
+        "weights_sha256": sha256_file(spec["weights"]) if spec.get("weights") else None,
         "train": asdict(cfg),
         "frame_size": [int(v) for v in profile["frame_size"]],
         "frame_interval": int(interval),

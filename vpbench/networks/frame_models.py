@@ -8,10 +8,15 @@ privacy branch). Input: normalized float ``N x 3 x H x W``. With
 ``norm``: ``batch`` (BatchNorm, the published models') or ``group`` (GroupNorm
 with one group: per-sample statistics, so that a batch split over DDP ranks on
 CPUs, where BatchNorm cannot be synchronized, computes what one process does).
+
+``torchvision/resnet18`` and ``torchvision/resnet50``: torchvision's ResNets (never
+downloaded; ``weights: PATH`` loads a local state dict), as for the recognizers
+(:func:`vpbench.networks.recognizers.torchvision_recognizer`); BatchNorm only.
 """
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 
 import torch
@@ -19,7 +24,7 @@ from torch import nn
 
 from ..core.errors import VPBenchError
 from ..core.registry import Registry
-from .recognizers import FrameCNN
+from .recognizers import TORCHVISION_FRAMES, FrameCNN, torchvision_recognizer
 
 NORMS = ("batch", "group")
 
@@ -118,10 +123,14 @@ FRAME_MODELS: Registry[Callable[..., nn.Module]] = Registry("frame model archite
 FRAME_MODELS.register("frame-cnn", _frame_cnn)
 FRAME_MODELS.register("frame-resnet", FrameResNet)
 FRAME_MODELS.register("frame-mobilenet", FrameMobileNet)
+for _name in TORCHVISION_FRAMES:
+    FRAME_MODELS.register(f"torchvision/{_name}", functools.partial(torchvision_recognizer, _name))
+del _name
 
 
 def create_frame_model(spec: dict, num_outputs: int) -> nn.Module:
-    """Build a frame model from ``{"arch": ..., **options}``: frame-cnn, frame-resnet or frame-mobilenet."""
+    """Build a frame model from ``{"arch": ..., **options}``: frame-cnn, frame-resnet, frame-mobilenet or
+    torchvision/resnet18 / resnet50."""
     spec = dict(spec)
     arch = str(spec.pop("arch", None))
     build = FRAME_MODELS.get(arch)

@@ -5,17 +5,27 @@ Input convention inside: float ``B x 3 x T x H x W`` (video) or ``B x 3 x H x W`
 16x16 patches). ``cpu`` profile: small CNNs chosen by measurement on two cores
 (see models/recognizers.yaml): a ViT trained from scratch on a few hundred
 clips learns poorly, a small 3D CNN learns the same probe in minutes.
+
+``torchvision/<model>``: torchvision's own architectures (:data:`TORCHVISION_VIDEO`,
+:data:`TORCHVISION_FRAMES`), built with ``weights=None`` (nothing is ever
+downloaded), optionally loaded from a local state dict (``weights: PATH``), with
+a new classification head (see :func:`torchvision_recognizer`). The ``spact``
+profile is built from them.
 """
 
 from __future__ import annotations
 
+import functools
+import os
 from collections.abc import Callable
+from pathlib import Path
 
 import torch
 from torch import nn
 
 from ..core.errors import VPBenchError
 from ..core.registry import Registry
+from ..core.tensors import MEAN, STD
 
 
 def _conv3d(cin: int, cout: int, kernel, stride) -> nn.Sequential:
@@ -131,6 +141,172 @@ RECOGNIZERS.register("video-cnn", lambda num_outputs, clip_len, hw, /, **options
 RECOGNIZERS.register("frame-cnn", lambda num_outputs, clip_len, hw, /, **options: FrameCNN(num_outputs, **options))
 RECOGNIZERS.register("video-vit", _video_vit)
 RECOGNIZERS.register("frame-vit", _frame_vit)
+
+
+# --- torchvision's architectures ----------------------------------------------------------------------------------
+
+_KINETICS = ((0.43216, 0.394666, 0.37645), (0.22803, 0.22145, 0.216989))  # torchvision's VideoClassification preset
+_IMAGENET = ((0.485, 0.456, 0.406), (0.229, 0.224, 0.225))
+
+# name -> (the key prefix of its classification head, the mean and std its published weights were trained with:
+# the ``transforms`` of torchvision's weight enums, e.g. R3D_18_Weights.KINETICS400_V1, Swin3D_T_Weights)
+TORCHVISION_VIDEO: dict[str, tuple[str, tuple]] = {
+    "r3d_18": ("fc", _KINETICS),
+    "mc3_18": ("fc", _KINETICS),
+    "r2plus1d_18": ("fc", _KINETICS),
+    "mvit_v2_s": ("head.1", ((0.45,) * 3, (0.225,) * 3)),
+    "swin3d_t": ("head", _IMAGENET),
+}
+TORCHVISION_FRAMES: dict[str, tuple[str, tuple]] = {"resnet18": ("fc", _IMAGENET), "resnet50": ("fc", _IMAGENET)}
+# torchvision builds mvit_v2_s for one input size (its relative position tables have that size's shape).
+_FIXED_INPUT = {"mvit_v2_s": (16, (224, 224))}
+
+
+class TorchvisionRecognizer(nn.Module):
+    """A torchvision model (``net``, whose state dict keys are torchvision's under ``net.``) on vpbench's input.
+
+    The input arrives normalized with vpbench's mean and std (:mod:`vpbench.core.tensors`) and is mapped to the
+    per-channel mean and std that torchvision's published weights of the architecture were trained with, so that
+    a loaded state dict sees what it was trained on (from scratch, this is a fixed affine map of the input).
+    A frame model (``frames``) takes ``N x 3 x H x W`` images, or ``B x 3 x T x H x W`` clips whose ``T``
+    per-frame outputs it averages (the same as averaging its pooled features: the head is linear). With no head
+    (``feature_dim`` set, an encoder) it returns the pooled features.
+    """
+
+    def __init__(self, net: nn.Module, frames: bool, mean, std, feature_dim: int | None = None) -> None:
+        super().__init__()
+        self.net = net
+        self.frames = frames
+        self.feature_dim = feature_dim
+        std_t = torch.tensor(std, dtype=torch.float32)
+        self.register_buffer("scale", (STD / std_t).view(3, 1, 1, 1), persistent=False)
+        shift = (MEAN - torch.tensor(mean, dtype=torch.float32)) / std_t
+        self.register_buffer("shift", shift.view(3, 1, 1, 1), persistent=False)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        video = x.dim() == 5
+        scale, shift = (self.scale, self.shift) if video else (self.scale[..., 0], self.shift[..., 0])
+        x = x * scale.to(x.dtype) + shift.to(x.dtype)
+        if not (self.frames and video):
+            return self.net(x)
+        b, c, t, h, w = x.shape
+        out = self.net(x.transpose(1, 2).reshape(b * t, c, h, w))
+        return out.view(b, t, -1).mean(1)
+
+
+def _read_state_dict(path: Path, arch: str) -> dict:
+    if not path.is_file():
+        raise VPBenchError(f"{arch}: weights file {path} not found")
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:  # torch raises many kinds for a file that is not a tensor pickle
+        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+        raise VPBenchError(f"{arch}: {path} is not a readable state dict ({first})") from None
+    if isinstance(state, dict) and isinstance(state.get("state_dict"), dict):
+        state = state["state_dict"]  # a training checkpoint that keeps its weights under "state_dict"
+    if not isinstance(state, dict) or not state or not all(torch.is_tensor(v) for v in state.values()):
+        raise VPBenchError(f"{arch}: {path} is not a state dict (a mapping of parameter names to tensors)")
+    for prefix in ("module.", "net."):  # nn.DataParallel's wrapper; a saved TorchvisionRecognizer
+        if all(str(k).startswith(prefix) for k in state):
+            state = {str(k)[len(prefix) :]: v for k, v in state.items()}
+    return state
+
+
+def _keys(keys: list[str], n: int = 3) -> str:
+    more = f" and {len(keys) - n} more" if len(keys) > n else ""
+    return ", ".join(keys[:n]) + more
+
+
+def load_torchvision_weights(net: nn.Module, path: str | os.PathLike, head: str, arch: str) -> None:
+    """Load a local state dict of torchvision's ``arch`` into ``net``, every key but the classification head's.
+
+    The file's head (keys under ``head.``) is dropped and ``net``'s stays as built: a torchvision file with its
+    Kinetics-400 or ImageNet head and a fine-tuned file with any number of classes both load, and the head for
+    the task starts fresh. Anything else must match exactly; a mismatch is one line naming the first keys."""
+    path = Path(path).expanduser()
+    state = _read_state_dict(path, arch)
+    prefix = head + "."
+    state = {k: v for k, v in state.items() if not k.startswith(prefix)}
+    own = {k: v for k, v in net.state_dict().items() if not k.startswith(prefix)}
+    missing = [k for k in own if k not in state]
+    unexpected = [k for k in state if k not in own]
+    if missing or unexpected:
+        parts = ([f"missing keys {_keys(missing)}"] if missing else []) + (
+            [f"unexpected keys {_keys(unexpected)}"] if unexpected else []
+        )
+        raise VPBenchError(f"{path} does not match {arch}: {'; '.join(parts)}")
+    for k, v in own.items():
+        if tuple(state[k].shape) != tuple(v.shape):
+            raise VPBenchError(
+                f"{path} does not match {arch}: '{k}' has shape {tuple(state[k].shape)} in the file, "
+                f"{tuple(v.shape)} in the model"
+            )
+    net.load_state_dict(state, strict=False)  # strict on everything but the head, checked above
+
+
+def _spact_layer4(net: nn.Module) -> None:
+    """SPAct's R3D-18 (DAVEISHAN/SPAct, anonymization_training/model.py, build_r3d_classifier): layer4's first
+    block keeps the temporal size (stride 1 in time, temporal dilation 2); the weights keep their shapes."""
+    block = net.layer4[0]
+    block.conv1[0] = nn.Conv3d(256, 512, (3, 3, 3), (1, 2, 2), padding=(2, 1, 1), dilation=(2, 1, 1), bias=False)
+    block.downsample[0] = nn.Conv3d(256, 512, (1, 1, 1), (1, 2, 2), bias=False)
+
+
+def _replace_head(net: nn.Module, head: str, num_outputs: int) -> int:
+    """Put a fresh ``Linear(features, num_outputs)`` (``nn.Identity`` for 0) where ``head`` is; return features."""
+    parent_name, _, leaf = head.rpartition(".")
+    parent = net.get_submodule(parent_name) if parent_name else net
+    old = getattr(parent, leaf) if not leaf.isdigit() else parent[int(leaf)]
+    features = old.in_features
+    new = nn.Linear(features, num_outputs) if num_outputs else nn.Identity()
+    if leaf.isdigit():
+        parent[int(leaf)] = new
+    else:
+        setattr(parent, leaf, new)
+    return features
+
+
+def torchvision_recognizer(
+    model: str, num_outputs: int, clip_len: int | None = None, hw: tuple[int, int] | None = None, /, **options
+) -> TorchvisionRecognizer:
+    """``torchvision/<model>``: torchvision's architecture with ``weights=None`` (never downloaded).
+
+    Options: ``weights`` (a local state dict of torchvision's model, e.g. the file torchvision itself would
+    download, or a fine-tuned one: loaded by :func:`load_torchvision_weights`, the head excluded), and for
+    ``r3d_18`` ``spact_layer4`` (SPAct's layer4, see :func:`_spact_layer4`). The head is replaced by a new
+    ``num_outputs``-wide linear layer (none with ``num_outputs=0``: an encoder with ``feature_dim``).
+    Video models take ``B x 3 x T x H x W``; frame models (``resnet18``, ``resnet50``) images or clips (see
+    :class:`TorchvisionRecognizer`). ``mvit_v2_s`` exists in torchvision for 16 x 224 x 224 clips only.
+    """
+    arch = f"torchvision/{model}"
+    video = model in TORCHVISION_VIDEO
+    head, (mean, std) = (TORCHVISION_VIDEO if video else TORCHVISION_FRAMES)[model]
+    allowed = {"weights"} | ({"spact_layer4"} if model == "r3d_18" else set())
+    unknown = sorted(set(options) - allowed)
+    if unknown:
+        raise VPBenchError(f"{arch}: unknown option {', '.join(unknown)}; it takes {', '.join(sorted(allowed))}")
+    if model in _FIXED_INPUT and clip_len is not None and hw is not None:
+        want_t, want_hw = _FIXED_INPUT[model]
+        if (int(clip_len), tuple(int(v) for v in hw)) != (want_t, want_hw):
+            raise VPBenchError(
+                f"{arch} takes {want_t}-frame {want_hw[0]}x{want_hw[1]} clips (torchvision builds it for that size), "
+                f"got {clip_len}-frame {hw[0]}x{hw[1]}; use torchvision/swin3d_t for other sizes"
+            )
+    import torchvision.models as tvm
+    import torchvision.models.video as tvv
+
+    net = getattr(tvv if video else tvm, model)(weights=None)
+    if options.get("spact_layer4"):
+        _spact_layer4(net)
+    if options.get("weights") is not None:
+        load_torchvision_weights(net, options["weights"], head, arch)
+    features = _replace_head(net, head, int(num_outputs))
+    return TorchvisionRecognizer(net, not video, mean, std, None if num_outputs else features)
+
+
+for _name in (*TORCHVISION_VIDEO, *TORCHVISION_FRAMES):
+    RECOGNIZERS.register(f"torchvision/{_name}", functools.partial(torchvision_recognizer, _name))
+del _name
 
 
 def create_recognizer(spec: dict, num_outputs: int, clip_len: int, crop: int | tuple[int, int]) -> nn.Module:
