@@ -413,7 +413,7 @@ def adversarial_first(tmp_path_factory):
 FIRST_STEP = {
     "vita": {"FrameAnonymizer", "BudgetEnsemble", "VideoCNN"},
     "spact": {"FrameAnonymizer", "ProjectedEncoder", "VideoCNN"},
-    "collective": {"FrameAnonymizer", "AttributeDiscriminators", "VideoCNN"},
+    "collective": {"FrameAnonymizer", "VideoCNN"},
     "stprivacy": {"STPrivacyNet", "VideoCNN"},
 }
 

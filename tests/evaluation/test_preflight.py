@@ -236,8 +236,8 @@ def test_a_dataset_without_test_videos_in_the_fold_is_refused(tiny_bench, tmp_pa
         ("vita", ["restarting=null"], "method 'vita' option 'restarting' takes true or false, got null"),
         (
             "collective",
-            ["privacy_weight=[1, 2]"],
-            "method 'collective' option 'privacy_weight' takes a number, got [1, 2]",
+            ["style_weight=[1, 2]"],
+            "method 'collective' option 'style_weight' takes a number, got [1, 2]",
         ),
         (
             "stprivacy",

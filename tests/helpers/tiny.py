@@ -115,12 +115,19 @@ TINY_SPACT = {
     "lr_privacy": 0.001,
 }
 TINY_COLLECTIVE = {
-    **_TINY_BASELINE,
     "anonymizer": {"arch": "degradation", "widths": [4, 8, 8], "blocks": 1, "outer_kernel": 3},
-    "discriminator": {"arch": "video-cnn", "widths": [4, 4, 8, 8]},
-    "privacy_weight": 1.0,
-    "discriminator_pretrain_epochs": 1,
-    "lr_discriminator": 0.001,
+    "action_model": {"arch": "video-cnn", "widths": [4, 8, 8, 8]},
+    "content_weight": 0.35,
+    "style_weight": 0.55,
+    "action_weight": 0.1,
+    "noise_seed": 33,
+    "action_batch": 4,
+    "action_pretrain_epochs": 1,
+    "lr_action_pretrain": 0.001,
+    "batch_size": 4,
+    "transform_epochs": 2,
+    "lr_transform": 0.001,
+    "grad_clip": None,
 }
 TINY_METHOD_PROFILES = {
     "stprivacy": TINY_STPRIVACY,

@@ -17,11 +17,7 @@ from vpbench.data.builder import build_dataset
 from vpbench.data.video import probe_video, write_video
 from vpbench.evaluation import EvaluationRequest, evaluate
 from vpbench.methods import FitData, create_method
-from vpbench.methods.collective import (
-    AttributeDiscriminators,
-    confusion_loss,
-    transformation_loss,
-)
+from vpbench.methods.collective import content_loss, gram, loss_layers, noise_clip, noise_grams, transformation_loss
 from vpbench.methods.spact import anonymizer_loss, augment, nt_xent
 from vpbench.methods.vita import BudgetEnsemble, budget_loss, degradation_loss
 from vpbench.networks.anonymizers import AnonymizerConfig, FrameAnonymizer
@@ -309,23 +305,17 @@ def test_spact_never_reads_privacy_labels(fitted, tiny_models):
 # --- Collective -------------------------------------------------------------------------------
 
 
-def test_confusion_loss_is_smallest_when_every_discriminator_cannot_tell():
-    assert confusion_loss(torch.zeros(2, 5)).item() == pytest.approx(math.log(2))
-    assert confusion_loss(torch.full((2, 5), 3.0)) > confusion_loss(torch.zeros(2, 5))
-    assert confusion_loss(torch.full((2, 5), -3.0)) > confusion_loss(torch.zeros(2, 5))
-
-
-def test_collective_has_one_discriminator_per_attribute():
-    d = AttributeDiscriminators({"arch": "video-cnn", "widths": [4, 4, 8, 8]}, 5, 4, (16, 20))
-    assert len(d.members) == 5 and d(_video()).shape == (2, 5)
-
-
 def test_collective_transformation_step_lowers_its_loss_on_a_fixed_batch():
     net = _anonymizer("degradation")
-    action = create_recognizer({"arch": "video-cnn", "widths": [4, 8, 8, 8]}, 3, 4, (16, 20)).eval()
-    disc = AttributeDiscriminators({"arch": "video-cnn", "widths": [4, 4, 8, 8]}, 5, 4, (16, 20)).eval()
+    utility = create_recognizer({"arch": "video-cnn", "widths": [4, 8, 8, 8]}, 3, 4, (16, 20)).eval()
+    utility.requires_grad_(False)
+    layers = loss_layers(4)
+    targets = noise_grams(utility, noise_clip(4, 16, 20, 33), layers[1])
     clips, labels = _video(4), torch.tensor([0, 1, 2, 0])
-    before, after = _descends(lambda: transformation_loss(net, action, disc, clips, labels, 1.0)[0], net)
+    weights = (0.35, 0.55, 0.1)
+    before, after = _descends(
+        lambda: transformation_loss(net, utility, clips, labels, targets, layers, weights)[0], net
+    )
     assert after < before
 
 
@@ -350,10 +340,10 @@ def test_killed_fit_resumes_from_its_checkpoint_to_the_same_result(name, fitted,
 
     save = Checkpointer.save
 
-    # the process dies right after the first checkpoint of the adversarial stage
+    # the process dies right after the first checkpoint of the adversarial stage (Collective: its transformation)
     def save_then_die(self, epoch, **extra):
         save(self, epoch, **extra)
-        if self.stage in ("adversarial", "minimax") and epoch == 1:
+        if self.stage in ("adversarial", "minimax", "transformation") and epoch == 1:
             raise KeyboardInterrupt
 
     monkeypatch.setattr(Checkpointer, "save", save_then_die)
@@ -443,8 +433,16 @@ def test_each_anonymizer_objective_is_its_stated_combination_of_independently_co
             l_t, F.cross_entropy(action(normalized(unet(clips))), labels)
         )
         assert torch.allclose(total, -l_b + 2.0 * l_t)
-        # Collective: CE_action + lambda * confusion of every attribute's discriminator.
-        disc = AttributeDiscriminators({"arch": "video-cnn", "widths": [4, 4, 8, 8]}, 5, 4, (16, 20)).eval()
-        total, l_t, l_p = transformation_loss(net, action, disc, clips, labels, 3.0)
-        assert torch.allclose(l_p, confusion_loss(disc(normalized(net(clips)))))
-        assert torch.allclose(total, l_t + 3.0 * l_p)
+        # Collective: w_c * content + w_s * style (Gram towards noise) + w_a * CE of the frozen utility model.
+        layers = loss_layers(4)
+        noise = noise_clip(4, 16, 20, 33)
+        targets = noise_grams(action, noise, layers[1])
+        total, l_c, l_s, l_a = transformation_loss(net, action, clips, labels, targets, layers, (0.35, 0.55, 0.1))
+        out, raw = normalized(net(clips)), normalized(clips)
+        feats = [action.features[: i + 1](out).flatten(2) for i in range(4)]
+        raw_feats = [action.features[: i + 1](raw).flatten(2) for i in range(4)]
+        noise_feats = [action.features[: i + 1](normalized(noise)).flatten(2) for i in range(4)]
+        assert torch.allclose(l_c, content_loss(feats[3], raw_feats[3]))
+        direct_s = sum(((gram(feats[i]) - gram(noise_feats[i])) ** 2).sum((1, 2)).mean() for i in (1, 3))
+        assert torch.allclose(l_s, direct_s) and torch.allclose(l_a, F.cross_entropy(action(out), labels))
+        assert torch.allclose(total, 0.35 * l_c + 0.55 * l_s + 0.1 * l_a)
