@@ -396,22 +396,11 @@ def render_markdown(tables: list[Table], previews: dict, curves: dict | None = N
         for row in table.rows:
             lines.append("| " + " | ".join(_md_escape(c) for c in _cells(table, row)) + " |")
         lines += ["", f"![trade-off plot: {table.title}]({plot_name(table)})", ""]
-        linked = [(row, previews[id(row)]) for row in table.rows if id(row) in previews]
-        if linked:
-            lines.append(
-                "Previews (raw above, transformed below): "
-                + ", ".join(f"[{_md_escape(row.label)} \u00b7 {row.result.run}]({name})" for row, name in linked)
-                + "."
-            )
-            lines.append("")
-        drawn = [(row, (curves or {})[id(row)]) for row in table.rows if id(row) in (curves or {})]
-        if drawn:
-            lines.append(
-                "Training curves: "
-                + ", ".join(f"[{_md_escape(row.label)} \u00b7 {row.result.run}]({name})" for row, name in drawn)
-                + "."
-            )
-            lines.append("")
+        for title, files in (("Previews (raw above, transformed below)", previews), ("Training curves", curves or {})):
+            linked = [(row, files[id(row)]) for row in table.rows if id(row) in files]
+            if linked:
+                names = ", ".join(f"[{_md_escape(row.label)} \u00b7 {row.result.run}]({name})" for row, name in linked)
+                lines += [f"{title}: {names}.", ""]
     return "\n".join(lines).rstrip("\n") + "\n"
 
 
