@@ -44,7 +44,7 @@ def test_cross_takes_the_method_training_dataset(mine, tmp_path):
 
 
 def test_a_name_that_is_neither_listed_nor_built_is_a_one_line_error(mine, tmp_path):
-    with pytest.raises(VPBenchError, match="does not evaluate on 'mien'.*or on any dataset built under --data-root"):
+    with pytest.raises(VPBenchError, match="does not evaluate on 'mien'.*and on any dataset built under --data-root"):
         evaluate(evaluation_request(mine, tmp_path / "r", dataset="mien"))
 
 
