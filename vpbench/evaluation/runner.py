@@ -897,17 +897,18 @@ def _frozen_recipe(
     dataset_dir: Path, store: FrameStore, videos, labels, spec: dict, cfg: TrainConfig, profile: dict, interval: int
 ) -> dict:
     """Everything a raw-trained recognizer depends on besides its seed and outputs (the key of its cache entry)."""
-    return {
+    recipe = {
         "dataset": load_info(dataset_dir)["content_sha256"],
         "videos": videos_digest(store.video_ids[int(i)] for i in videos),
         "labels": videos_digest(np.asarray(labels).reshape(len(labels), -1).tolist()),
         "spec": spec,
-        # a spec's pretrained weights file by content, not only by path
-        "weights_sha256": sha256_file(spec["weights"]) if spec.get("weights") else None,
         "train": asdict(cfg),
         "frame_size": [int(v) for v in profile["frame_size"]],
         "frame_interval": int(interval),
     }
+    if spec.get("weights"):  # a spec's pretrained weights file by content, not only by path
+        recipe["weights_sha256"] = sha256_file(spec["weights"])
+    return recipe
 
 
 def _frozen_video_scores(
