@@ -12,7 +12,7 @@ DEMO_OUT ?= demo-out
 # pyproject's ranges admit them (and newer 2.x releases elsewhere).
 TORCH_PINS := torch==2.14.1 torchvision==0.29.1
 
-.PHONY: demo test lint bench install clean
+.PHONY: demo test lint bench install clean reference-leaderboard
 
 install: $(STAMP)
 
@@ -52,6 +52,11 @@ demo-run/%: $(STAMP)
 bench: $(STAMP)
 	bash tools/install-ffmpeg.sh
 	$(PY) bench/run_all.py $(BENCH_ARGS)
+
+# The committed reference results (results/reference, see its README) rendered into docs/ (the HTML page,
+# 3-4 MB with its images inlined, is not committed: .gitignore).
+reference-leaderboard: $(STAMP)
+	$(VENV)/bin/vpbench leaderboard --results results/reference --out docs/reference-leaderboard
 
 # Lint first: a style or import error fails `make test` (and CI) before the suite runs.
 test: lint

@@ -391,6 +391,7 @@ def test_evaluate_killed_in_each_phase_resumes_to_the_uninterrupted_result(kill_
     (work / ".train_privacy.pt.x1y2.tmp").write_bytes(b"\x80\x02half a checkpoint")
     (run_dir / ".cpu-seed0.json.x1y2.tmp").write_text('{"scores": ')
     (run_dir / ".cpu-seed0.curves.csv.x1y2.tmp").write_text("phase,step,met")
+    (run_dir / ".cpu-seed0.preview.png.x1y2.tmp").write_bytes(b"\x89PNG")
 
     done = subprocess.run([*args, "--resume"], capture_output=True, text=True, env=ENV, cwd=REPO)
     assert done.returncode == 0, done.stderr

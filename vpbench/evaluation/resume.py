@@ -31,6 +31,7 @@ import numpy as np
 from ..core import distributed
 from ..core.atomic import atomic_write_bytes, atomic_write_json, stale_temporaries
 from ..core.errors import VPBenchError
+from ..results import preview_path
 
 SETTINGS_FILE = "run.json"
 
@@ -60,8 +61,9 @@ class WorkDir:
                 shutil.rmtree(self.path)
         elif self.path.exists():
             shutil.rmtree(self.path)
-        for stale in stale_temporaries(result) + stale_temporaries(Path(result).with_suffix(".pt")):
-            stale.unlink(missing_ok=True)
+        for written in (result, Path(result).with_suffix(".pt"), preview_path(result)):  # a kill's torn writes
+            for stale in stale_temporaries(written):
+                stale.unlink(missing_ok=True)
         atomic_write_json(meta, self.settings)
         distributed.barrier()
 
