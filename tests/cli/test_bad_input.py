@@ -20,6 +20,7 @@ import pandas as pd
 import pytest
 import torch
 
+from tests.helpers.output import without_progress
 from tests.helpers.tiny import REPO, gradient_frames, write_tiny_models, write_tiny_protocols
 from vpbench.core.attributes import ATTRIBUTES
 from vpbench.data.builder import build_dataset, load_manifest
@@ -401,7 +402,7 @@ def _error(result: dict) -> str:
     """The one stderr line of a user error (exit 2, no traceback)."""
     assert result["code"] == 2, result
     assert "Traceback" not in result["stderr"]
-    [line] = result["stderr"].splitlines()
+    [line] = without_progress(result["stderr"])  # work done before the mistake was found reports its progress
     assert line.startswith("error: ")
     return line[len("error: ") :]
 

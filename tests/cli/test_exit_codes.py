@@ -24,6 +24,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from tests.helpers.output import without_progress
 from tests.helpers.tiny import (
     REPO,
     TINY_PROFILE,
@@ -129,7 +130,7 @@ def test_an_interrupted_evaluation_exits_non_zero_and_writes_no_result(eval_env,
     ]
     work = run.with_name(run.name + ".work")
     rc, err = _interrupt(argv, lambda: (work / "train_action.pt").is_file(), sig, tmp_path)
-    assert (rc, err.splitlines()) == (code, [line]), err
+    assert (rc, without_progress(err)) == (code, [line]), err
     assert not run.with_suffix(".json").exists()
     assert _temporaries(out) == []
     # What the run finished stays for --resume: its settings and its last complete epoch checkpoint.
@@ -149,7 +150,7 @@ def test_an_interrupted_anonymization_leaves_no_output(tmp_path):
         signal.SIGINT,
         tmp_path,
     )
-    assert (rc, err.splitlines()) == (130, ["interrupted"]), err
+    assert (rc, without_progress(err)) == (130, ["interrupted"]), err
     assert list(out.iterdir()) == []  # no video, no record, no temporary file
 
 
@@ -169,7 +170,7 @@ def test_an_interrupted_rebuild_leaves_the_previous_dataset_exactly_as_it_was(tm
         sig,
         tmp_path,
     )
-    assert (rc, err.splitlines()) == (code, [line]), err
+    assert (rc, without_progress(err)) == (code, [line]), err
     assert _snapshot(data) == before
 
 
@@ -211,7 +212,7 @@ def test_sigterm_during_an_atomic_write_removes_the_temporary_and_exits_143(tmp_
     finally:
         signal.signal(signal.SIGTERM, previous)
     assert exc.value.code == 143
-    assert capsys.readouterr().err.splitlines() == ["terminated"]
+    assert without_progress(capsys.readouterr().err) == ["terminated"]
     assert not out.exists() or list(out.rglob("*")) == []
 
 
@@ -230,7 +231,7 @@ def test_ctrl_c_inside_a_command_exits_130_in_process(tmp_path, capsys, monkeypa
     with pytest.raises(SystemExit) as exc:
         main(["leaderboard", "--results", str(results), "--out", str(tmp_path / "board")])
     assert exc.value.code == 130
-    assert capsys.readouterr().err.splitlines() == ["interrupted"]
+    assert without_progress(capsys.readouterr().err) == ["interrupted"]
 
 
 @pytest.fixture
@@ -259,7 +260,7 @@ def fake_command(tmp_path, monkeypatch):
         finally:
             for s, handler in previous.items():
                 signal.signal(s, handler)
-        return code, capsys.readouterr().err.splitlines()
+        return code, without_progress(capsys.readouterr().err)
 
     return run
 
@@ -360,4 +361,4 @@ def test_a_finished_command_exits_0_and_a_user_error_2(tmp_path, capsys):
     with pytest.raises(SystemExit) as exc:
         main(["leaderboard", "--results", str(tmp_path / "none")])
     assert exc.value.code == 2
-    assert capsys.readouterr().err.splitlines() == [f"error: {tmp_path / 'none'}: results folder not found"]
+    assert without_progress(capsys.readouterr().err) == [f"error: {tmp_path / 'none'}: results folder not found"]

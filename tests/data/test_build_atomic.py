@@ -15,6 +15,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from tests.helpers.output import without_progress
 from vpbench import build_dataset
 from vpbench.cli import main
 from vpbench.core.errors import VPBenchError
@@ -35,7 +36,7 @@ def _error(capsys, *args) -> str:
     code, _, err = _run(capsys, *args)
     assert code == 2, err
     assert "Traceback" not in err
-    [line] = err.splitlines()
+    [line] = without_progress(err)
     assert line.startswith("error: ")
     return line[len("error: ") :]
 
@@ -281,7 +282,7 @@ def test_an_export_with_every_annotation_cancelled_is_one_line(tmp_path, tiny_bu
         "--out",
         tmp_path / "out",
     )
-    assert code == 2 and len(err.splitlines()) == 1 and "Traceback" not in err, err
+    assert code == 2 and len(without_progress(err)) == 1 and "Traceback" not in err, err
     assert not (tmp_path / "out").exists()
 
 

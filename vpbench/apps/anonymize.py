@@ -295,7 +295,7 @@ def anonymize_video(
     Every argument is checked before any decoding: paths, arguments the method does not take, the
     checkpoint, and the boxes. An error or an interrupt leaves ``dst`` as it was and no temporary file.
     """
-    from tqdm import tqdm
+    from ..core.progress import Progress
 
     src, dst = Path(src), Path(dst)
     _check_paths(src, dst)
@@ -315,7 +315,7 @@ def anonymize_video(
         masks_for = lambda idx: np.ones((len(idx), h, w), dtype=bool)  # noqa: E731
     geometry = method_geometry(m, h, w)
     changed = [0]
-    bar = tqdm(total=n, desc=f"anonymizing ({method})", unit="frame", disable=None if progress else True)
+    bar = Progress(total=n, desc=f"anonymizing ({method})", unit="frame", disable=None if progress else True)
 
     def outputs() -> Iterator[np.ndarray]:
         frames = iter_video(src, geometry.window, limit=n)

@@ -182,12 +182,12 @@ def playable_raw(
     dataset_dir: Path, manifest: pd.DataFrame, media_root: Path, progress: bool = True
 ) -> dict[str, Media]:
     """Each raw video as the App can play it: the file itself when it is H.264 MP4, else a copy."""
-    from tqdm import tqdm
+    from ..core.progress import Progress
 
     folder = _MediaFolder(media_root / RAW_SLICE)
     out = {}
     try:
-        for row in tqdm(
+        for row in Progress(
             manifest.itertuples(index=False),
             total=len(manifest),
             desc="raw videos for the App",
@@ -214,8 +214,7 @@ def transformed(
     dataset_dir: Path, manifest: pd.DataFrame, result_path: Path, doc: dict, media_root: Path, progress: bool = True
 ) -> dict[str, Media]:
     """The result's method applied to the test videos of its fold, as App-playable copies."""
-    from tqdm import tqdm
-
+    from ..core.progress import Progress
     from ..methods import METHODS
     from .anonymize import anonymize_video
 
@@ -242,7 +241,7 @@ def transformed(
     with tempfile.TemporaryDirectory(prefix="vpbench-view-") as tmp:
         tmp = Path(tmp)
         try:
-            for row in tqdm(
+            for row in Progress(
                 rows.itertuples(index=False),
                 total=len(rows),
                 desc=f"transforming ({method['name']})",

@@ -21,7 +21,7 @@ from .builder import content_sha256, load_info, load_manifest
 
 def verify_dataset(dataset_dir: str | os.PathLike, hashes: bool = False, progress: bool = True) -> dict:
     """Check ``dataset_dir``; returns its info.json when everything holds."""
-    from tqdm import tqdm
+    from ..core.progress import Progress
 
     root = Path(dataset_dir)
     info = load_info(root)
@@ -52,7 +52,7 @@ def verify_dataset(dataset_dir: str | os.PathLike, hashes: bool = False, progres
         elif size is not None and file.stat().st_size != int(size):
             problems.append(f"{path} has {file.stat().st_size} bytes, the build saw {int(size)}")
     if hashes and not problems:
-        for path, digest in tqdm(
+        for path, digest in Progress(
             list(zip(manifest["path"], manifest["sha256"])),
             desc=f"hashing {info.get('name')}",
             unit="video",

@@ -84,7 +84,7 @@ def train_video_recognizer(
     existing file (from a killed run) is resumed: the result is the same as
     an uninterrupted training's.
     """
-    from tqdm import tqdm
+    from ..core.progress import Progress
 
     rng = np.random.default_rng(seed)
     torch.manual_seed(seed)
@@ -100,7 +100,7 @@ def train_video_recognizer(
     ddp = distributed.wrap(model)
     model.train()
     step, losses = first * steps_per_epoch, list(saved.get("losses", []))
-    with tqdm(
+    with Progress(
         total=total,
         initial=step,
         desc=desc,
@@ -150,7 +150,7 @@ def predict_videos(
     desc: str = "testing",
 ) -> np.ndarray:
     """Per-video scores averaged over clips x crops: softmax (action) or sigmoid (privacy)."""
-    from tqdm import tqdm
+    from ..core.progress import Progress
 
     model.eval()
     dev = distributed.device()
@@ -160,7 +160,9 @@ def predict_videos(
     sampler = ClipSampler(clip_len=clip_len, frame_interval=1, num_clips=num_clips, mode="test")
     out = []
     part, _ = distributed.share(len(videos))  # each rank tests its share; the scores are gathered below
-    for v in tqdm(videos[part], desc=desc, unit="video", disable=None if progress and distributed.is_main() else True):
+    for v in Progress(
+        videos[part], desc=desc, unit="video", disable=None if progress and distributed.is_main() else True
+    ):
         v = int(v)
         views = [clip_tensor(store, v, idx, c) for idx in sampler(store.num_frames(v)) for c in crops]
         with distributed.autocast():
@@ -185,7 +187,7 @@ def train_frame_recognizer(
 ) -> dict:
     """Train a 2D multi-label recognizer on single frames with their frame labels (``checkpoint``, ``on_epoch``: as
     for videos)."""
-    from tqdm import tqdm
+    from ..core.progress import Progress
 
     rng = np.random.default_rng(seed)
     torch.manual_seed(seed)
@@ -202,7 +204,7 @@ def train_frame_recognizer(
     ddp = distributed.wrap(model)
     model.train()
     step, losses = first * steps_per_epoch, list(saved.get("losses", []))
-    with tqdm(
+    with Progress(
         total=total, initial=step, desc=desc, unit="step", disable=None if progress and distributed.is_main() else True
     ) as bar:
         for epoch in range(first, cfg.epochs):

@@ -160,10 +160,10 @@ def _transform_into(
     starts: np.ndarray,
     videos,
 ) -> None:
-    from tqdm import tqdm
+    from ..core.progress import Progress
 
     with torch.no_grad():
-        for i in tqdm(videos, desc=desc, unit="video", disable=None if progress else True):
+        for i in Progress(videos, desc=desc, unit="video", disable=None if progress else True):
             n = store.num_frames(i)
             frames = store.video(i)
             w = min(window, n)

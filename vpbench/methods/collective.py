@@ -176,7 +176,7 @@ class Collective(FrameAnonymizerMethod):
             raise VPBenchError(f"collective's action_model must be one of {', '.join(UTILITY_ARCHS)}, got {arch!r}")
 
     def fit(self, data: FitData, settings: dict, context: FitContext) -> None:
-        from tqdm import tqdm
+        from ..core.progress import Progress
 
         s = dict(settings)
         self.check_settings(s)
@@ -248,7 +248,7 @@ class Collective(FrameAnonymizerMethod):
         action_epoch, transform_epoch = math.ceil(len(indices) / action_batch), math.ceil(len(indices) / batch)
         n_action, n_transform = int(s["action_pretrain_epochs"]), int(s["transform_epochs"])
         total = n_action * action_epoch + n_transform * transform_epoch
-        with tqdm(
+        with Progress(
             total=total, desc="collective", unit="step", disable=None if progress and distributed.is_main() else True
         ) as bar:
             fit = StagedFit(checkpoint_dir, rng, settings, log, bar, report=context.report)

@@ -159,7 +159,7 @@ class SPAct(FrameAnonymizerMethod):
         self.action_weight = optional_weight("action_weight", action_weight)
 
     def fit(self, data: FitData, settings: dict, context: FitContext) -> None:
-        from tqdm import tqdm
+        from ..core.progress import Progress
 
         s = dict(settings)
         seed, progress, checkpoint_dir = context.seed, context.progress, context.checkpoint_dir
@@ -297,7 +297,7 @@ class SPAct(FrameAnonymizerMethod):
             + int(s["privacy_pretrain_steps"])
             + steps
         )
-        with tqdm(
+        with Progress(
             total=total, desc="spact", unit="step", disable=None if progress and distributed.is_main() else True
         ) as bar:
             fit = StagedFit(checkpoint_dir, rng, settings, log, bar, report=context.report)

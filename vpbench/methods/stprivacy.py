@@ -144,7 +144,7 @@ class _Fit:
         videos and trains on its batches (``train(x, noise, mine, weight)``: the batch's losses); then
         ``summary(mean losses)`` gives the progress bar's postfix and the values logged with the epoch's wall
         seconds. ``started()``: what follows the restore (see :meth:`StagedFit.run`)."""
-        from tqdm import tqdm
+        from ..core.progress import Progress
 
         self.total = epochs * self.steps
 
@@ -168,7 +168,7 @@ class _Fit:
             self.log[stage].append({"epoch": k + 1, **values, "seconds": round(now - self.clock, 2)})
             self.clock = now
 
-        with tqdm(total=self.total, desc=desc, unit="step", disable=self.quiet) as bar:
+        with Progress(total=self.total, desc=desc, unit="step", disable=self.quiet) as bar:
             self.stages.run(stage, objects, epochs, epoch, self.steps, bar=bar, started=begin)
 
     def phase1(self) -> None:

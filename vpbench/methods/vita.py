@@ -126,7 +126,7 @@ class VITA(FrameAnonymizerMethod):
         self.restarting = bool(restarting)
 
     def fit(self, data: FitData, settings: dict, context: FitContext) -> None:
-        from tqdm import tqdm
+        from ..core.progress import Progress
 
         s = dict(settings)
         seed, progress, checkpoint_dir = context.seed, context.progress, context.checkpoint_dir
@@ -277,7 +277,7 @@ class VITA(FrameAnonymizerMethod):
         size = int(s.get("checkpoint_every", 50))
         n_adv, adv_range = chunks(steps, size)
         total = int(s["recon_steps"]) + int(s["action_pretrain_epochs"]) * per_epoch + steps
-        with tqdm(
+        with Progress(
             total=total, desc="vita", unit="step", disable=None if progress and distributed.is_main() else True
         ) as bar:
             fit = StagedFit(checkpoint_dir, rng, settings, log, bar, report=context.report)

@@ -166,8 +166,7 @@ def build_cache(
     progress: bool = True,
 ) -> Path:
     """Decode every video of the built dataset once into its clip cache; return the cache folder."""
-    from tqdm import tqdm
-
+    from ...core.progress import Progress
     from ..verify import verify_dataset
 
     dataset_dir = Path(dataset_dir)
@@ -191,7 +190,7 @@ def build_cache(
         out = FrameFile.create(tmp, int(offsets[-1]), size)
         try:
             for k, frames in enumerate(
-                tqdm(
+                Progress(
                     decode_each(jobs, workers),
                     total=len(jobs),
                     desc=f"caching {info.get('name', dataset_dir.name)}",

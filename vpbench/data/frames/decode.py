@@ -84,14 +84,14 @@ def decode_all(
     desc: str = "decoding",
 ) -> tuple[np.ndarray, np.ndarray]:
     """Every video of ``manifest`` decoded into one in-memory array, and the per-video offsets."""
-    from tqdm import tqdm
+    from ...core.progress import Progress
 
     jobs = [
         decode_job(dataset_dir, p, n, frame_interval, size) for p, n in zip(manifest["path"], manifest["num_frames"])
     ]
     parts = [
         frames
-        for frames in tqdm(
+        for frames in Progress(
             decode_each(jobs, workers), total=len(jobs), desc=desc, unit="video", disable=None if progress else True
         )
     ]

@@ -376,7 +376,7 @@ def generate_synth(
     kind: str, out: str | Path, size: str = "default", seed: int = 0, workers: int | None = None, progress: bool = True
 ) -> SynthOutput:
     """Generate VP-Synth's raw tree, splits and annotations inside ``out`` (deterministic from ``seed``)."""
-    from tqdm import tqdm
+    from ...core.progress import Progress
 
     out = Path(out)
     items, splits, settings = _plan(kind, size, seed)
@@ -387,7 +387,7 @@ def generate_synth(
     workers = workers or min(mp.cpu_count(), 8)
     jobs = [(item, settings, str(raw)) for item in items]
     rendered: dict[str, dict] = {}
-    with tqdm(total=len(jobs), desc=f"generating {kind}", unit="video", disable=None if progress else True) as bar:
+    with Progress(total=len(jobs), desc=f"generating {kind}", unit="video", disable=None if progress else True) as bar:
         if workers <= 1:
             for job in jobs:
                 vid, r = _render_and_write(job)
