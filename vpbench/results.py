@@ -164,7 +164,7 @@ class EvaluationResult:
 
     schema_version: int = RESULT_SCHEMA_VERSION
     protocol: dict[str, Any]  # name, version, suite ("synth" | "real"), fold
-    method: dict[str, Any]  # name, version, origin, learned, options, trained_on, checkpoint
+    method: dict[str, Any]  # name, version, origin, learned, options, trained_on, checkpoint; settings (a fit)
     dataset: dict[str, Any]  # name, method_trained_on, content_sha256 (frame protocol: action_trained_on)
     run: str
     seed: int

@@ -12,6 +12,7 @@ from torch import nn
 from tests.helpers.results import read_result
 from tests.helpers.tiny import TINY_PROFILE, fit_with_card, gradient_frames, write_tiny_protocols
 from vpbench.apps.anonymize import anonymize_video
+from vpbench.core.config import method_settings
 from vpbench.core.errors import VPBenchError
 from vpbench.data.builder import build_dataset
 from vpbench.data.video import probe_video, write_video
@@ -392,7 +393,7 @@ def evaluated(tmp_path_factory, tiny_models):
 
 
 @pytest.mark.parametrize("name", BASELINES)
-def test_baseline_fits_through_the_engine_and_anonymizes_any_video(name, evaluated, tmp_path):
+def test_baseline_fits_through_the_engine_and_anonymizes_any_video(name, evaluated, tiny_models, tmp_path):
     r = read_result(evaluated[name])
     ckpt = evaluated[name].with_suffix(".pt")
     assert (
@@ -400,6 +401,8 @@ def test_baseline_fits_through_the_engine_and_anonymizes_any_video(name, evaluat
         and r["method"]["trained_on"] == "synth-hmdb51"
         and r["method"]["checkpoint"] == ckpt.name
     )
+    # the result names the recipe that made it: the card's profile, resolved (here the tiny models' cpu profile)
+    assert r["method"]["settings"] == method_settings(name, "cpu", tiny_models)
     assert r["wall_time_s"]["fit_method"] > 0 and 0 <= r["scores"]["action_top1"]["value"] <= 1
     src = write_video(tmp_path / "in.avi", gradient_frames(21, 37, 53), fps=24)
     done = anonymize_video(name, src, tmp_path / "out.mp4", checkpoint=ckpt, progress=False)

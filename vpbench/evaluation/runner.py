@@ -607,6 +607,7 @@ def _fit_or_load(
     if distributed.is_main():
         timer.run("save_method", method.save, ckpt_path)
     info = {"trained_on": job["method_train"], "checkpoint": ckpt_path.name, **method.provenance()}
+    info["settings"] = settings  # the resolved recipe of this fit: a result names the settings that made it
     if held_out:
         info["held_out_videos"] = removed
     return info
