@@ -84,7 +84,7 @@ def atomic_write_json(path: str | os.PathLike, obj: Any) -> Path:
 
 def check_output_dir(path: str | os.PathLike, what: str = "output folder") -> Path:
     """Refuse, before any work, an output folder that cannot be written: a file in its place, a file
-    among its parents, or a read-only place. Creates nothing; the check writes (and removes) one
+    among its parents, or a read-only place. Creates nothing; the check opens one unnamed
     temporary file in the nearest existing folder, since permission bits do not tell (root writes anyway,
     a read-only mount refuses everyone)."""
     from .errors import VPBenchError
@@ -100,9 +100,9 @@ def check_output_dir(path: str | os.PathLike, what: str = "output folder") -> Pa
     if not probe.is_dir():
         raise VPBenchError(f"{path}: cannot make the {what}: {probe} is a file")
     try:
-        fd, tmp = tempfile.mkstemp(prefix=".vpbench-write-check.", dir=probe)
-        os.close(fd)
-        os.unlink(tmp)
+        # An unnamed file (O_TMPFILE where the filesystem has it): a Ctrl-C during the check leaves nothing.
+        with tempfile.TemporaryFile(prefix=".vpbench-write-check.", dir=probe):
+            pass
     except OSError as exc:
         raise VPBenchError(f"{path}: cannot write the {what} there ({exc.strerror or type(exc).__name__})") from None
     return path
