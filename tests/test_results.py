@@ -8,6 +8,7 @@ import math
 import subprocess
 import sys
 import textwrap
+from pathlib import Path
 
 import pytest
 
@@ -190,3 +191,20 @@ def test_results_and_leaderboard_import_no_torch(tmp_path):
     """)
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stderr
+
+
+_REPO = Path(__file__).resolve().parent.parent
+# Each folder of committed results: the reference runs, each archived set and each val-choice candidate.
+_COMMITTED = [
+    _REPO / "results" / "reference",
+    *sorted((_REPO / "results" / "archive").glob("*/")),
+    *sorted((_REPO / "results" / "val-choice").glob("*/*/")),
+]
+
+
+@pytest.mark.parametrize("root", _COMMITTED, ids=lambda p: p.relative_to(_REPO).as_posix())
+def test_the_committed_results_load(root):
+    """What results/ ships (the leaderboard's input, the notes' evidence) is valid and complete."""
+    results = load_results(root)
+    want = "val" if "val-choice" in root.parts else "test"  # val runs choose settings; test runs are reported
+    assert results and {r.holdout for r in results} == {want}
