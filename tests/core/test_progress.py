@@ -43,3 +43,13 @@ def test_on_a_terminal_it_is_tqdm_s_bar_and_disable_true_prints_nothing():
     for _ in Progress(range(3), desc="quiet", file=quiet, disable=True):
         pass
     assert quiet.getvalue() == ""
+
+
+def test_under_torchrun_only_rank_0_reports(monkeypatch):
+    logs = {}
+    for rank in ("0", "1", "3"):
+        monkeypatch.setenv("RANK", rank)
+        logs[rank] = io.StringIO()
+        for _ in Progress(range(3), desc="train", file=logs[rank]):
+            pass
+    assert logs["0"].getvalue() and logs["1"].getvalue() == logs["3"].getvalue() == ""

@@ -315,7 +315,7 @@ def anonymize_video(
         masks_for = lambda idx: np.ones((len(idx), h, w), dtype=bool)  # noqa: E731
     geometry = method_geometry(m, h, w)
     changed = [0]
-    bar = Progress(total=n, desc=f"anonymizing ({method})", unit="frame", disable=None if progress else True)
+    bar = Progress(total=n, desc=f"anonymizing ({method})", unit="frame", disable=not progress)
 
     def outputs() -> Iterator[np.ndarray]:
         frames = iter_video(src, geometry.window, limit=n)

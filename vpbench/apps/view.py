@@ -192,7 +192,7 @@ def playable_raw(
             total=len(manifest),
             desc="raw videos for the App",
             unit="video",
-            disable=None if progress else True,
+            disable=not progress,
         ):
             src = (dataset_dir / row.path).resolve()
             if row.codec in _PLAYABLE and src.suffix.lower() == ".mp4":
@@ -246,7 +246,7 @@ def transformed(
                 total=len(rows),
                 desc=f"transforming ({method['name']})",
                 unit="video",
-                disable=None if progress else True,
+                disable=not progress,
             ):
                 digest = hashlib.sha256((key + row.sha256).encode()).hexdigest()
                 media = folder.fresh(row.video_id, digest)

@@ -174,7 +174,7 @@ def _probe_one(path: str) -> tuple[dict | None, str | None, str]:
 def _probe_all(paths: list[Path], workers: int, progress: bool, desc: str) -> list[tuple[dict | None, str | None, str]]:
     from ..core.progress import Progress
 
-    bar = Progress(total=len(paths), desc=desc, unit="video", disable=None if progress else True)
+    bar = Progress(total=len(paths), desc=desc, unit="video", disable=not progress)
     results = []
     try:
         if workers <= 1 or len(paths) < 8:

@@ -56,7 +56,7 @@ def verify_dataset(dataset_dir: str | os.PathLike, hashes: bool = False, progres
             list(zip(manifest["path"], manifest["sha256"])),
             desc=f"hashing {info.get('name')}",
             unit="video",
-            disable=None if progress else True,
+            disable=not progress,
         ):
             if sha256_file(root / path) != digest:
                 problems.append(f"{path} differs from the video that was built (sha256)")

@@ -18,7 +18,7 @@ import os
 from pathlib import Path
 
 from ..core import distributed
-from ..core.atomic import atomic_write_bytes, atomic_write_text, check_output_dir, stale_temporaries
+from ..core.atomic import atomic_write_bytes, atomic_write_text, check_output_dir
 from ..core.errors import VPBenchError
 from ..results import CURVES_SUFFIX
 
@@ -80,9 +80,6 @@ class Curves:
     ) -> None:
         self.csv_path, self.png_path = curves_paths(result_path)
         self.rows: dict[tuple[str, str, int], float] = {}
-        if distributed.is_main():  # a write torn by a kill of an earlier run leaves a temporary: it is not kept
-            for stale in stale_temporaries(self.csv_path) + stale_temporaries(self.png_path):
-                stale.unlink(missing_ok=True)
         if resume and self.csv_path.is_file():  # the epochs trained before the run was stopped
             with self.csv_path.open(newline="") as f:
                 for row in csv.DictReader(f):

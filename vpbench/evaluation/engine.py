@@ -105,7 +105,7 @@ def train_video_recognizer(
         initial=step,
         desc=desc,
         unit="step",
-        disable=None if progress or not distributed.is_main() else True,
+        disable=not progress,
     ) as bar:
         for epoch in range(first, cfg.epochs):
             order = rng.permutation(len(videos))
@@ -160,9 +160,7 @@ def predict_videos(
     sampler = ClipSampler(clip_len=clip_len, frame_interval=1, num_clips=num_clips, mode="test")
     out = []
     part, _ = distributed.share(len(videos))  # each rank tests its share; the scores are gathered below
-    for v in Progress(
-        videos[part], desc=desc, unit="video", disable=None if progress and distributed.is_main() else True
-    ):
+    for v in Progress(videos[part], desc=desc, unit="video", disable=not progress):
         v = int(v)
         views = [clip_tensor(store, v, idx, c) for idx in sampler(store.num_frames(v)) for c in crops]
         with distributed.autocast():
@@ -204,9 +202,7 @@ def train_frame_recognizer(
     ddp = distributed.wrap(model)
     model.train()
     step, losses = first * steps_per_epoch, list(saved.get("losses", []))
-    with Progress(
-        total=total, initial=step, desc=desc, unit="step", disable=None if progress and distributed.is_main() else True
-    ) as bar:
+    with Progress(total=total, initial=step, desc=desc, unit="step", disable=not progress) as bar:
         for epoch in range(first, cfg.epochs):
             order = frames[rng.permutation(len(frames))]
             for b in range(steps_per_epoch):

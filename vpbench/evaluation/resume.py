@@ -32,6 +32,7 @@ from ..core import distributed
 from ..core.atomic import atomic_write_bytes, atomic_write_json, stale_temporaries
 from ..core.errors import VPBenchError
 from ..results import preview_path
+from .curves import curves_paths
 
 SETTINGS_FILE = "run.json"
 
@@ -61,8 +62,10 @@ class WorkDir:
                 shutil.rmtree(self.path)
         elif self.path.exists():
             shutil.rmtree(self.path)
-        for written in (result, Path(result).with_suffix(".pt"), preview_path(result)):  # a kill's torn writes
-            for stale in stale_temporaries(written):
+        # A kill's torn writes: the temporaries of every file the run writes beside its result.
+        written = (result, Path(result).with_suffix(".pt"), preview_path(result), *curves_paths(result))
+        for path in written:
+            for stale in stale_temporaries(path):
                 stale.unlink(missing_ok=True)
         atomic_write_json(meta, self.settings)
         distributed.barrier()

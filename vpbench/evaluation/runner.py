@@ -163,7 +163,7 @@ def _transform_into(
     from ..core.progress import Progress
 
     with torch.no_grad():
-        for i in Progress(videos, desc=desc, unit="video", disable=None if progress else True):
+        for i in Progress(videos, desc=desc, unit="video", disable=not progress):
             n = store.num_frames(i)
             frames = store.video(i)
             w = min(window, n)

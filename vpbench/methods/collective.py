@@ -248,9 +248,7 @@ class Collective(FrameAnonymizerMethod):
         action_epoch, transform_epoch = math.ceil(len(indices) / action_batch), math.ceil(len(indices) / batch)
         n_action, n_transform = int(s["action_pretrain_epochs"]), int(s["transform_epochs"])
         total = n_action * action_epoch + n_transform * transform_epoch
-        with Progress(
-            total=total, desc="collective", unit="step", disable=None if progress and distributed.is_main() else True
-        ) as bar:
+        with Progress(total=total, desc="collective", unit="step", disable=not progress) as bar:
             fit = StagedFit(checkpoint_dir, rng, settings, log, bar, report=context.report)
             bar.set_description("collective: utility model on raw clips")
             fit.run(

@@ -297,9 +297,7 @@ class SPAct(FrameAnonymizerMethod):
             + int(s["privacy_pretrain_steps"])
             + steps
         )
-        with Progress(
-            total=total, desc="spact", unit="step", disable=None if progress and distributed.is_main() else True
-        ) as bar:
+        with Progress(total=total, desc="spact", unit="step", disable=not progress) as bar:
             fit = StagedFit(checkpoint_dir, rng, settings, log, bar, report=context.report)
             identity_stage(fit, "spact", net, opt_r, ddp_net, draw, indices, s, clip, log)
             bar.set_description("spact: action pre-training")

@@ -110,7 +110,7 @@ class _Fit:
             self.log,
             report=context.report,
         )
-        self.quiet = True if not context.progress or not distributed.is_main() else None
+        self.quiet = not context.progress
         self.ddp, self.norms = None, []  # set by phase 1 and after it (fit)
         self.step = self.total = 0  # the stage's step (of self.total): the learning rates' schedule
 

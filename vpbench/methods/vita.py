@@ -277,9 +277,7 @@ class VITA(FrameAnonymizerMethod):
         size = int(s.get("checkpoint_every", 50))
         n_adv, adv_range = chunks(steps, size)
         total = int(s["recon_steps"]) + int(s["action_pretrain_epochs"]) * per_epoch + steps
-        with Progress(
-            total=total, desc="vita", unit="step", disable=None if progress and distributed.is_main() else True
-        ) as bar:
+        with Progress(total=total, desc="vita", unit="step", disable=not progress) as bar:
             fit = StagedFit(checkpoint_dir, rng, settings, log, bar, report=context.report)
             identity_stage(fit, "vita", net, opt_r, ddp_net, draw, train_idx, s, clip, log)
             bar.set_description("vita: action pre-training")

@@ -195,7 +195,7 @@ def build_cache(
                     total=len(jobs),
                     desc=f"caching {info.get('name', dataset_dir.name)}",
                     unit="video",
-                    disable=None if progress else True,
+                    disable=not progress,
                 )
             ):
                 if len(frames) != counts[k]:

@@ -92,7 +92,7 @@ def decode_all(
     parts = [
         frames
         for frames in Progress(
-            decode_each(jobs, workers), total=len(jobs), desc=desc, unit="video", disable=None if progress else True
+            decode_each(jobs, workers), total=len(jobs), desc=desc, unit="video", disable=not progress
         )
     ]
     lengths = [len(p) for p in parts]

@@ -387,7 +387,7 @@ def generate_synth(
     workers = workers or min(mp.cpu_count(), 8)
     jobs = [(item, settings, str(raw)) for item in items]
     rendered: dict[str, dict] = {}
-    with Progress(total=len(jobs), desc=f"generating {kind}", unit="video", disable=None if progress else True) as bar:
+    with Progress(total=len(jobs), desc=f"generating {kind}", unit="video", disable=not progress) as bar:
         if workers <= 1:
             for job in jobs:
                 vid, r = _render_and_write(job)
