@@ -920,19 +920,10 @@ def _frozen_video_scores(
     (as ``raw`` trains them; cached) applied to the transformed ``test`` videos of ``store``; and where they are."""
     clip_len, crop = int(profile["clip_len"]), int(profile["crop"])
     probs, info = {}, {}
-    for k, target in enumerate(("action", "privacy")):
-        seed = request.seed + 1 + k  # the retrained recognizer's seed: for raw the two are one model
-        y = labels[target][train]
-        recipe = _frozen_recipe(dataset_dir, raw_store, train, y, profile[target], train_cfg, profile, interval)
-        model, info[target] = _frozen_model(
-            request, timer, method, dataset_dir, target, {**recipe, "seed": seed, "outputs": outputs[target]},
-            lambda: _seeded_recognizer(seed, profile[target], outputs[target], clip_len, crop),
-            lambda model: train_video_recognizer(
-                model, raw_store, train, y, target, train_cfg, seed, request.progress,
-                f"training {target} recognizer on raw videos (frozen)", work.file(f"frozen_{target}.pt"),
-                _epochs(curves, f"train/{target} (raw, frozen)"),
-            ),
-            retrained[target],
+    for target in ("action", "privacy"):
+        model, info[target] = _frozen_video_recognizer(
+            request, timer, work, method, profile, train_cfg, dataset_dir, interval, raw_store, train,
+            labels[target][train], target, outputs[target], retrained[target], curves,
         )  # fmt: skip
         probs[target] = _test_videos(
             request, timer, work, model, store, test, target, clip_len, crop, protocol["test_views"],
@@ -943,6 +934,27 @@ def _frozen_video_scores(
         probs["action"], labels["action"][test], probs["privacy"], privacy, protocol, request.seed, names
     )
     return scores, info
+
+
+def _frozen_video_recognizer(
+    request, timer, work, method, profile, train_cfg, dataset_dir, interval, raw_store, videos, labels,
+    target: str, outputs: int, retrained, curves: Curves,
+):  # fmt: skip
+    """The video recognizer of ``target`` (action or privacy) trained on the raw ``videos`` of ``raw_store``, as
+    ``raw`` trains it (cached: see :func:`_frozen_model`), and where it is kept."""
+    clip_len, crop = int(profile["clip_len"]), int(profile["crop"])
+    seed = request.seed + (1 if target == "action" else 2)  # the retrained recognizer's: for raw the two are one
+    recipe = _frozen_recipe(dataset_dir, raw_store, videos, labels, profile[target], train_cfg, profile, interval)
+    return _frozen_model(
+        request, timer, method, dataset_dir, target, {**recipe, "seed": seed, "outputs": outputs},
+        lambda: _seeded_recognizer(seed, profile[target], outputs, clip_len, crop),
+        lambda model: train_video_recognizer(
+            model, raw_store, videos, labels, target, train_cfg, seed, request.progress,
+            f"training {target} recognizer on raw videos (frozen)", work.file(f"frozen_{target}.pt"),
+            _epochs(curves, f"train/{target} (raw, frozen)"),
+        ),
+        retrained,
+    )  # fmt: skip
 
 
 def _frozen_model(
@@ -1133,19 +1145,9 @@ def _frame_protocol(
 
     # The frozen attackers and utility: the action recognizer and the frame-privacy recognizer trained on raw videos
     # (as raw trains them; cached), applied to the transformed test videos.
-    a_labels_train = a_rows["action_index"].to_numpy()
-    a_recipe = _frozen_recipe(
-        action_dir, raw_a_store, a_train_videos, a_labels_train, profile["action"], train_cfg, profile, interval
-    )
-    frozen_action, info_action = _frozen_model(
-        request, timer, method, action_dir, "action", {**a_recipe, "seed": request.seed + 1, "outputs": num_actions},
-        lambda: _seeded_recognizer(request.seed + 1, profile["action"], num_actions, clip_len, crop),
-        lambda model: train_video_recognizer(
-            model, raw_a_store, a_train_videos, a_labels_train, "action", train_cfg, request.seed + 1,
-            request.progress, "training action recognizer on raw videos (frozen)", work.file("frozen_action.pt"),
-            _epochs(curves, "train/action (raw, frozen)"),
-        ),
-        action_model,
+    frozen_action, info_action = _frozen_video_recognizer(
+        request, timer, work, method, profile, train_cfg, action_dir, interval, raw_a_store, a_train_videos,
+        a_rows["action_index"].to_numpy(), "action", num_actions, action_model, curves,
     )  # fmt: skip
     f_train_labels = np.concatenate([raw_f_store.video_frame_labels(i) for i in range(n_ft)]) if n_ft else np.zeros(0)
     f_recipe = _frozen_recipe(
