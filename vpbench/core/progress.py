@@ -49,8 +49,8 @@ class Progress(tqdm):
 
     Off on every process but rank 0 under ``torchrun``."""
 
-    def __init__(self, *args, disable: bool | None = False, **kwargs) -> None:
-        disable = bool(disable) or _is_other_rank()
+    def __init__(self, *args, disable: bool = False, **kwargs) -> None:
+        disable = disable or _is_other_rank()
         stream = kwargs.get("file") or sys.stderr
         self._as_lines = not disable and not _is_terminal(stream)
         if self._as_lines:

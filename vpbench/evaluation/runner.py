@@ -685,13 +685,14 @@ def _evaluate_job(
         actions = rows["action_index"].to_numpy()
         privacy = rows[list(ATTRIBUTES)].to_numpy(np.float32)
         num_actions = int(manifest["action_index"].max()) + 1
-        action_model = _seeded_recognizer(request.seed + 1, profile["action"], num_actions, clip_len, crop)
-        privacy_model = _seeded_recognizer(request.seed + 2, profile["privacy"], len(ATTRIBUTES), clip_len, crop)
+        action_seed, privacy_seed = _recognizer_seed(request.seed, "action"), _recognizer_seed(request.seed, "privacy")
+        action_model = _seeded_recognizer(action_seed, profile["action"], num_actions, clip_len, crop)
+        privacy_model = _seeded_recognizer(privacy_seed, profile["privacy"], len(ATTRIBUTES), clip_len, crop)
         _train_videos(
-            request, timer, work, action_model, store, tr, actions[tr], "action", train_cfg, request.seed + 1, curves
+            request, timer, work, action_model, store, tr, actions[tr], "action", train_cfg, action_seed, curves
         )
         _train_videos(
-            request, timer, work, privacy_model, store, tr, privacy[tr], "privacy", train_cfg, request.seed + 2, curves
+            request, timer, work, privacy_model, store, tr, privacy[tr], "privacy", train_cfg, privacy_seed, curves
         )
         a_probs = _test_videos(request, timer, work, action_model, store, te, "action", clip_len, crop, views)
         p_probs = _test_videos(request, timer, work, privacy_model, store, te, "privacy", clip_len, crop, views)
@@ -783,8 +784,8 @@ def _randomness(request: EvaluationRequest, job: dict, data_root: Path) -> dict:
     """Every seed the run drew from, and what else decides its numbers on a CPU."""
     seeds = {
         "method_fit": request.seed,
-        "action_recognizer": request.seed + 1,
-        "privacy_recognizer": request.seed + 2,
+        "action_recognizer": _recognizer_seed(request.seed, "action"),
+        "privacy_recognizer": _recognizer_seed(request.seed, "privacy"),
         "bootstrap": request.seed,
     }
     if job.get("frames_from_split"):
@@ -888,6 +889,16 @@ def _test_videos(
     )
 
 
+# One seed per recognizer role, offset from the run's seed so that the method's fit and the recognizers draw
+# different streams. The frozen recognizers use the same seeds: for ``raw``, frozen and retrained are then one.
+_RECOGNIZER_SEED_OFFSETS = {"action": 1, "privacy": 2, "frame_privacy": 2}
+
+
+def _recognizer_seed(seed: int, target: str) -> int:
+    """The seed of the recognizer of ``target`` (action, privacy or frame_privacy) in a run of ``seed``."""
+    return seed + _RECOGNIZER_SEED_OFFSETS[target]
+
+
 def _seeded_recognizer(seed: int, spec: dict, num_outputs: int, clip_len: int, crop: int):
     """A recognizer whose initial weights come from ``seed``, not from whatever ran before in the process."""
     torch.manual_seed(seed)
@@ -943,7 +954,7 @@ def _frozen_video_recognizer(
     """The video recognizer of ``target`` (action or privacy) trained on the raw ``videos`` of ``raw_store``, as
     ``raw`` trains it (cached: see :func:`_frozen_model`), and where it is kept."""
     clip_len, crop = int(profile["clip_len"]), int(profile["crop"])
-    seed = request.seed + (1 if target == "action" else 2)  # the retrained recognizer's: for raw the two are one
+    seed = _recognizer_seed(request.seed, target)
     recipe = _frozen_recipe(dataset_dir, raw_store, videos, labels, profile[target], train_cfg, profile, interval)
     return _frozen_model(
         request, timer, method, dataset_dir, target, {**recipe, "seed": seed, "outputs": outputs},
@@ -1090,7 +1101,8 @@ def _frame_protocol(
         request, timer, method, f_store, clip_len, work.file(f"transformed-{job['frames']}-frames.npy")
     )
     num_actions = int(action_manifest["action_index"].max()) + 1
-    action_model = _seeded_recognizer(request.seed + 1, profile["action"], num_actions, clip_len, crop)
+    action_seed, frame_seed = _recognizer_seed(request.seed, "action"), _recognizer_seed(request.seed, "frame_privacy")
+    action_model = _seeded_recognizer(action_seed, profile["action"], num_actions, clip_len, crop)
     a_train_videos = np.arange(len(a_rows))
     _train_videos(
         request,
@@ -1102,10 +1114,10 @@ def _frame_protocol(
         a_rows["action_index"].to_numpy(),
         "action",
         train_cfg,
-        request.seed + 1,
+        action_seed,
         curves,
     )
-    frame_model = _seeded_recognizer(request.seed + 2, profile["frame_privacy"], len(ATTRIBUTES), clip_len, crop)
+    frame_model = _seeded_recognizer(frame_seed, profile["frame_privacy"], len(ATTRIBUTES), clip_len, crop)
     frame_cfg = TrainConfig.from_dict({**profile["frame_train"], "clip_len": 1, "crop": crop})
     n_ft = len(f_train)
     timer.run(
@@ -1115,7 +1127,7 @@ def _frame_protocol(
         f_store,
         np.arange(n_ft),
         frame_cfg,
-        request.seed + 2,
+        frame_seed,
         request.progress,
         checkpoint=work.file("train_frame_privacy.pt"),
         on_epoch=_epochs(curves, "train/frame_privacy"),
@@ -1156,10 +1168,10 @@ def _frame_protocol(
     )  # fmt: skip
     frozen_frames, info_frames = _frozen_model(
         request, timer, method, frame_set.path, "frame_privacy",
-        {**f_recipe, "seed": request.seed + 2, "outputs": len(ATTRIBUTES)},
-        lambda: _seeded_recognizer(request.seed + 2, profile["frame_privacy"], len(ATTRIBUTES), clip_len, crop),
+        {**f_recipe, "seed": frame_seed, "outputs": len(ATTRIBUTES)},
+        lambda: _seeded_recognizer(frame_seed, profile["frame_privacy"], len(ATTRIBUTES), clip_len, crop),
         lambda model: train_frame_recognizer(
-            model, raw_f_store, np.arange(n_ft), frame_cfg, request.seed + 2, request.progress,
+            model, raw_f_store, np.arange(n_ft), frame_cfg, frame_seed, request.progress,
             "training frame privacy on raw videos (frozen)", checkpoint=work.file("frozen_frame_privacy.pt"),
             on_epoch=_epochs(curves, "train/frame_privacy (raw, frozen)"),
         ),
