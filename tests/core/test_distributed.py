@@ -18,6 +18,7 @@ from tests.helpers.tiny import (
     write_tiny_protocols,
 )
 from vpbench.core import distributed
+from vpbench.core.errors import VPBenchError
 from vpbench.data.builder import build_dataset
 
 # No BatchNorm and no dropout: with them, per-rank batch statistics and per-rank dropout masks
@@ -158,3 +159,24 @@ def test_shares_cover_a_batch_once_with_weights_that_average_to_one(monkeypatch)
 def test_alone_nothing_is_distributed():
     assert distributed.world() == (0, 1) and distributed.is_main() and not distributed.init_from_env()
     assert distributed.share(7) == (slice(0, 7), 1.0)
+
+
+def test_the_group_waits_longer_than_torchs_default(monkeypatch):
+    # Rank 0 may decode a whole dataset into its clip cache while the others wait at a barrier; NCCL's own
+    # default (10 min) would end the job there.
+    import torch.distributed as dist
+
+    seen = {}
+    monkeypatch.setenv("WORLD_SIZE", "2")
+    monkeypatch.setattr(dist, "is_initialized", lambda: False)
+    monkeypatch.setattr(dist, "init_process_group", lambda backend, **kw: seen.update(backend=backend, **kw))
+    monkeypatch.delenv("VPBENCH_DIST_TIMEOUT_MIN", raising=False)
+    assert distributed.init_from_env()
+    assert seen["timeout"].total_seconds() == distributed.DIST_TIMEOUT_MIN * 60 > 30 * 60
+    monkeypatch.setenv("VPBENCH_DIST_TIMEOUT_MIN", "600")
+    distributed.init_from_env()
+    assert seen["timeout"].total_seconds() == 600 * 60
+    for bad in ("0", "soon"):
+        monkeypatch.setenv("VPBENCH_DIST_TIMEOUT_MIN", bad)
+        with pytest.raises(VPBenchError, match="VPBENCH_DIST_TIMEOUT_MIN"):
+            distributed.init_from_env()

@@ -25,6 +25,7 @@ as ``auto`` / ``fp32``.
 from __future__ import annotations
 
 import contextlib
+import datetime
 import os
 import platform
 import re
@@ -37,6 +38,10 @@ from .errors import VPBenchError, did_you_mean
 
 PRECISIONS = ("fp32", "bf16")
 DEVICE_CHOICES = ("auto", "cpu", "cuda", "cuda:K")
+# How long a rank waits at a collective before the group gives up. torch's defaults (NCCL 10 min, gloo 30 min)
+# are shorter than one rank alone may work while the others wait at a barrier: rank 0 decoding a full-size
+# dataset into its clip cache on the first run. ``VPBENCH_DIST_TIMEOUT_MIN`` overrides it.
+DIST_TIMEOUT_MIN = 180
 
 # The process-wide choice (see configure); None until configured, which then means "auto".
 _chosen: dict = {"device": None, "requested": "auto", "precision": "fp32"}
@@ -58,8 +63,22 @@ def init_from_env() -> bool:
         dev = device()
         if dev.type == "cuda":
             torch.cuda.set_device(dev)
-        dist.init_process_group("nccl" if dev.type == "cuda" else "gloo")
+        dist.init_process_group("nccl" if dev.type == "cuda" else "gloo", timeout=collective_timeout())
     return True
+
+
+def collective_timeout() -> datetime.timedelta:
+    """The process group's timeout: :data:`DIST_TIMEOUT_MIN` minutes, or ``VPBENCH_DIST_TIMEOUT_MIN``."""
+    raw = os.environ.get("VPBENCH_DIST_TIMEOUT_MIN", "").strip()
+    if not raw:
+        return datetime.timedelta(minutes=DIST_TIMEOUT_MIN)
+    try:
+        minutes = float(raw)
+    except ValueError:
+        minutes = -1.0
+    if not minutes > 0:
+        raise VPBenchError(f"VPBENCH_DIST_TIMEOUT_MIN={raw!r}: give a positive number of minutes")
+    return datetime.timedelta(minutes=minutes)
 
 
 def world() -> tuple[int, int]:
