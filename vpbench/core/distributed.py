@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime
+import math
 import os
 import platform
 import re
@@ -76,7 +77,7 @@ def collective_timeout() -> datetime.timedelta:
         minutes = float(raw)
     except ValueError:
         minutes = -1.0
-    if not minutes > 0:
+    if not (minutes > 0 and math.isfinite(minutes)):
         raise VPBenchError(f"VPBENCH_DIST_TIMEOUT_MIN={raw!r}: give a positive number of minutes")
     return datetime.timedelta(minutes=minutes)
 
