@@ -17,11 +17,11 @@ from __future__ import annotations
 import errno
 import os
 import shutil
-import signal
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from ..core.atomic import signals_held
 from ..core.errors import VPBenchError
 
 
@@ -90,26 +90,11 @@ def new_staging(out: Path) -> Path:
     return staging
 
 
-@contextmanager
-def _signals_held() -> Iterator[None]:
-    """Hold SIGINT and SIGTERM back for a few renames: they are delivered (and act) right after."""
-    held = {signal.SIGINT, signal.SIGTERM}
-    try:
-        old = signal.pthread_sigmask(signal.SIG_BLOCK, held)
-    except (AttributeError, ValueError, OSError):  # not the main thread, or no POSIX signals
-        yield
-        return
-    try:
-        yield
-    finally:
-        signal.pthread_sigmask(signal.SIG_SETMASK, old)
-
-
 def commit(staging: Path, out: Path, replaced: Iterable[str]) -> None:
     """Make ``staging`` the folder ``out``. Entries of the previous ``out`` named in ``replaced`` go
     (the new build wrote its own or dropped them); every other entry moves into the new folder."""
     replaced = set(replaced)
-    with _signals_held():
+    with signals_held():
         if not out.exists() and not out.is_symlink():
             os.rename(staging, out)
             return
