@@ -665,8 +665,8 @@ class _Signals:
     - Python drops an exception raised where it cannot propagate (a ``__del__``, a weakref callback, the
       fork hooks that run each time a worker pool forks) and only prints "Exception ignored in". The
       command would go on to the end and exit 0. Such a signal is delivered again a moment later.
-    - A main thread that blocks the signal (``pthread_sigmask`` around a few renames that must not be
-      split, see vpbench.data.staging) still receives it when another thread (a torch or tqdm thread)
+    - A main thread that blocks the signal (``pthread_sigmask`` around a few steps that must not be split,
+      see vpbench.core.atomic.signals_held) still receives it when another thread (a torch or tqdm thread)
       took it from the OS. It waits until the main thread unblocks it.
 
     Under torchrun everything stays as Python has it: torchrun stops its ranks with SIGTERM when one

@@ -41,7 +41,8 @@ def atomic_write(path: str | os.PathLike, write: Callable[[Path], None]) -> Path
         os.replace(tmp_path, path)
     except BaseException:
         if tmp_path is not None:
-            tmp_path.unlink(missing_ok=True)
+            with signals_held():  # a second, different signal (Ctrl-C after SIGTERM) waits for the unlink
+                tmp_path.unlink(missing_ok=True)
         raise
     _fsync_dir(path.parent)
     return path
@@ -49,18 +50,17 @@ def atomic_write(path: str | os.PathLike, write: Callable[[Path], None]) -> Path
 
 @contextmanager
 def signals_held() -> Iterator[None]:
-    """Hold SIGINT and SIGTERM back for a few steps that must not be split: they are delivered (and act)
-    right after."""
-    held = {signal.SIGINT, signal.SIGTERM}
+    """Hold SIGINT and SIGTERM back for a few steps that must not be split: they act right after (a signal
+    that another thread took from the OS is delivered again within ~20 ms by ``vpbench.cli``'s handler)."""
     try:
-        old = signal.pthread_sigmask(signal.SIG_BLOCK, held)
-    except (AttributeError, ValueError, OSError):  # no POSIX signal masks
-        yield
-        return
+        old = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT, signal.SIGTERM})
+    except (AttributeError, ValueError, OSError):  # no POSIX signal masks: nothing is held
+        old = None
     try:
         yield
     finally:
-        signal.pthread_sigmask(signal.SIG_SETMASK, old)
+        if old is not None:
+            signal.pthread_sigmask(signal.SIG_SETMASK, old)
 
 
 def _new_file_mode() -> int:
