@@ -208,13 +208,24 @@ def _split_indices(manifest: pd.DataFrame, fold: int, holdout: str = "test") -> 
     return np.where(manifest[column] == "train")[0], np.where(manifest[column] == holdout)[0]
 
 
-def _git_hash() -> str | None:
+def _git_hash(package_dir: Path | None = None) -> str | None:
+    """The commit of the vpbench checkout this code runs from; None for an installed package. A package
+    installed into a virtualenv that lies inside some git repository (a project's ``.venv``) is not that
+    repository's code: only a checkout whose top folder holds the package counts."""
+    package_dir = package_dir or Path(__file__).resolve().parents[1]
     try:
-        root = Path(__file__).resolve().parents[1]
-        out = subprocess.run(["git", "-C", str(root), "rev-parse", "HEAD"], capture_output=True, text=True, timeout=5)
-        return out.stdout.strip() or None if out.returncode == 0 else None
+        out = subprocess.run(
+            ["git", "-C", str(package_dir), "rev-parse", "--show-toplevel", "HEAD"],
+            capture_output=True,
+            text=True,
+            timeout=5,
+        )
     except (OSError, subprocess.SubprocessError):
         return None
+    lines = out.stdout.split()
+    if out.returncode != 0 or len(lines) != 2 or Path(lines[0]).resolve() != package_dir.resolve().parent:
+        return None
+    return lines[1]
 
 
 def _versions() -> dict:
@@ -636,6 +647,7 @@ def _evaluate_job(
 ) -> Path:
     timer = Timer()
     t_start = time.perf_counter()
+    commit = _git_hash()  # at the start: the code that runs, whatever the checkout moves to meanwhile
     data_root = Path(request.data_root)
     fold = int(protocol.get("fold", 1))
     method = create_method(request.method, **request.method_options)
@@ -745,7 +757,7 @@ def _evaluate_job(
             "job": job,
         },
         versions=_versions(),
-        git=_git_hash(),
+        git=commit,
         wall_time_s=timer.phases,
         date=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
     ).to_dict()
