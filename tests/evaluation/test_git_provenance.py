@@ -38,3 +38,10 @@ def test_a_package_installed_in_a_virtualenv_inside_another_repository_records_n
 def test_outside_any_repository_records_none(tmp_path):
     (tmp_path / "vpbench").mkdir()
     assert _git_hash(tmp_path / "vpbench") is None
+
+
+def test_a_checkout_in_a_folder_with_a_space_records_its_commit(tmp_path):
+    root = tmp_path / "my projects"
+    root.mkdir()
+    head = _repo(root)
+    assert _git_hash(root / "vpbench") == head

@@ -222,7 +222,7 @@ def _git_hash(package_dir: Path | None = None) -> str | None:
         )
     except (OSError, subprocess.SubprocessError):
         return None
-    lines = out.stdout.split()
+    lines = out.stdout.splitlines()  # one per line: a folder name may hold spaces
     if out.returncode != 0 or len(lines) != 2 or Path(lines[0]).resolve() != package_dir.resolve().parent:
         return None
     return lines[1]
